@@ -1,0 +1,112 @@
+"""Concept tables: which units a brush switches, and to what level.
+
+    table = ConceptTable.load("models/scenes/concepts.json")
+    units, levels = table.brush("tree", strength=0.5)     # the best half of tree's ranked units
+
+A table is plain JSON, one per model and layer:
+    {"layer": "layer4", "num_units": 128, "q99": [per-unit 0.99 quantile, ...] (optional),
+     "brushes": ["tree", "grass", ...],           # palette order
+     "concepts": {"tree": {"units": [ranked best first], "levels": [draw value per unit],
+                           "scores": [...], "ranking": "ace" | "iou", "value_scale": 1.0}, ...},
+     "meta": {"generator_sha256": ..., "segmenter": ..., "samples": ..., "seed": ..., "method": ...}}
+Strength is continuous and only chooses how many ranked units take part (at least one).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Concept", "ConceptTable", "units_for_strength"]
+
+
+def units_for_strength(n_units: int, strength: float) -> int:
+    """How many of n ranked units a brush of this strength uses: round(strength·n), at least 1."""
+    return max(1, min(n_units, int(math.floor(strength * n_units + 0.5))))
+
+
+@dataclass
+class Concept:
+    name: str
+    units: list[int]
+    levels: list[float]
+    scores: list[float] = field(default_factory=list)
+    ranking: str = "iou"
+    value_scale: float = 1.0
+
+    def to_dict(self) -> dict:
+        return {
+            "units": self.units, "levels": self.levels, "scores": self.scores,
+            "ranking": self.ranking, "value_scale": self.value_scale,
+        }
+
+
+@dataclass
+class ConceptTable:
+    layer: str
+    num_units: int
+    concepts: dict[str, Concept]
+    brushes: list[str]
+    q99: list[float] | None = None
+    meta: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ConceptTable":
+        concepts = {}
+        for name, c in d.get("concepts", {}).items():
+            units = [int(u) for u in c["units"]]
+            levels = [float(v) for v in c.get("levels", [])]
+            if not levels and d.get("q99"):
+                levels = [float(d["q99"][u]) for u in units]
+            if len(levels) != len(units):
+                raise ValueError(f"concept {name!r}: {len(units)} units but {len(levels)} levels")
+            concepts[name] = Concept(
+                name, units, levels, [float(s) for s in c.get("scores", [])],
+                c.get("ranking", "iou"), float(c.get("value_scale", 1.0)),
+            )
+        brushes = [b for b in d.get("brushes", []) if b in concepts]
+        brushes += [n for n in concepts if n not in brushes]
+        q99 = [float(v) for v in d["q99"]] if d.get("q99") else None
+        return cls(d.get("layer", "layer4"), int(d["num_units"]), concepts, brushes, q99, d.get("meta", {}))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "ConceptTable":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    def to_dict(self) -> dict:
+        d = {
+            "layer": self.layer, "num_units": self.num_units, "brushes": self.brushes,
+            "concepts": {n: c.to_dict() for n, c in self.concepts.items()}, "meta": self.meta,
+        }
+        if self.q99 is not None:
+            d["q99"] = self.q99
+        return d
+
+    def save(self, path: str | os.PathLike) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+
+    def brush(self, concept: str, strength: float = 1.0) -> tuple[list[int], list[float]]:
+        """(units, draw levels) of a concept's brush at this strength."""
+        if concept not in self.concepts:
+            raise KeyError(concept)
+        c = self.concepts[concept]
+        n = units_for_strength(len(c.units), strength)
+        return c.units[:n], [v * c.value_scale for v in c.levels[:n]]
+
+    def unit_level(self, unit: int) -> float:
+        """Draw level of a single unit for custom brushes: its q99, or the level a concept gives it."""
+        if not 0 <= unit < self.num_units:
+            raise IndexError(unit)
+        if self.q99 is not None:
+            return self.q99[unit]
+        for c in self.concepts.values():
+            if unit in c.units:
+                return c.levels[c.units.index(unit)]
+        known = [v for c in self.concepts.values() for v in c.levels]
+        return sorted(known)[len(known) // 2] if known else 1.0  # median of known levels
+
+    @classmethod
+    def empty(cls, layer: str, num_units: int) -> "ConceptTable":
+        return cls(layer, num_units, {}, [], None, {"method": "none"})

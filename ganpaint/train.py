@@ -1,0 +1,347 @@
+"""Progressive GAN training on the procedural world, resumable at any moment.
+
+    cfg = TrainConfig(resolution=64, widths=(128, 128, 64, 32, 16))
+    trainer = Trainer(cfg, run_dir="runs/scenes")       # resumes runs/scenes/checkpoint.pt if present
+    trainer.train(max_images=200_000, time_limit_s=3600, progress_fn=print)
+    trainer.export("models/scenes")                      # EMA generator in GANPaint layout
+
+The recipe: non-saturating loss, lazy R1 on reals, Adam β=(0, 0.99), EMA of G, progressive growing
+from 8 px with fade-in (most images are seen at cheap low resolutions). Intermediate resolutions use
+trainer-only toRGB layers; the exported generator has exactly the official module layout at the
+resolution reached so far. One checkpoint holds everything needed for a bit-exact resume.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .networks import Discriminator, Generator, GeneratorConfig, ToRGB
+from .world import render_batch
+
+HELDOUT_SEED_BASE = 1_000_000_000  # world seeds at and above this are never used for training
+
+
+@dataclass
+class TrainConfig:
+    resolution: int = 128
+    widths: tuple[int, ...] = (128, 128, 64, 32, 16, 8)
+    z_dim: int = 512
+    batch: int = 32
+    lr: float = 0.0015
+    betas: tuple[float, float] = (0.0, 0.99)
+    r1_gamma: float = 0.1
+    r1_every: int = 16
+    ema_halflife_images: int = 10_000
+    ema_rampup: float = 0.05
+    start_resolution: int = 8
+    # images per phase: each new resolution fades in over fade_images then trains stably for stable_images
+    fade_images: int = 40_000
+    stable_images: int = 40_000
+    pool_size: int = 4096
+    pool_refresh: int = 4  # new world scenes rendered into the pool per iteration
+    min_pool_resolution: int = 32  # world scenes are rendered at max(phase, this) and average-pooled
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.widths = tuple(self.widths)
+        self.betas = tuple(self.betas)
+        GeneratorConfig(self.resolution, self.widths, self.z_dim)  # validates
+
+    def generator_config(self) -> GeneratorConfig:
+        return GeneratorConfig(self.resolution, self.widths, self.z_dim)
+
+    def phase(self, images: int) -> tuple[int, float]:
+        """(resolution, fade-in alpha) after `images` images have been seen."""
+        r = self.start_resolution
+        left = images - self.stable_images
+        while r < self.resolution and left >= 0:
+            r *= 2
+            if left < self.fade_images:
+                return r, left / self.fade_images
+            left -= self.fade_images + self.stable_images
+        return r, 1.0
+
+
+class ProgressiveGenerator(nn.Module):
+    """A Generator plus toRGB heads for the lower resolutions, used while growing."""
+
+    def __init__(self, config: GeneratorConfig) -> None:
+        super().__init__()
+        self.g = Generator(config)
+        self.to_rgb = nn.ModuleDict(
+            {str(4 * 2**i): ToRGB(w) for i, w in enumerate(config.widths[:-1]) if i >= 1}
+        )
+
+    def head(self, r: int) -> nn.Module:
+        return getattr(self.g, self.g.config.output_name) if r == self.g.config.resolution else self.to_rgb[str(r)]
+
+    def forward(self, z: torch.Tensor, r: int, alpha: float = 1.0) -> torch.Tensor:
+        level = int(math.log2(r)) - 2
+        last = 2 * level + 2  # last layer at resolution r
+        x = z[:, :, None, None]
+        prev = None
+        for i in range(1, last + 1):
+            x = getattr(self.g, f"layer{i}")(x)
+            if i == last - 2:
+                prev = x
+        img = self.head(r)(x)
+        if alpha < 1.0 and prev is not None:
+            low = F.interpolate(self.head(r // 2)(prev), scale_factor=2, mode="nearest")
+            img = torch.lerp(low, img, alpha)
+        return img
+
+    def export(self, r: int) -> Generator:
+        """A plain Generator at resolution r sharing these weights' values (copied)."""
+        cfg = self.g.config
+        level = int(math.log2(r)) - 1
+        sub = Generator(GeneratorConfig(r, cfg.widths[:level], cfg.z_dim))
+        state = {k: v for k, v in self.g.state_dict().items() if k.startswith("layer") and int(k.split(".")[0][5:]) <= 2 * level}
+        for k, v in self.head(r).state_dict().items():
+            state[f"{sub.config.output_name}.{k}"] = v
+        sub.load_state_dict(state)
+        return sub
+
+
+class WorldPool:
+    """A ring of world renders; `refresh` new scenes replace old ones every iteration.
+
+    Its content is a pure function of the iteration count, so a resume re-renders it instead of
+    storing it in the checkpoint.
+    """
+
+    def __init__(self, size: int, resolution: int, refresh: int, seed_offset: int = 0) -> None:
+        self.size, self.resolution, self.refresh, self.offset = size, resolution, refresh, seed_offset
+        self.data = torch.empty(size, 3, resolution, resolution, dtype=torch.uint8)
+        self.step = 0
+
+    def _render(self, slots: list[int], seeds: list[int]) -> None:
+        imgs, _ = render_batch([s + self.offset for s in seeds], self.resolution)
+        self.data[slots] = torch.from_numpy(imgs).permute(0, 3, 1, 2)
+
+    def fill(self, step: int, progress_fn: Callable[[str], None] | None = None) -> None:
+        """Rebuild the pool as it was after `step` iterations."""
+        last = self.size + step * self.refresh  # seeds rendered so far: 0 … last-1
+        seeds = list(range(max(0, last - self.size), last))
+        for i in range(0, len(seeds), 256):
+            chunk = seeds[i : i + 256]
+            self._render([s % self.size for s in chunk], chunk)
+            if progress_fn:
+                progress_fn(f"filling world pool {i + len(chunk)}/{len(seeds)}")
+        self.step = step
+
+    def advance(self) -> None:
+        first = self.size + self.step * self.refresh
+        seeds = list(range(first, first + self.refresh))
+        self._render([s % self.size for s in seeds], seeds)
+        self.step += 1
+
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        idx = torch.randint(0, self.size, (n,), generator=generator)
+        return self.data[idx].float().div_(127.5).sub_(1.0)  # (n, 3, R, R) in [-1, 1]
+
+
+def _downsample(img: torch.Tensor, r: int) -> torch.Tensor:
+    while img.shape[-1] > r:
+        img = F.avg_pool2d(img, 2)
+    return img
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig | None = None, run_dir: str | os.PathLike = "runs/scenes",
+                 device: str | None = None) -> None:
+        self.run_dir = Path(run_dir)
+        self.ckpt_path = self.run_dir / "checkpoint.pt"
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        if self.ckpt_path.exists():
+            state = torch.load(self.ckpt_path, map_location="cpu", weights_only=True)
+            config = TrainConfig(**state["config"])
+        else:
+            state = None
+            config = config or TrainConfig()
+        self.config = cfg = config
+        torch.manual_seed(cfg.seed)
+        self.G = ProgressiveGenerator(cfg.generator_config()).to(self.device)
+        self.D = Discriminator(cfg.resolution, cfg.widths).to(self.device)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=cfg.betas, eps=1e-8)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=cfg.betas, eps=1e-8)
+        self.rng = torch.Generator().manual_seed(cfg.seed)
+        self.step = 0
+        self.images = 0
+        self.wall_s = 0.0
+        self.sample_z = torch.randn(64, cfg.z_dim, generator=torch.Generator().manual_seed(12345))
+        if state is not None:
+            self.G.load_state_dict(state["G"])
+            self.D.load_state_dict(state["D"])
+            self.G_ema.load_state_dict(state["G_ema"])
+            self.opt_g.load_state_dict(state["opt_g"])
+            self.opt_d.load_state_dict(state["opt_d"])
+            self.rng.set_state(state["rng"])
+            self.step, self.images, self.wall_s = state["step"], state["images"], state["wall_s"]
+        self.pool: WorldPool | None = None
+
+    # ------------------------------------------------------------------ checkpoint
+    def save(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        cfg = asdict(self.config)
+        cfg["widths"], cfg["betas"] = list(cfg["widths"]), list(cfg["betas"])
+        state = {
+            "config": cfg,
+            "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
+            "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+            "rng": self.rng.get_state(), "step": self.step, "images": self.images, "wall_s": self.wall_s,
+        }
+        tmp = self.ckpt_path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, self.ckpt_path)  # atomic: a kill never leaves a half checkpoint
+
+    # ------------------------------------------------------------------ one iteration
+    def _ema_update(self) -> None:
+        cfg = self.config
+        halflife = cfg.ema_halflife_images
+        if cfg.ema_rampup:
+            halflife = min(halflife, self.images * cfg.ema_rampup)
+        beta = 0.5 ** (cfg.batch / max(halflife, 1e-8))
+        with torch.no_grad():
+            for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters()):
+                p_ema.lerp_(p, 1 - beta)
+
+    def iteration(self) -> dict:
+        cfg, dev = self.config, self.device
+        r, alpha = cfg.phase(self.images)
+        pool_res = min(max(r, cfg.min_pool_resolution), cfg.resolution)
+        if self.pool is None or self.pool.resolution != pool_res:
+            self.pool = WorldPool(cfg.pool_size, pool_res, cfg.pool_refresh)
+            self.pool.fill(self.step)
+        real = _downsample(self.pool.sample(cfg.batch, self.rng), r)
+        if alpha < 1.0:
+            real = torch.lerp(F.interpolate(F.avg_pool2d(real, 2), scale_factor=2, mode="nearest"), real, alpha)
+        real = real.to(dev)
+        z1 = torch.randn(cfg.batch, cfg.z_dim, generator=self.rng).to(dev)
+        z2 = torch.randn(cfg.batch, cfg.z_dim, generator=self.rng).to(dev)
+
+        # discriminator
+        self.D.requires_grad_(True)
+        with torch.no_grad():
+            fake = self.G(z1, r, alpha)
+        do_r1 = self.step % cfg.r1_every == 0
+        real.requires_grad_(do_r1)
+        d_real = self.D(real, alpha)
+        d_fake = self.D(fake, alpha)
+        loss_d = F.softplus(d_fake).mean() + F.softplus(-d_real).mean()
+        loss_d_report = loss_d.detach()
+        r1 = torch.zeros(())
+        if do_r1:
+            (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
+            r1 = grad.pow(2).sum(dim=(1, 2, 3)).mean()
+            loss_d = loss_d + r1 * (cfg.r1_gamma / 2 * cfg.r1_every)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+
+        # generator
+        self.D.requires_grad_(False)
+        loss_g = F.softplus(-self.D(self.G(z2, r, alpha), alpha)).mean()
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+
+        self.images += cfg.batch
+        self.step += 1
+        self._ema_update()
+        self.pool.advance()
+        return {"res": r, "alpha": round(alpha, 3), "loss_d": loss_d_report.item(), "loss_g": loss_g.detach().item(), "r1": r1.detach().item()}
+
+    # ------------------------------------------------------------------ loop
+    def train(self, *, max_images: int | None = None, max_steps: int | None = None,
+              time_limit_s: float | None = None, checkpoint_every_s: float = 300.0,
+              sample_every_images: int | None = 20_000,
+              progress_fn: Callable[[dict], None] | None = None,
+              abort_fn: Callable[[], bool] | None = None) -> None:
+        start = last_ckpt = time.monotonic()
+        next_sample = (self.images // sample_every_images + 1) * sample_every_images if sample_every_images else None
+        while True:
+            if max_images is not None and self.images >= max_images:
+                break
+            if max_steps is not None and self.step >= max_steps:
+                break
+            if time_limit_s is not None and time.monotonic() - start >= time_limit_s:
+                break
+            if abort_fn and abort_fn():
+                break
+            t0 = time.monotonic()
+            stats = self.iteration()
+            self.wall_s += time.monotonic() - t0
+            stats.update(step=self.step, images=self.images)
+            if progress_fn:
+                progress_fn(stats)
+            if next_sample is not None and self.images >= next_sample:
+                self.save_samples()
+                next_sample += sample_every_images
+            if time.monotonic() - last_ckpt >= checkpoint_every_s:
+                self.save()
+                last_ckpt = time.monotonic()
+        self.save()
+
+    # ------------------------------------------------------------------ outputs
+    def exportable_resolution(self) -> int:
+        r, alpha = self.config.phase(self.images)
+        return r if alpha >= 1.0 else r // 2
+
+    @torch.no_grad()
+    def sample_grid(self, n: int = 64) -> np.ndarray:
+        from .world import grid
+
+        r = self.exportable_resolution()
+        img = self.G_ema.cpu()(self.sample_z[:n], r)
+        self.G_ema.to(self.device)
+        arr = ((img.clamp(-1, 1) + 1) * 127.5 + 0.5).byte().permute(0, 2, 3, 1).numpy()
+        return grid(arr, int(math.ceil(math.sqrt(n))))
+
+    def save_samples(self) -> Path:
+        from PIL import Image
+
+        out = self.run_dir / "samples"
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / f"{self.images // 1000:06d}k.png"
+        Image.fromarray(self.sample_grid()).save(path)
+        return path
+
+    def export(self, out_dir: str | os.PathLike) -> dict:
+        """Write the EMA generator (safetensors, GANPaint keys) and its config; return the config."""
+        from safetensors.torch import save_file
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        r = self.exportable_resolution()
+        G = self.G_ema.cpu().export(r)
+        self.G_ema.to(self.device)
+        state = {k: v.contiguous() for k, v in G.state_dict().items()}
+        save_file(state, str(out / "generator.safetensors"))
+        info = {
+            **G.config.to_dict(),
+            "edit_layer": "layer4",
+            "training": {
+                "images_seen": self.images,
+                "steps": self.step,
+                "train_wall_clock_s": round(self.wall_s, 1),
+                "recipe": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self.config).items()},
+            },
+        }
+        (out / "config.json").write_text(json.dumps(info, indent=2) + "\n")
+        Image_path = out / "samples.png"
+        from PIL import Image
+
+        Image.fromarray(self.sample_grid()).save(Image_path)
+        return info
