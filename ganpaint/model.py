@@ -24,6 +24,7 @@ from .checkpoint import load_generator, state_dict_sha256
 from .concepts import Concept, ConceptTable
 from .edit import apply_edit
 from .networks import Generator, GeneratorConfig
+from .segmenter import Segmenter
 
 __all__ = ["PaintModel", "z_for_seed", "MAX_SEED", "ModelError"]
 
@@ -58,6 +59,7 @@ class PaintModel:
     title: str = ""
     info: dict = field(default_factory=dict)
     folder: Path | None = None
+    segmenter: Segmenter | None = None  # reads images back as concepts (dissection, evaluation, /segment)
 
     def __post_init__(self) -> None:
         self.next_layer = self.generator.layer_after(self.edit_layer)

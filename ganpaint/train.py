@@ -151,6 +151,14 @@ class WorldPool:
         return self.data[idx].float().div_(127.5).sub_(1.0)  # (n, 3, R, R) in [-1, 1]
 
 
+def _expand_compact(state: dict) -> dict:
+    for key in ("opt_g", "opt_d"):
+        for s in state[key]["state"].values():
+            s["exp_avg_sq"] = s["exp_avg_sq"].float()
+            s["exp_avg"] = torch.zeros_like(s["exp_avg_sq"])
+    return state
+
+
 def _downsample(img: torch.Tensor, r: int) -> torch.Tensor:
     while img.shape[-1] > r:
         img = F.avg_pool2d(img, 2)
@@ -159,12 +167,15 @@ def _downsample(img: torch.Tensor, r: int) -> torch.Tensor:
 
 class Trainer:
     def __init__(self, config: TrainConfig | None = None, run_dir: str | os.PathLike = "runs/scenes",
-                 device: str | None = None) -> None:
+                 device: str | None = None, init_from: str | os.PathLike | None = None) -> None:
         self.run_dir = Path(run_dir)
         self.ckpt_path = self.run_dir / "checkpoint.pt"
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        if self.ckpt_path.exists():
-            state = torch.load(self.ckpt_path, map_location="cpu", weights_only=True)
+        source = self.ckpt_path if self.ckpt_path.exists() else (Path(init_from) if init_from else None)
+        if source is not None and source.exists():
+            state = torch.load(source, map_location="cpu", weights_only=True)
+            if state.get("compact"):
+                state = _expand_compact(state)
             config = TrainConfig(**state["config"])
         else:
             state = None
@@ -205,6 +216,26 @@ class Trainer:
         tmp = self.ckpt_path.with_suffix(".tmp")
         torch.save(state, tmp)
         os.replace(tmp, self.ckpt_path)  # atomic: a kill never leaves a half checkpoint
+
+    def save_compact(self, path: str | os.PathLike) -> Path:
+        """A small resumable checkpoint to commit: weights in float32, Adam's second moments in bfloat16.
+
+        With β1 = 0 Adam's first moment is just the last gradient, so it is dropped; the second moments
+        lose only precision. Resuming from it is near-exact (the full checkpoint.pt is bit-exact).
+        """
+        self.save()
+        state = torch.load(self.ckpt_path, map_location="cpu", weights_only=True)
+        assert self.config.betas[0] == 0.0, "compact checkpoints assume beta1 = 0"
+        for key in ("opt_g", "opt_d"):
+            for s in state[key]["state"].values():
+                s.pop("exp_avg", None)
+                s["exp_avg_sq"] = s["exp_avg_sq"].to(torch.bfloat16)
+        state["compact"] = True
+        path = Path(path)
+        tmp = path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+        return path
 
     # ------------------------------------------------------------------ one iteration
     def _ema_update(self) -> None:
