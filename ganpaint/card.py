@@ -23,8 +23,10 @@ EVAL_START, EVAL_END = "<!-- evaluation:start -->", "<!-- evaluation:end -->"
 
 
 @torch.inference_mode()
-def measure_render_ms(G, start: str = "layer5", repeats: int = 50) -> dict:
-    """Median and p95 wall time (ms) of rendering one image from the layer before `start`."""
+def measure_render_ms(G, start: str | None = None, repeats: int = 50, threads: int = 2) -> dict:
+    """Median and p95 wall time (ms) of rendering one image from `start` (default: after layer4) on."""
+    start = start or G.layer_after("layer4")
+    torch.set_num_threads(threads)
     z = torch.randn(1, G.config.z_dim)
     prev = G.layer_names[G.layer_names.index(start) - 1]
     h = G.features(z, upto=prev)

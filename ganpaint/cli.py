@@ -104,6 +104,13 @@ def cmd_train(args) -> None:
         if stats["step"] % 10 == 0:
             bar.set_postfix(res=stats["res"], a=stats["alpha"], d=f"{stats['loss_d']:.3f}", g=f"{stats['loss_g']:.3f}")
 
+    import signal
+
+    def stop(signum, frame):  # background jobs ignore SIGINT; treat TERM/INT alike: save, then exit
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
         trainer.train(
             max_images=args.max_images,
@@ -237,6 +244,134 @@ def cmd_models(args) -> None:
         {"list": _models_list, "info": _models_info, "pull": _models_pull}[args.action](args)
     except ZooError as e:
         _fail(str(e))
+
+
+# ----------------------------------------------------------------------------- train-segmenter
+def _train_segmenter_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", default="runs/segmenter", help="run folder holding checkpoint.pt and cached scenes")
+    p.add_argument("--out", default="models/scenes/segmenter.safetensors", help="weights to write when done (+ .json metrics)")
+    p.add_argument("--steps", type=int, default=None, help="total training steps (new runs only; default 800)")
+    p.add_argument("--scenes", type=int, default=None, help="training scenes (new runs only; default 3000)")
+    p.add_argument("--minutes", type=float, default=None, help="stop this session after this much time (resume later)")
+    p.add_argument("--eval-count", type=int, default=1000, help="held-out renders for the metrics (default 1000)")
+    p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+
+
+@command("train-segmenter", "train (or resume) the world segmenter, then export it with held-out metrics")
+def cmd_train_segmenter(args) -> None:
+    import torch
+    from tqdm import tqdm
+
+    from .segmenter_train import SegmenterTrainer, SegTrainConfig
+
+    torch.set_num_threads(args.threads)
+    overrides = {k: v for k, v in (("steps", args.steps), ("train_scenes", args.scenes)) if v is not None}
+    try:
+        config = SegTrainConfig(**overrides)
+    except ValueError as e:
+        _fail(str(e))
+    trainer = SegmenterTrainer(config, run_dir=args.run)
+    print(f"segmenter run {args.run}: step {trainer.step}/{trainer.config.steps}")
+    trainer.load_data(progress_fn=lambda m: print(m, file=sys.stderr))
+    bar = tqdm(initial=trainer.step, total=trainer.config.steps, unit="step", dynamic_ncols=True)
+
+    def progress(s: dict) -> None:
+        bar.update(s["step"] - bar.n)
+        bar.set_postfix(loss=f"{s['loss']:.3f}", acc=f"{s['acc']:.3f}")
+
+    import signal
+
+    def stop(signum, frame):  # background jobs ignore SIGINT; treat TERM/INT alike: save, then exit
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        trainer.train(time_limit_s=args.minutes * 60 if args.minutes is not None else None, progress_fn=progress)
+    except KeyboardInterrupt:
+        trainer.save()
+        print("\ninterrupted: checkpoint saved", file=sys.stderr)
+        return
+    bar.close()
+    if not trainer.done:
+        print(f"stopped at step {trainer.step}/{trainer.config.steps}; run again to resume")
+        return
+    info = trainer.export(args.out, eval_count=args.eval_count)
+    h = info["heldout"]
+    print(f"wrote {args.out} ({info['bytes'] / 1e6:.2f} MB): pixel accuracy {h['pixel_accuracy']:.4f}, "
+          f"mean IoU {h['mean_iou']:.3f} on {h['renders']} held-out renders")
+
+
+# ----------------------------------------------------------------------------- serve
+def _serve_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default=None, help="interface to listen on (default GANPAINT_HOST or 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default GANPAINT_PORT or 8000)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="where models run (default auto)")
+    p.add_argument("--models-dir", default=None, help="folder of model folders (default: the repo's models/)")
+    p.add_argument("--model", action="append", default=None, help="model id to load; repeat for several (default scenes)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--no-batching", action="store_true", help="render every session on its own")
+    p.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
+
+
+@command("serve", "run the painting server (REST + websocket + the web page)")
+def cmd_serve(args) -> None:
+    import uvicorn
+
+    from server.app import create_app
+    from server.settings import Settings
+
+    overrides = {k: v for k, v in {
+        "host": args.host, "port": args.port, "device": args.device, "models_dir": args.models_dir,
+        "models": args.model, "threads": args.threads, "batching": False if args.no_batching else None,
+    }.items() if v is not None}
+    try:
+        settings = Settings(**overrides)
+    except ValueError as e:
+        _fail(str(e))
+    # the protocol limit sits well above the app's, so an oversized message gets an error, not a dropped socket
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level,
+                ws_max_size=max(16 * 2**20, 4 * settings.max_message_bytes))
+
+
+# ----------------------------------------------------------------------------- render
+def _render_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="scenes", help="model id under --models-dir, or a model folder (default scenes)")
+    p.add_argument("--models-dir", default=None, help="folder of model folders (default: the repo's models/)")
+    p.add_argument("--seed", type=int, default=0, help="image id (default 0)")
+    p.add_argument("--strokes", default=None, help='JSON file: a list of strokes or {"strokes": [...]}')
+    p.add_argument("--out", default="out.png", help="image file; .png, .jpg or .webp (default out.png)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+
+
+@command("render", "render a seed with strokes to an image file, exactly as the server does")
+def cmd_render(args) -> None:
+    from .edit import Stroke, StrokeError, compose
+    from .imaging import encode_image
+    from .model import ModelError, PaintModel
+
+    fmt = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}.get(Path(args.out).suffix.lower())
+    if fmt is None:
+        _fail("--out must end in .png, .jpg, .jpeg or .webp")
+    folder = Path(args.model)
+    if not (folder / "model.json").is_file():
+        base = Path(args.models_dir) if args.models_dir else Path(__file__).resolve().parent.parent / "models"
+        folder = base / args.model
+    try:
+        model = PaintModel.load(folder, device=args.device)
+        strokes = []
+        if args.strokes:
+            data = json.loads(Path(args.strokes).read_text())
+            items = data.get("strokes", []) if isinstance(data, dict) else data
+            if not isinstance(items, list):
+                _fail("--strokes must hold a list of strokes or {\"strokes\": [...]}")
+            strokes = [Stroke.from_dict(s) for s in items]
+        alpha, value = compose(strokes, model.table, model.channels, model.layer_size)
+        img = model.render(model.features(model.z_for_seed(args.seed)), alpha, value)
+    except (ModelError, StrokeError, OSError, ValueError) as e:
+        _fail(str(e))
+    Path(args.out).write_bytes(encode_image(img[0], fmt))
+    print(f"wrote {args.out} ({model.id}, seed {args.seed}, {len(strokes)} strokes, {model.resolution}px)")
 
 
 # ----------------------------------------------------------------------------- main

@@ -360,6 +360,7 @@ class Trainer:
         self.G_ema.to(self.device)
         state = {k: v.contiguous() for k, v in G.state_dict().items()}
         save_file(state, str(out / "generator.safetensors"))
+        os.chmod(out / "generator.safetensors", 0o644)
         info = {
             **G.config.to_dict(),
             "edit_layer": "layer4",
