@@ -64,6 +64,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-images", type=int, default=None, help="stop once this many images were seen in total")
     p.add_argument("--checkpoint-minutes", type=float, default=5.0, help="checkpoint interval (default 5)")
     p.add_argument("--sample-every", type=int, default=20_000, help="write a sample grid every N images")
+    p.add_argument("--max-resolution", type=int, default=None,
+                   help="hold growth at this resolution for now (a later run without it fades in the next one)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--export", default=None, help="after training, export the EMA generator to this model folder")
@@ -91,6 +93,7 @@ def cmd_train(args) -> None:
     except ValueError as e:
         _fail(str(e))
     trainer = Trainer(config, run_dir=args.run, device=args.device, init_from=args.init)
+    trainer.max_resolution = args.max_resolution
     if trainer.step and overrides:
         print("note: resuming an existing run; --resolution/--widths/--batch are ignored", file=sys.stderr)
     print(f"run {args.run}: step {trainer.step}, {trainer.images} images seen, device {trainer.device}")
@@ -137,7 +140,7 @@ def cmd_train(args) -> None:
 # ----------------------------------------------------------------------------- models
 def _models_args(p: argparse.ArgumentParser) -> None:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--models-dir", default=None, help="bundled models folder (default: $GANPAINT_MODELS or ./models)")
+    common.add_argument("--models-dir", default=None, help="bundled models folder (default: $GANPAINT_MODELS_DIR or ./models)")
     common.add_argument("--home", default=None, help="download cache (default: $GANPAINT_HOME or ~/.cache/ganpaint)")
     verbs = p.add_subparsers(dest="action", required=True, metavar="{list,info,pull}")
     verbs.add_parser("list", parents=[common], help="registered models and whether their weights are here")
@@ -169,7 +172,7 @@ def _models_list(args) -> None:
     for e in entries.values():
         table = zoo.concept_table(e)
         state = "here" if e.weights_path(args.home) else "pull" if zoo.source_urls(e) else "missing"
-        rows.append((e.id, str(e.info.get("resolution", "?")), state,
+        rows.append((e.id, str(e.resolution or "?"), state,
                      f"{len(table.brushes)} brushes" if table else "units only", e.title))
     header = ("ID", "RES", "WEIGHTS", "CONCEPTS", "TITLE")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
@@ -186,7 +189,7 @@ def _models_info(args) -> None:
     e = zoo.get_entry(args.model, args.models_dir, args.home)
     weights = e.weights_path(args.home)
     lines = [
-        ("id", e.id), ("title", e.title), ("origin", e.origin), ("resolution", e.info.get("resolution", "?")),
+        ("id", e.id), ("title", e.title), ("origin", e.origin), ("resolution", e.resolution or "?"),
         ("edit layer", e.info.get("edit_layer", "layer4")),
         ("weights", str(weights) if weights else f"not here: ganpaint models pull {e.id}  → {e.cached_weights_path(args.home)}"),
         ("sha256", e.sha256_prefix or "-"), ("license", e.info.get("license", "-")),
@@ -250,10 +253,12 @@ def cmd_models(args) -> None:
 def _train_segmenter_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run", default="runs/segmenter", help="run folder holding checkpoint.pt and cached scenes")
     p.add_argument("--out", default="models/scenes/segmenter.safetensors", help="weights to write when done (+ .json metrics)")
-    p.add_argument("--steps", type=int, default=None, help="total training steps (new runs only; default 800)")
+    p.add_argument("--steps", type=int, default=None, help="total training steps (default 800; a larger value extends a resumed run)")
     p.add_argument("--scenes", type=int, default=None, help="training scenes (new runs only; default 3000)")
     p.add_argument("--minutes", type=float, default=None, help="stop this session after this much time (resume later)")
     p.add_argument("--eval-count", type=int, default=1000, help="held-out renders for the metrics (default 1000)")
+    p.add_argument("--max-resolution", type=int, default=None,
+                   help="hold growth at this resolution for now (a later run without it fades in the next one)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
 
 
@@ -271,6 +276,8 @@ def cmd_train_segmenter(args) -> None:
     except ValueError as e:
         _fail(str(e))
     trainer = SegmenterTrainer(config, run_dir=args.run)
+    if args.steps and args.steps > trainer.config.steps:  # extend a finished run: a warm restart of the schedule
+        trainer.config.steps = args.steps
     print(f"segmenter run {args.run}: step {trainer.step}/{trainer.config.steps}")
     trainer.load_data(progress_fn=lambda m: print(m, file=sys.stderr))
     bar = tqdm(initial=trainer.step, total=trainer.config.steps, unit="step", dynamic_ncols=True)
@@ -372,6 +379,268 @@ def cmd_render(args) -> None:
         _fail(str(e))
     Path(args.out).write_bytes(encode_image(img[0], fmt))
     print(f"wrote {args.out} ({model.id}, seed {args.seed}, {len(strokes)} strokes, {model.resolution}px)")
+
+
+# ----------------------------------------------------------------------------- train-encoder / invert
+def _load_paint_model(model: str, weights: str | None, models_dir: str | None):
+    """--model is a registered id or a model folder; --weights overrides its generator file."""
+    from .model import ModelError, PaintModel
+
+    try:
+        if Path(model, "model.json").is_file():
+            return PaintModel.load(model, weights=weights)
+        from . import zoo
+
+        if weights:
+            return PaintModel.load(zoo.get_entry(model, models_dir).folder, weights=weights)
+        return zoo.load_model(model, models_dir=models_dir)
+    except (ModelError, ValueError, RuntimeError) as e:  # ZooError, CheckpointError
+        _fail(str(e))
+
+
+def _train_encoder_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="scenes", help="model id or folder (default scenes)")
+    p.add_argument("--weights", default=None, help="generator file to train against (default: the model's)")
+    p.add_argument("--models-dir", default=None, help="bundled models folder (default: $GANPAINT_MODELS_DIR or ./models)")
+    p.add_argument("--run", default="runs/encoder", help="run folder holding checkpoint.pt (resumed if present)")
+    p.add_argument("--out", default=None, help="encoder file to write (default: <model folder>/encoder.safetensors)")
+    p.add_argument("--minutes", type=float, default=None, help="stop this session after this much time")
+    p.add_argument("--steps", type=int, default=None, help="stop once this many steps were done in total")
+    p.add_argument("--batch", type=int, default=None, help="batch size (new runs only; default 16)")
+    p.add_argument("--eval-count", type=int, default=64, help="held-out world renders for the exported metrics")
+    p.add_argument("--max-resolution", type=int, default=None,
+                   help="hold growth at this resolution for now (a later run without it fades in the next one)")
+    p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+
+
+@command("train-encoder", "train (or resume) the photo encoder (image → layer4) for a model, then export it")
+def cmd_train_encoder(args) -> None:
+    """ganpaint train-encoder --model scenes --minutes 30   (resumes runs/encoder/checkpoint.pt)"""
+    import torch
+    from tqdm import tqdm
+
+    from .invert import EncoderTrainConfig, EncoderTrainer
+
+    if args.minutes is None and args.steps is None:
+        _fail("give a budget: --minutes N and/or --steps N")
+    torch.set_num_threads(args.threads)
+    m = _load_paint_model(args.model, args.weights, args.models_dir)
+    out = Path(args.out) if args.out else (m.folder or Path(".")) / "encoder.safetensors"
+    config = EncoderTrainConfig(**({"batch": args.batch} if args.batch else {}))
+    trainer = EncoderTrainer(m.generator, config, run_dir=args.run, edit_layer=m.edit_layer)
+    print(f"encoder run {args.run}: step {trainer.step}, {m.resolution}px generator {m.id!r}")
+    bar = tqdm(initial=trainer.step, total=args.steps, unit="step", dynamic_ncols=True)
+
+    def progress(s: dict) -> None:
+        bar.update(s["step"] - bar.n)
+        if s["step"] % 10 == 0:
+            bar.set_postfix(l1=f"{s['l1']:.3f}", h4=f"{s['h4']:.3f}")
+
+    try:
+        trainer.train(max_steps=args.steps, time_limit_s=args.minutes * 60 if args.minutes is not None else None,
+                      progress_fn=progress, log_fn=lambda msg: bar.set_description(msg))
+    except KeyboardInterrupt:
+        trainer.save()
+        print("\ninterrupted: checkpoint saved", file=sys.stderr)
+        return
+    bar.close()
+    info = trainer.export(out, eval_count=args.eval_count)
+    h = info["heldout"] or {}
+    print(f"wrote {out} ({info['bytes'] / 1e6:.2f} MB) after {trainer.step} steps: encoder-only reconstruction of "
+          f"{h.get('heldout_renders', 0)} held-out renders L1 {h.get('l1', float('nan'))}, PSNR {h.get('psnr', float('nan'))} dB")
+
+
+def _invert_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("photo", help="a JPEG, PNG or WebP file")
+    p.add_argument("--model", default="scenes", help="model id or folder (default scenes)")
+    p.add_argument("--weights", default=None, help="generator file (default: the model's)")
+    p.add_argument("--models-dir", default=None, help="bundled models folder")
+    p.add_argument("--encoder", default=None, help="encoder file (default: <model folder>/encoder.safetensors)")
+    p.add_argument("--fit", choices=("crop", "letterbox"), default="crop", help="how the photo becomes square")
+    p.add_argument("--out", default="inverted.png", help="reconstruction image (model resolution)")
+    p.add_argument("--state", default=None, help="also write the adapted state (h4, layer weights, offset) here")
+    p.add_argument("--h-steps", type=int, default=None, help="layer4 optimization steps")
+    p.add_argument("--coarse-steps", type=int, default=None, help="coarse-layer (layer6) adaptation steps")
+    p.add_argument("--fine-steps", type=int, default=None, help="fine-layer offset steps")
+    p.add_argument("--max-resolution", type=int, default=None,
+                   help="hold growth at this resolution for now (a later run without it fades in the next one)")
+    p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+
+
+@command("invert", "invert a photo into a model (encoder → layer4 → adapted layers), write the reconstruction")
+def cmd_invert(args) -> None:
+    """ganpaint invert photo.jpg --model scenes --out recon.png --state photo.safetensors"""
+    import torch
+
+    from .adapt import adapt
+    from .imaging import encode_array, to_uint8
+    from .invert import EncoderError, find_encoder, load_encoder
+    from .photo import PhotoError, load_photo
+
+    fmt = {"png": "png", "jpg": "jpeg", "jpeg": "jpeg", "webp": "webp"}.get(Path(args.out).suffix.lstrip(".").lower())
+    if fmt is None:
+        _fail("--out must end in .png, .jpg, .jpeg or .webp")
+    torch.set_num_threads(args.threads)
+    m = _load_paint_model(args.model, args.weights, args.models_dir)
+    try:
+        data = Path(args.photo).read_bytes()
+    except OSError as e:
+        _fail(f"cannot read {args.photo}: {e.strerror}")
+    try:
+        photo = load_photo(data, m.resolution, fit=args.fit)
+        E = load_encoder(args.encoder, m.generator, m.edit_layer) if args.encoder else find_encoder(m.folder, m.generator, m.info)
+    except (PhotoError, EncoderError) as e:
+        _fail(str(e))
+    if E is None:
+        print("note: no encoder for this model; starting from the best of a few random samples", file=sys.stderr)
+    steps = {k: v for k, v in (("h_steps", args.h_steps), ("coarse_steps", args.coarse_steps),
+                               ("fine_steps", args.fine_steps)) if v is not None}
+    last = [""]
+
+    def progress(stage: str, fraction: float, err: float) -> None:
+        if stage != last[0] or fraction >= 1.0:
+            print(f"  {stage:<8} {fraction * 100:5.1f}%  L1 {err:.4f}", file=sys.stderr)
+            last[0] = stage
+
+    result = adapt(m.generator, photo.tensor(), encoder=E, edit_layer=m.edit_layer, progress_fn=progress, **steps)
+    with torch.no_grad():
+        img = m.render(result.h, generator=result.generator)
+    Path(args.out).write_bytes(encode_array(to_uint8(img[0]), fmt))
+    for stage, s in result.metrics["stages"].items():
+        print(f"{stage:<8} L1 {s['l1']:.4f}  PSNR {s['psnr']:6.2f} dB  at {s['seconds']:.2f} s")
+    print(f"wrote {args.out}")
+    if args.state:
+        from safetensors.torch import save_file
+
+        meta = {"model": m.id, "coarse_layer": result.coarse_layer, "fine_layer": result.fine_layer}
+        save_file({k: v.contiguous() for k, v in result.state_dict().items()}, args.state, metadata=meta)
+        print(f"wrote {args.state} (load with Adaptation.from_state)")
+
+
+# ----------------------------------------------------------------------------- dissect / evaluate
+def _model_folder(name: str) -> Path:
+    p = Path(name)
+    return p if p.is_dir() else Path("models") / name
+
+
+def _load_for_analysis(args):
+    """(PaintModel, segmenter) for dissect/evaluate, with readable errors."""
+    import torch
+
+    from .model import ModelError, PaintModel
+    from .segmenter import SegmenterError, load_segmenter
+
+    torch.set_num_threads(args.threads)
+    folder = _model_folder(args.model)
+    try:
+        model = PaintModel.load(folder, device=args.device)
+        seg = load_segmenter(args.segmenter, device=args.device) if args.segmenter else model.segmenter
+    except (ModelError, SegmenterError, ValueError) as e:
+        _fail(str(e))
+    if seg is None:
+        _fail(f"model {args.model!r} has no segmenter ({folder}/segmenter.safetensors); "
+              "train one with `ganpaint train-segmenter` or pass --segmenter")
+    return folder, model, seg
+
+
+def _analysis_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="scenes", help="model id (folder under models/) or a model folder")
+    p.add_argument("--segmenter", default=None, help="segmenter file (default: the model's own)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--max-resolution", type=int, default=None,
+                   help="hold growth at this resolution for now (a later run without it fades in the next one)")
+    p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+
+
+def _dissect_args(p: argparse.ArgumentParser) -> None:
+    _analysis_args(p)
+    p.add_argument("--layer", default="layer4", help="layer to dissect (default layer4)")
+    p.add_argument("--samples", type=int, default=1000, help="generated images (default 1000)")
+    p.add_argument("--batch", type=int, default=25, help="images per batch (default 25)")
+    p.add_argument("--seed", type=int, default=1, help="latent seed (default 1)")
+    p.add_argument("--ace-steps", type=int, default=12, help="causal ranking steps per concept; 0 = rank by IoU (default 12)")
+    p.add_argument("--out", default=None, help="table to write (default: the model's concepts.json for its edit layer)")
+    p.add_argument("--checkpoint", default=None, help="resume file (default runs/dissect/<model>-<layer>.pt)")
+
+
+@command("dissect", "find which units draw which concept (IoU + causal ranking) and write the concept table")
+def cmd_dissect(args) -> None:
+    from types import SimpleNamespace
+
+    from tqdm import tqdm
+
+    from .dissect import DissectConfig, dissect
+
+    folder, model, seg = _load_for_analysis(args)
+    G = model.generator
+    if args.layer not in G.layer_names:
+        _fail(f"{args.model!r} has no layer {args.layer!r}; layers: {', '.join(G.layer_names)}")
+    target = model if args.layer == model.edit_layer else SimpleNamespace(
+        generator=G, edit_layer=args.layer, channels=G.config.layer_channels(args.layer),
+        layer_size=G.config.layer_resolution(args.layer))
+    out = Path(args.out) if args.out else folder / (
+        model.info.get("concepts", "concepts.json") if args.layer == model.edit_layer else f"concepts-{args.layer}.json")
+    ckpt = Path(args.checkpoint) if args.checkpoint else Path("runs/dissect") / f"{model.id}-{args.layer}.pt"
+    try:
+        config = DissectConfig(samples=args.samples, batch=args.batch, seed=args.seed, ace_steps=args.ace_steps)
+    except ValueError as e:
+        _fail(str(e))
+    bars: dict = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            for b in bars.values():
+                b.close()
+            bars[stage] = tqdm(total=total, desc=stage, unit="img" if stage != "ace" else "concept", dynamic_ncols=True)
+        bars[stage].update(done - bars[stage].n)
+
+    print(f"dissecting {model.id} {args.layer} ({target.channels} units) with segmenter {seg.id}; checkpoint {ckpt}")
+    table = dissect(target, seg, config=config, checkpoint=ckpt, progress_fn=progress)
+    for b in bars.values():
+        b.close()
+    table.save(out)
+    i = table.meta["interpretable"]
+    print(f"wrote {out}: {i['units']}/{table.num_units} units interpretable (IoU > {i['threshold']}); "
+          f"brushes: {', '.join(f'{c}={table.concepts[c].units[:3]}' for c in table.brushes[:7])}")
+
+
+def _evaluate_args(p: argparse.ArgumentParser) -> None:
+    _analysis_args(p)
+    p.add_argument("--trials", type=int, default=200, help="trials per kind for the 7 palette brushes (default 200)")
+    p.add_argument("--other-trials", type=int, default=50, help="trials per kind for other concepts (default 50)")
+    p.add_argument("--fsd-samples", type=int, default=1000, help="images per set for FSD (default 1000; 0 = skip)")
+    p.add_argument("--pictures", default="docs/brushes", help="folder for before/after pictures ('' = none)")
+
+
+@command("evaluate", "measure brush success, interpretable units and FSD; write evaluation.json + MODEL_CARD section")
+def cmd_evaluate(args) -> None:
+    from tqdm import tqdm
+
+    from .evaluate import EvalConfig, evaluate, write_report
+
+    folder, model, seg = _load_for_analysis(args)
+    if not model.table.concepts:
+        _fail(f"model {args.model!r} has no concept table yet; run `ganpaint dissect --model {args.model}` first")
+    bars: dict = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            for b in bars.values():
+                b.close()
+            bars[stage] = tqdm(total=total, desc=stage, unit="img", dynamic_ncols=True)
+        bars[stage].update(done - bars[stage].n)
+
+    config = EvalConfig(trials=args.trials, other_trials=args.other_trials, fsd_samples=args.fsd_samples)
+    report = evaluate(model, seg, config=config, pictures=args.pictures or None, progress_fn=progress)
+    for b in bars.values():
+        b.close()
+    json_path, card = write_report(report, folder)
+    print(f"wrote {json_path} and the evaluation section of {card}")
+    for c, b in report["brushes"].items():
+        print(f"  {c:9s} draw success {b['draw']['success_rate']}  random {b['draw_random']['success_rate']}  "
+              f"remove drop {b['remove']['mean_drop']}")
+    if report["fsd"]:
+        print(f"  FSD generated-vs-world {report['fsd']['fsd_generated_vs_world']}, world-vs-world {report['fsd']['fsd_world_vs_world']}")
 
 
 # ----------------------------------------------------------------------------- main

@@ -61,6 +61,11 @@ class TrainConfig:
     def generator_config(self) -> GeneratorConfig:
         return GeneratorConfig(self.resolution, self.widths, self.z_dim)
 
+    def growth_start(self, r: int) -> int:
+        """Images seen when resolution r starts fading in (r > start_resolution)."""
+        levels = int(math.log2(r // self.start_resolution))
+        return self.stable_images + (levels - 1) * (self.fade_images + self.stable_images)
+
     def phase(self, images: int) -> tuple[int, float]:
         """(resolution, fade-in alpha) after `images` images have been seen."""
         r = self.start_resolution
@@ -190,6 +195,8 @@ class Trainer:
         self.rng = torch.Generator().manual_seed(cfg.seed)
         self.step = 0
         self.images = 0
+        self.held_images = 0  # images trained while growth was capped (see max_resolution)
+        self.max_resolution: int | None = None  # run-time cap on growth; lifting it resumes the schedule
         self.wall_s = 0.0
         self.sample_z = torch.randn(64, cfg.z_dim, generator=torch.Generator().manual_seed(12345))
         if state is not None:
@@ -200,6 +207,7 @@ class Trainer:
             self.opt_d.load_state_dict(state["opt_d"])
             self.rng.set_state(state["rng"])
             self.step, self.images, self.wall_s = state["step"], state["images"], state["wall_s"]
+            self.held_images = state.get("held_images", 0)
         self.pool: WorldPool | None = None
 
     # ------------------------------------------------------------------ checkpoint
@@ -212,6 +220,7 @@ class Trainer:
             "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "rng": self.rng.get_state(), "step": self.step, "images": self.images, "wall_s": self.wall_s,
+            "held_images": self.held_images,
         }
         tmp = self.ckpt_path.with_suffix(".tmp")
         torch.save(state, tmp)
@@ -250,7 +259,7 @@ class Trainer:
 
     def iteration(self) -> dict:
         cfg, dev = self.config, self.device
-        r, alpha = cfg.phase(self.images)
+        r, alpha = self.current_phase()
         pool_res = min(max(r, cfg.min_pool_resolution), cfg.resolution)
         if self.pool is None or self.pool.resolution != pool_res:
             self.pool = WorldPool(cfg.pool_size, pool_res, cfg.pool_refresh)
@@ -290,6 +299,7 @@ class Trainer:
 
         self.images += cfg.batch
         self.step += 1
+        self.current_phase()  # keep held_images current for the checkpoint
         self._ema_update()
         self.pool.advance()
         return {"res": r, "alpha": round(alpha, 3), "loss_d": loss_d_report.item(), "loss_g": loss_g.detach().item(), "r1": r1.detach().item()}
@@ -326,8 +336,17 @@ class Trainer:
         self.save()
 
     # ------------------------------------------------------------------ outputs
+    def current_phase(self) -> tuple[int, float]:
+        """(resolution, alpha) now; with a growth cap, images past the cap's stable phase are 'held'."""
+        cfg, cap = self.config, self.max_resolution
+        if cap is not None and cap < cfg.resolution:
+            limit = cfg.growth_start(2 * cap) - 1  # last image count that is still stable at `cap`
+            if self.images - self.held_images > limit:
+                self.held_images = self.images - limit
+        return cfg.phase(self.images - self.held_images)
+
     def exportable_resolution(self) -> int:
-        r, alpha = self.config.phase(self.images)
+        r, alpha = self.current_phase()
         return r if alpha >= 1.0 else r // 2
 
     @torch.no_grad()

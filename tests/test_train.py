@@ -61,3 +61,19 @@ def test_compact_checkpoint_resumes_nearly_exactly(tmp_path):
     b.train(max_steps=8, sample_every_images=None)
     for k, v in a.G.state_dict().items():
         assert torch.allclose(v, b.G.state_dict()[k], atol=1e-2), k
+
+
+def test_growth_cap_holds_resolution_and_lifting_it_fades_in(tmp_path):
+    torch.set_num_threads(1)
+    cfg = TrainConfig(**TINY)  # 8 px stable 0-8, 16 px fade 8-16 (so 8 is the only stable level below 16)
+    assert cfg.growth_start(16) == 8
+    t = Trainer(cfg, tmp_path / "run")
+    t.max_resolution = 8
+    t.train(max_steps=5, sample_every_images=None)  # 20 images, all at 8 px
+    assert t.current_phase() == (8, 1.0) and t.held_images == 20 - 7
+    t2 = Trainer(None, tmp_path / "run")  # resumed without a cap: the 16 px fade starts from 0
+    assert t2.held_images == t.held_images
+    assert t2.current_phase() == (8, 1.0)  # right at the end of the 8 px stable phase
+    t2.train(max_steps=6, sample_every_images=None)  # one more batch of 4
+    r, alpha = t2.current_phase()
+    assert r == 16 and 0 < alpha <= 0.5  # fading in, not jumping to 16 px
