@@ -24,7 +24,7 @@ from .checkpoint import load_generator, state_dict_sha256
 from .concepts import Concept, ConceptTable
 from .edit import apply_edit
 from .networks import Generator, GeneratorConfig
-from .segmenter import Segmenter
+from .segmenter import Segmenter, load_segmenter
 
 __all__ = ["PaintModel", "z_for_seed", "MAX_SEED", "ModelError"]
 
@@ -119,7 +119,9 @@ class PaintModel:
         concepts = folder / info.get("concepts", "concepts.json")
         channels = G.config.layer_channels(edit_layer)
         table = ConceptTable.load(concepts) if concepts.is_file() else ConceptTable.empty(edit_layer, channels)
-        return cls(info.get("id", folder.name), G, table, edit_layer, info.get("title", ""), info, folder)
+        seg_path = folder / info.get("segmenter", "segmenter.safetensors")
+        segmenter = load_segmenter(seg_path, device=device) if seg_path.is_file() else None  # optional
+        return cls(info.get("id", folder.name), G, table, edit_layer, info.get("title", ""), info, folder, segmenter)
 
     @classmethod
     def random(cls, *, resolution: int = 16, widths: tuple[int, ...] = (32, 32, 16), z_dim: int = 512,

@@ -131,6 +131,10 @@ class NetSegmenter:
     def segment(self, images: torch.Tensor) -> torch.Tensor:
         return self.scores(images).argmax(1).to(images.device)
 
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        """Differentiable class logits at the input's size (for causal unit ranking by gradient)."""
+        return resize(self.net(resize(images, self.net.config.size)), tuple(images.shape[-2:]))
+
     def to(self, device: str | torch.device) -> "NetSegmenter":
         self.net.to(device)
         return self
@@ -152,11 +156,11 @@ def save_segmenter(net: UNet, path: str | os.PathLike, *, half: bool = True, ext
 
 
 def _file_id(path: Path) -> str:
-    return f"{path.stem}-{hashlib.sha256(path.read_bytes()).hexdigest()[:8]}"
+    return f"unet-{hashlib.sha256(path.read_bytes()).hexdigest()[:8]}"  # content only: survives renames
 
 
 def load_segmenter(path: str | os.PathLike, device: str | torch.device = "cpu") -> NetSegmenter:
-    """Load a segmenter file written by `save_segmenter` (its id is name + first 8 hex of sha256)."""
+    """Load a segmenter file written by `save_segmenter` (its id is "unet-" + the first 8 hex of its sha256)."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 

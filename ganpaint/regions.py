@@ -1,0 +1,92 @@
+"""Where a concept can go: context rules on the edit layer's grid, for causal ranking and evaluation.
+
+    frac = cell_fractions(labels, num_classes=11, grid=8)         # (N, K, 8, 8) label shares per cell
+    ok = allowed_cells(frac, "door", labels=CLASSES)               # (N, 8, 8) bool: walls without a door
+    region = pick_region(ok[0], REGION_SHAPES["door"], rng)        # (8, 8) bool or None
+    present = present_cells(frac, "door", labels=CLASSES)         # (N, 8, 8) bool: cells that show doors
+
+A painted concept only appears where the scene gives it context (a door needs a wall, a dome a
+building top, a cloud sky), so draw trials happen in regions the rules allow and where the concept
+is absent; remove trials happen where it is present.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = ["cell_fractions", "allowed_cells", "present_cells", "pick_region", "REGION_SHAPES", "BUILDING"]
+
+BUILDING = ("brick", "door", "window", "roof", "dome")
+# (rows, cols) of a draw region in layer cells: roughly the concept's own shape on an 8×8 grid
+REGION_SHAPES: dict[str, tuple[int, int]] = {
+    "door": (2, 1), "window": (1, 1), "dome": (2, 2), "roof": (1, 3), "cloud": (1, 2), "tree": (2, 2),
+    "grass": (2, 2), "sky": (2, 2), "brick": (2, 2), "road": (1, 2), "mountain": (1, 2),
+}
+ABSENT_MAX = 0.05  # a cell hosts a draw trial only if the concept covers less than this share of it
+
+
+def cell_fractions(labels: torch.Tensor, num_classes: int, grid: int) -> torch.Tensor:
+    """(N, H, W) label maps → (N, K, grid, grid) share of each class in each cell."""
+    onehot = F.one_hot(labels.long().clamp(0, num_classes - 1), num_classes).permute(0, 3, 1, 2).float()
+    return F.adaptive_avg_pool2d(onehot, grid)
+
+
+def _share(frac: torch.Tensor, names: Sequence[str], labels: Sequence[str]) -> torch.Tensor:
+    idx = [labels.index(n) for n in names if n in labels]
+    return frac[:, idx].sum(1) if idx else torch.zeros_like(frac[:, 0])
+
+
+def _below(x: torch.Tensor, rows: int) -> torch.Tensor:
+    """For each cell: the max of x over the `rows` cells directly below it (0 past the bottom)."""
+    out = torch.zeros_like(x)
+    for r in range(1, rows + 1):
+        out[:, :-r] = torch.maximum(out[:, :-r], x[:, r:])
+    return out
+
+
+def allowed_cells(frac: torch.Tensor, concept: str, labels: Sequence[str]) -> torch.Tensor:
+    """(N, K, g, g) shares → (N, g, g) cells where drawing `concept` makes sense and it is absent."""
+    n, _, g, _ = frac.shape
+    labels = list(labels)
+    own = _share(frac, [concept], labels)
+    building = _share(frac, BUILDING, labels)
+    skyish = _share(frac, ("sky", "cloud"), labels)
+    rows = torch.arange(g).view(1, g, 1).expand(n, g, g)
+    lower, upper = rows >= g // 2, rows < g // 2
+    if concept in ("door", "window"):
+        ok = _share(frac, ["brick"], labels) >= 0.5
+    elif concept in ("dome", "roof"):
+        ok = (skyish >= 0.5) & (_below(building, 2) >= 0.3)
+    elif concept == "cloud":
+        ok = _share(frac, ["sky"], labels) >= 0.7
+    elif concept == "mountain":
+        ok = (skyish >= 0.5) & (_below(1 - skyish, 1) >= 0.3) & (building < 0.1)
+    elif concept in ("grass", "road"):
+        ok = lower & (building < 0.2)
+    elif concept == "sky":
+        ok = upper
+    else:  # tree, brick and anything else: wherever no building stands
+        ok = building < 0.2
+    return ok & (own < ABSENT_MAX)
+
+
+def present_cells(frac: torch.Tensor, concept: str, labels: Sequence[str], min_share: float = 0.3) -> torch.Tensor:
+    """(N, g, g) cells where `concept` covers at least `min_share`."""
+    return _share(frac, [concept], list(labels)) >= min_share
+
+
+def pick_region(ok: torch.Tensor, shape: tuple[int, int], rng: np.random.Generator) -> torch.Tensor | None:
+    """A random rows×cols rectangle of cells that are all allowed, as a (g, g) bool mask; None if none fits."""
+    h, w = shape
+    g0, g1 = ok.shape
+    fits = F.avg_pool2d(ok.float()[None, None], (h, w), stride=1)[0, 0] >= 1 - 1e-6  # (g0-h+1, g1-w+1)
+    where = fits.nonzero()
+    if len(where) == 0:
+        return None
+    i, j = (int(v) for v in where[rng.integers(len(where))])
+    region = torch.zeros(g0, g1, dtype=torch.bool)
+    region[i : i + h, j : j + w] = True
+    return region

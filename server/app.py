@@ -1,0 +1,241 @@
+"""The application factory: settings, models loaded once, sessions, renderer, routes, frontend.
+
+    app = create_app()                                         # uvicorn server.app:create_app --factory
+    app = create_app(Settings(max_sessions=4), models={"tiny": PaintModel.random()})   # tests
+
+Models are loaded in the lifespan unless ready ones are injected; a configured model whose files are
+missing is skipped with a warning. Every error a client can cause is answered as {"detail": reason}.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+import ganpaint
+from ganpaint import zoo
+from ganpaint.checkpoint import CheckpointError
+from ganpaint.edit import StrokeError
+from ganpaint.model import ModelError, PaintModel
+
+from . import ws
+from .render import Busy, Renderer
+from .routes import health
+from .routes import models as models_routes
+from .routes import sessions as sessions_routes
+from .sessions import SessionError, SessionStore, StoreFull
+from .settings import Settings
+
+__all__ = ["create_app", "load_models"]
+
+log = logging.getLogger("ganpaint.server")
+
+
+def load_models(settings: Settings, device: str) -> dict[str, PaintModel]:
+    """The configured models that have weights here: shipped ones and those pulled into the cache."""
+    available = zoo.available_models(settings.models_dir, settings.home)
+    ids = list(available) if settings.models == ["all"] else settings.models
+    loaded = {}
+    for model_id in ids:
+        if model_id not in available:
+            log.warning("model %r skipped: no weights here (run `ganpaint models pull %s`)", model_id, model_id)
+            continue
+        folder, weights = available[model_id]
+        try:
+            loaded[model_id] = PaintModel.load(folder, weights=weights, device=device)
+        except (ModelError, CheckpointError, OSError, ValueError, KeyError) as e:
+            log.warning("model %r skipped: %s", model_id, e)
+    return loaded
+
+
+def _resolve_device(settings: Settings) -> str:
+    device = settings.resolve_device()
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            log.warning("GANPAINT_DEVICE=cuda but no CUDA device is available; using the CPU")
+            return "cpu"
+    return device
+
+
+class BodyLimit:
+    """413 for request bodies over the limit, whether announced (Content-Length) or streamed."""
+
+    def __init__(self, app: ASGIApp, max_body: int, max_upload: int) -> None:
+        self.app, self.max_body, self.max_upload = app, max_body, max_upload
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        multipart = headers.get(b"content-type", b"").startswith(b"multipart/form-data")
+        limit = max(self.max_body, self.max_upload + 65536) if multipart else self.max_body
+        detail = f"request body is larger than {limit} bytes"
+        try:
+            announced = int(headers.get(b"content-length", b"0") or 0)
+        except ValueError:
+            announced = 0
+        if announced > limit:
+            return await JSONResponse({"detail": detail}, 413)(scope, receive, send)
+        seen = 0
+
+        async def limited() -> dict:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:  # raised inside body parsing, so FastAPI passes it on as-is
+                    raise StarletteHTTPException(413, detail)
+            return message
+
+        await self.app(scope, limited, send)
+
+
+def _validation_detail(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(x) for x in err.get("loc", ()) if x != "body") or "body"
+        parts.append(f"{loc}: {err.get('msg', 'invalid')}")
+    more = len(exc.errors()) - 5
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    def err(status: int, detail: str, retry: int | None = None) -> JSONResponse:
+        return JSONResponse({"detail": detail}, status, headers={"Retry-After": str(retry)} if retry else None)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request, exc: RequestValidationError):
+        errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+                  for e in exc.errors()[:20]]
+        return JSONResponse({"detail": _validation_detail(exc), "errors": errors}, 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request, exc: StarletteHTTPException):
+        if exc.status_code == 400:  # only body parsing says 400 (bad JSON or multipart): a bad shape, 422
+            return err(422, f"the request body could not be read: {exc.detail}")
+        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(StrokeError)
+    async def _stroke(request, exc: StrokeError):
+        return err(422, f"bad stroke: {exc}")
+
+    @app.exception_handler(ModelError)
+    async def _model(request, exc: ModelError):
+        return err(422, str(exc))
+
+    @app.exception_handler(SessionError)
+    async def _session(request, exc: SessionError):
+        return err(exc.status, str(exc))
+
+    @app.exception_handler(StoreFull)
+    async def _full(request, exc: StoreFull):
+        return err(503, f"{exc}; try again later", retry=30)
+
+    @app.exception_handler(Busy)
+    async def _busy(request, exc: Busy):
+        return err(503, f"the server is busy ({exc}); try again shortly", retry=1)
+
+    @app.exception_handler(Exception)
+    async def _crash(request, exc: Exception):
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return err(500, "internal server error")
+
+
+def create_app(settings: Settings | None = None, models: dict[str, PaintModel] | None = None) -> FastAPI:
+    settings = settings or Settings()
+    injected = models is not None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if settings.threads:
+            import torch
+
+            torch.set_num_threads(settings.threads)
+        if not injected:
+            app.state.models.update(await asyncio.to_thread(load_models, settings, app.state.device))
+            if not app.state.models:
+                log.warning("no model could be loaded from %s; only /api/health will be useful", settings.models_dir)
+        app.state.renderer.start()
+        sweeper = asyncio.create_task(_sweep(app, max(1.0, min(60.0, settings.session_ttl_s / 4))))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            app.state.renderer.stop()
+
+    app = FastAPI(
+        title="GANPaint", version=ganpaint.__version__, lifespan=lifespan,
+        description="Paint with concepts on GAN-generated scenes. Frames stream over the websocket "
+                    "`/api/sessions/{id}/ws`; everything else is REST. Errors are `{\"detail\": reason}`.",
+    )
+    app.state.settings = settings
+    app.state.device = _resolve_device(settings) if not injected else _injected_device(models)
+    app.state.models = dict(models or {})
+    app.state.sessions = SessionStore(settings)
+    app.state.renderer = Renderer(batching=settings.batching, max_batch=settings.max_batch,
+                                  max_pending=settings.max_pending)
+    app.state.painters = {}  # session id → set of open websocket painters (ws.Painter)
+
+    _install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
+                           allow_headers=["*"])
+    for module in (health, models_routes, sessions_routes, ws):
+        app.include_router(module.router)
+    # the frontend is mounted at "/" and matches every path: routers must be included before it
+    _mount_frontend(app, settings)
+    _publish_error_shape(app)
+    return app
+
+
+def _publish_error_shape(app: FastAPI) -> None:
+    """Document 422s as what they are: {"detail": str, "errors": [...]}, like every other error."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        schema = build()  # FastAPI caches it (and rebuilds when routes were added); patching is idempotent
+        if "HTTPValidationError" in schema.get("components", {}).get("schemas", {}):
+            schema["components"]["schemas"]["HTTPValidationError"] = {
+                "title": "HTTPValidationError", "type": "object", "required": ["detail"],
+                "properties": {"detail": {"type": "string", "title": "Detail"},
+                               "errors": {"type": "array", "items": {"type": "object"}, "title": "Errors"}},
+            }
+        return schema
+
+    app.openapi = openapi
+
+
+def _injected_device(models: dict[str, PaintModel]) -> str:
+    return str(next(iter(models.values())).device) if models else "cpu"
+
+
+async def _sweep(app: FastAPI, every_s: float) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        app.state.sessions.sweep()
+
+
+def _mount_frontend(app: FastAPI, settings: Settings) -> None:
+    folder = settings.frontend_dir
+    if folder.is_dir() and (folder / "index.html").is_file():
+        app.mount("/", StaticFiles(directory=folder, html=True), name="frontend")
+        return
+    if folder.is_dir():  # being filled right now, or a custom folder: serve what is there
+        app.mount("/static", StaticFiles(directory=folder), name="frontend")
+
+    @app.get("/", include_in_schema=False)
+    async def _no_frontend() -> HTMLResponse:
+        return HTMLResponse("<!doctype html><title>GANPaint</title><p>No frontend is installed here "
+                            f"({folder}). The API is documented at <a href='/docs'>/docs</a>.</p>")
+

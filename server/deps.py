@@ -1,0 +1,70 @@
+"""FastAPI dependencies as Annotated aliases: routes declare what they need by type.
+
+    @router.get("/api/sessions/{session_id}")
+    def get_state(session: SessionDep) -> SessionOut: ...
+"""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Path
+from starlette.requests import HTTPConnection
+
+from ganpaint.model import PaintModel
+
+from .render import Renderer
+from .sessions import Session, SessionStore
+from .settings import Settings
+
+__all__ = ["SettingsDep", "ModelsDep", "ModelDep", "SessionsDep", "SessionDep", "RendererDep", "lookup_model"]
+
+
+def _settings(conn: HTTPConnection) -> Settings:
+    return conn.app.state.settings
+
+
+def _models(conn: HTTPConnection) -> dict[str, PaintModel]:
+    return conn.app.state.models
+
+
+def _sessions(conn: HTTPConnection) -> SessionStore:
+    return conn.app.state.sessions
+
+
+def _renderer(conn: HTTPConnection) -> Renderer:
+    return conn.app.state.renderer
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+ModelsDep = Annotated[dict[str, PaintModel], Depends(_models)]
+SessionsDep = Annotated[SessionStore, Depends(_sessions)]
+RendererDep = Annotated[Renderer, Depends(_renderer)]
+
+
+def lookup_model(models: dict[str, PaintModel], model_id: str | None) -> tuple[str, PaintModel]:
+    if not models:
+        raise HTTPException(503, "no model is loaded on this server", headers={"Retry-After": "30"})
+    if model_id is None:
+        model_id = next(iter(models))
+    if model_id not in models:
+        raise HTTPException(404, f"unknown model {model_id!r}; loaded: {', '.join(models)}")
+    return model_id, models[model_id]
+
+
+def _model(models: ModelsDep,
+           model: Annotated[str, Path(description="model id, e.g. scenes", max_length=200)]) -> PaintModel:
+    return lookup_model(models, model)[1]
+
+
+SessionId = Annotated[str, Path(description="the id returned by POST /api/sessions", max_length=200)]
+
+
+def _session(sessions: SessionsDep, session_id: SessionId) -> Session:
+    s = sessions.get(session_id)
+    if s is None:
+        raise HTTPException(404, "unknown session (it may have expired or been deleted)")
+    return s
+
+
+ModelDep = Annotated[PaintModel, Depends(_model)]
+SessionDep = Annotated[Session, Depends(_session)]

@@ -1,0 +1,243 @@
+"""The renderer: one worker thread that turns edit-layer activations into images, newest first.
+
+    renderer = Renderer(batching=True, max_batch=8)
+    arr = await renderer.render(key, model, lambda: (h, alpha, value))      # (H, W, 3) uint8, or None
+    data = await session_frame(renderer, session, session.state, "webp", key=key)   # encoded bytes
+
+Latest wins: a job submitted under a key that already waits replaces it (the old caller gets None),
+so a fast client never builds a queue. Jobs due together for the same model and generator go through
+it as one batch. Batched convolutions may differ from single ones in the last float bits, so
+*canonical* jobs (committed states, REST images) always run alone: a state renders to the same bytes
+whenever it is rendered, and undo returns exactly the frame shown before. Previews batch, unless
+they carry a `region` renderer (one per socket): then only the cells changed since that socket's
+previous frame are recomputed, which beats batching for a stroke in progress.
+With `encode=`, an image is encoded in the worker when nothing else waits (one thread hop less on
+the latency path) and in a thread pool when jobs queue up (encoding then overlaps the next render).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Hashable
+
+import anyio
+import numpy as np
+import torch
+
+from ganpaint.edit import Stroke, apply_edit, over, stroke_edit
+from ganpaint.imaging import encode_array, to_uint8
+from ganpaint.model import PaintModel
+from ganpaint.networks import Generator
+from ganpaint.renderer import RegionRenderer
+
+from .sessions import Session, State
+
+__all__ = ["Renderer", "Busy", "session_frame"]
+
+log = logging.getLogger("ganpaint.server")
+
+Prepared = tuple[torch.Tensor, "torch.Tensor | None", "torch.Tensor | None"]  # h (1,C,s,s), alpha, value (C,s,s)
+
+
+class Busy(RuntimeError):
+    """Too many renders are waiting; try again shortly."""
+
+
+@dataclass(eq=False)
+class _Job:
+    key: Hashable
+    model: PaintModel
+    prepare: Callable[[], Prepared]
+    generator: Generator | None
+    canonical: bool
+    encode: tuple[str, int] | None
+    region: RegionRenderer | None
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future = field(repr=False)
+    submitted: float = field(default_factory=time.perf_counter)
+
+
+def _settle(fut: asyncio.Future, result, exc: BaseException | None) -> None:
+    if fut.done():
+        return  # the caller went away (cancelled) or the job was superseded
+    if exc is not None:
+        fut.set_exception(exc)
+    else:
+        fut.set_result(result)
+
+
+class Renderer:
+    def __init__(self, *, batching: bool = True, max_batch: int = 8, max_pending: int = 64) -> None:
+        self.batching, self.max_batch, self.max_pending = batching, max(1, max_batch), max_pending
+        self._pending: dict[Hashable, _Job] = {}
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self.stats = {"jobs": 0, "batches": 0, "images": 0, "superseded": 0, "max_batch_seen": 0,
+                      # seconds summed over jobs (wait, prepare) or batches (render, encode): where time goes
+                      "wait_s": 0.0, "prepare_s": 0.0, "render_s": 0.0, "encode_s": 0.0, "render_cpu_s": 0.0,
+                      "worker_cpu_s": 0.0}
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        with self._cond:
+            if self._thread is None or not self._thread.is_alive():
+                self._stopping = False
+                self._thread = threading.Thread(target=self._run, name="ganpaint-render", daemon=True)
+                self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        with self._cond:
+            self._stopping = True
+            jobs, self._pending = list(self._pending.values()), {}
+            self._cond.notify_all()
+        for job in jobs:
+            self._deliver(job, None, None)
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def pending_count(self) -> int:
+        with self._cond:
+            return len(self._pending)
+
+    def cancel(self, key: Hashable) -> None:
+        with self._cond:
+            job = self._pending.pop(key, None)
+        if job is not None:
+            self._deliver(job, None, None)
+
+    # ------------------------------------------------------------------ submitting (event loop)
+    async def render(self, key: Hashable, model: PaintModel, prepare: Callable[[], Prepared], *,
+                     generator: Generator | None = None, canonical: bool = False, encode: tuple[str, int] | None = None,
+                     region: RegionRenderer | None = None, refuse_when_busy: bool = False) -> np.ndarray | bytes | None:
+        """(H, W, 3) uint8 image (bytes when `encode=(format, quality)`), or None when a newer job
+        under the same key replaced this one."""
+        self.start()
+        loop = asyncio.get_running_loop()
+        job = _Job(key, model, prepare, generator, canonical, encode, None if canonical else region, loop,
+                   loop.create_future())
+        with self._cond:
+            if refuse_when_busy and len(self._pending) >= self.max_pending:
+                raise Busy(f"{len(self._pending)} renders are waiting")
+            old = self._pending.pop(key, None)
+            self._pending[key] = job
+            self._cond.notify()
+        if old is not None:
+            self.stats["superseded"] += 1
+            self._deliver(old, None, None)
+        try:
+            result = await job.future
+            if encode is not None and isinstance(result, np.ndarray):
+                result = await anyio.to_thread.run_sync(encode_array, result, *encode)
+            return result
+        except asyncio.CancelledError:
+            with self._cond:  # the caller left (e.g. socket closed): drop its job, not a newer one
+                if self._pending.get(key) is job:
+                    del self._pending[key]
+            raise
+
+    # ------------------------------------------------------------------ worker thread
+    def _deliver(self, job: _Job, result, exc: BaseException | None) -> None:
+        try:
+            job.loop.call_soon_threadsafe(_settle, job.future, result, exc)
+        except RuntimeError:
+            pass  # the event loop is closed: nobody is waiting any more
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                jobs, self._pending = list(self._pending.values()), {}
+            cpu = time.thread_time()
+            self._work(jobs)
+            self.stats["worker_cpu_s"] += time.thread_time() - cpu
+
+    def _work(self, jobs: list[_Job]) -> None:
+        groups: dict[Hashable, list[tuple[_Job, Prepared]]] = {}
+        for job in jobs:
+            if job.future.done():
+                continue
+            t = time.perf_counter()
+            self.stats["wait_s"] += t - job.submitted
+            try:
+                prepared = job.prepare()
+                self.stats["prepare_s"] += time.perf_counter() - t
+            except Exception as e:  # bad stroke data etc.: an answer for this caller only
+                self._deliver(job, None, e)
+                continue
+            gen = job.generator or job.model.generator
+            alone = job.canonical or not self.batching or job.region is not None
+            gkey = ("one", id(job)) if alone else ("batch", id(job.model), id(gen))
+            groups.setdefault(gkey, []).append((job, prepared))
+        for members in groups.values():
+            for i in range(0, len(members), self.max_batch):
+                self._render_group(members[i : i + self.max_batch])
+
+    def _render_group(self, members: list[tuple[_Job, Prepared]]) -> None:
+        job0 = members[0][0]
+        t, cpu = time.perf_counter(), time.thread_time()
+        try:
+            if job0.region is not None:
+                h, alpha, value = members[0][1]
+                img = job0.region.render(h if alpha is None else apply_edit(h, alpha.to(h.device), value.to(h.device)))
+            elif len(members) == 1:
+                h, alpha, value = members[0][1]
+                img = job0.model.render(h, alpha, value, generator=job0.generator)
+            else:
+                h = torch.cat([p[0] for _, p in members])
+                alphas = [p[1] if p[1] is not None else torch.zeros_like(p[0][0]) for _, p in members]
+                values = [p[2] if p[2] is not None else torch.zeros_like(p[0][0]) for _, p in members]
+                img = job0.model.render(h, torch.stack(alphas), torch.stack(values), generator=job0.generator)
+            arrs = [np.ascontiguousarray(a) for a in to_uint8(img)]  # PIL copies strided arrays slowly
+        except Exception as e:
+            log.exception("render failed")
+            for job, _ in members:
+                self._deliver(job, None, RuntimeError(f"render failed: {type(e).__name__}"))
+            return
+        now = time.perf_counter()
+        self.stats["render_s"] += now - t
+        self.stats["render_cpu_s"] += time.thread_time() - cpu
+        t = now
+        self.stats["jobs"] += len(members)
+        self.stats["batches"] += 1
+        self.stats["images"] += len(members)
+        self.stats["max_batch_seen"] = max(self.stats["max_batch_seen"], len(members))
+        for (job, _), arr in zip(members, arrs):
+            if job.encode is not None and not self._pending:  # idle: encoding here is the shortest path
+                try:
+                    arr = encode_array(arr, *job.encode)
+                except Exception as e:
+                    self._deliver(job, None, e)
+                    continue
+            self._deliver(job, arr, None)
+        self.stats["encode_s"] += time.perf_counter() - t
+
+
+async def session_frame(renderer: Renderer, session: Session, state: State, fmt: str, *, key: Hashable,
+                        preview: Stroke | None = None, quality: int = 90, region: RegionRenderer | None = None,
+                        refuse_when_busy: bool = False) -> bytes | None:
+    """Encoded image of a committed state (cached, canonical) or of a preview stroke on top of it."""
+    if preview is None:
+        cached = session.cached_frame(state.id, fmt)
+        if cached is not None:
+            return cached
+    h, model = session.h, session.model  # snapshot: a seed change must not swap h under a queued job
+
+    def prepare() -> Prepared:
+        comp = session.composite(state)
+        if preview is not None:
+            comp = over(comp, stroke_edit(preview, model.table, model.channels, model.layer_size))
+        return h, comp[0], comp[1]
+
+    data = await renderer.render(key, model, prepare, generator=session.generator, canonical=preview is None,
+                                 encode=(fmt, quality), region=region, refuse_when_busy=refuse_when_busy)
+    if data is not None and preview is None:
+        session.store_frame(state.id, fmt, data)
+    return data

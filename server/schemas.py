@@ -1,0 +1,146 @@
+"""Request and response shapes of the REST API (pydantic), as published in /openapi.json.
+
+    body = StrokeIn.model_validate({"concept": "tree", "points": [[0.2, 0.8]]})
+    stroke_dict = body.to_dict()            # what ganpaint.edit.Stroke.from_dict reads
+
+Shapes are checked here (422 with a readable detail); meaning (known concept, exactly one of
+points/mask, limits from settings) is checked by the core's Stroke.from_dict at the same 422.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ganpaint.model import MAX_SEED
+
+__all__ = [
+    "ImageFormat", "StrokeIn", "RenderIn", "SessionIn", "SessionOut", "ModelSummary", "ModelDetail",
+    "ConceptOut", "HealthOut", "SegmentOut", "ErrorOut", "IMAGE_RESPONSES",
+]
+
+ImageFormat = Literal["png", "jpeg", "webp"]
+Coord = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED, description="image id; 0…9999 are the original demo's ids")]
+Latent = Annotated[list[Annotated[float, Field(allow_inf_nan=False, ge=-1e4, le=1e4)]],
+                   Field(min_length=1, max_length=4096, description="a latent vector of the model's z size")]
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+class StrokeIn(BaseModel):
+    """One brush stroke; positions are normalized image coordinates (x right, y down)."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra={
+        "examples": [{"concept": "tree", "mode": "draw", "strength": 1, "radius": 0.06,
+                      "points": [[0.2, 0.8], [0.6, 0.8]]}]})
+
+    concept: str | None = Field(None, max_length=200, description="a concept of the model (or give `units`)")
+    units: list[Annotated[int, Field(ge=0, le=1_000_000)]] | None = Field(
+        None, max_length=4096, description="a custom brush: unit ids, best first")
+    mode: Literal["draw", "remove"] = "draw"
+    strength: float = Field(1.0, ge=0.0, le=1.0, allow_inf_nan=False, description="share of ranked units used")
+    radius: float = Field(0.06, ge=0.0, le=0.5, allow_inf_nan=False, description="brush radius (image widths)")
+    points: list[tuple[Coord, Coord]] | None = Field(None, description="polyline [[x, y], ...]")
+    mask: str | None = Field(None, description="data:image/png;base64,… (alpha > 0 or dark = painted)")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.model_dump(exclude_none=True)
+        if "points" in d:
+            d["points"] = [list(p) for p in d["points"]]
+        return d
+
+
+class RenderIn(BaseModel):
+    """A stateless render: an image id or a latent, the strokes to apply in order, an image format."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "seed": 7, "format": "png",
+        "strokes": [{"concept": "tree", "points": [[0.2, 0.8], [0.6, 0.8]]}]}]})
+
+    seed: Seed | None = None
+    z: Latent | None = None
+    strokes: list[StrokeIn] = Field(default_factory=list, max_length=1000)
+    format: ImageFormat = "png"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "RenderIn":
+        if (self.seed is None) == (self.z is None):
+            raise ValueError("give exactly one of 'seed' or 'z'")
+        return self
+
+
+class SessionIn(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"model": "scenes", "seed": 7}]})
+
+    model: str | None = Field(None, max_length=200, description="model id (default: the first loaded model)")
+    seed: Seed | None = Field(None, description="image id (default: a random one)")
+    z: Latent | None = None
+
+    @model_validator(mode="after")
+    def _at_most_one_source(self) -> "SessionIn":
+        if self.seed is not None and self.z is not None:
+            raise ValueError("give at most one of 'seed' or 'z'")
+        return self
+
+
+class SessionOut(BaseModel):
+    id: str = Field(description="the session's secret id (128 random bits)")
+    model: str
+    seed: int | None
+    source: dict[str, Any] = Field(description='{"kind": "seed", "seed": n}, {"kind": "z"} or, later, a photo')
+    width: int
+    height: int
+    state: int = Field(description="id of the current history state (changes with every edit)")
+    strokes: list[dict[str, Any]]
+    undo_depth: int
+    redo_depth: int
+    max_strokes: int
+    ws: str = Field(description="path of this session's websocket")
+
+
+class ConceptOut(BaseModel):
+    name: str
+    units: list[int] = Field(description="ranked units, best first")
+    levels: list[float] = Field(description="draw value per unit (its q99 level)")
+    scores: list[float]
+    ranking: str = Field(description="how units were ranked: ace, iou, ...")
+    value_scale: float
+
+
+class ModelSummary(BaseModel):
+    id: str
+    title: str
+    resolution: int
+    edit_layer: str
+    units: int
+    layer_size: int
+    brushes: list[str]
+    device: str
+    segmenter: bool
+
+
+class ModelDetail(ModelSummary):
+    concepts: list[ConceptOut]
+    table: dict[str, Any] = Field(description="how the concept table was made (method, samples, hashes)")
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    device: str
+    models: dict[str, dict[str, Any]]
+    sessions: int
+    renderer: dict[str, Any]
+
+
+class SegmentOut(BaseModel):
+    labels: list[str]
+    fractions: dict[str, float]
+    map: str = Field(description="data:image/png;base64,… at the model's resolution; pixel = index into labels")
+
+
+IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}, "description": "the image"},
+}

@@ -1,0 +1,70 @@
+"""Server settings: one pydantic-settings class, read from GANPAINT_* environment variables.
+
+    s = Settings()                                  # GANPAINT_PORT=9000 GANPAINT_MODELS='["scenes"]' ...
+    s = Settings(device="cpu", max_sessions=4)      # tests and the CLI override fields directly
+
+Everything that bounds memory or work per client lives here, so an operator can see and tune it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "REPO_ROOT"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GANPAINT_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int | None = Field(None, ge=1, description="torch intra-op threads (default: torch's choice)")
+    models_dir: Path = REPO_ROOT / "models"
+    models: list[str] = Field(["scenes"], description='model ids to load; ["all"] loads every model with weights')
+    home: Path | None = Field(None, description="download cache with pulled models (default ~/.cache/ganpaint)")
+    frontend_dir: Path = REPO_ROOT / "frontend"
+    cors_origins: list[str] = []
+
+    # sessions: every one holds cached activations and its history, so both are capped
+    session_ttl_s: float = Field(3600.0, gt=0)
+    max_sessions: int = Field(256, ge=1)
+    max_strokes: int = Field(100, ge=1, description="committed strokes per image")
+    max_history: int = Field(100, ge=1, description="undo steps kept per session")
+    max_session_points: int = Field(20_000, ge=1, description="stroke points kept per session, all history")
+    frame_cache: int = Field(8, ge=0, description="encoded frames of committed states kept per session")
+
+    # input limits
+    max_message_bytes: int = Field(4 * 2**20, ge=1024, description="one websocket text message")
+    max_body_bytes: int = Field(4 * 2**20, ge=1024, description="one REST request body")
+    max_upload_bytes: int = Field(10 * 2**20, ge=1024, description="one uploaded image")
+    max_upload_pixels: int = Field(4096 * 4096, ge=1)
+    max_points: int = Field(2048, ge=1, description="points in one stroke")
+    max_mask_bytes: int = Field(2_000_000, ge=1)
+
+    # rendering
+    batching: bool = True
+    region_previews: bool = Field(True, description="previews re-render only what changed since the socket's "
+                                  "previous frame (ganpaint.renderer.RegionRenderer); they then do not batch")
+    max_batch: int = Field(8, ge=1)
+    max_pending: int = Field(64, ge=1, description="queued REST renders before answering 503")
+    quality: int = Field(90, ge=1, le=100, description="WebP/JPEG quality of frames")
+
+    @field_validator("models")
+    @classmethod
+    def _nonempty_ids(cls, v: list[str]) -> list[str]:
+        if any(not m or "/" in m or m.startswith(".") for m in v):
+            raise ValueError("model ids must be plain folder names")
+        return v
+
+    def resolve_device(self) -> str:
+        if self.device != "auto":
+            return self.device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"

@@ -1,0 +1,240 @@
+"""The painting websocket: JSON messages in, binary frames and JSON state/error messages out.
+
+    ws = connect("ws://host/api/sessions/<id>/ws?format=webp")
+    ws.send('{"type": "stroke", "stroke": {"concept": "tree", "points": [[0.5, 0.5]]}, "final": false}')
+    frame = ws.recv()            # bytes: the image with the preview stroke
+    ws.send('{"type": "undo"}')  # → {"type": "state", ...} then a frame
+
+Two tasks per socket: the receiver validates and applies messages at once (cheap), the painter
+renders whatever is newest when it is free. Messages arriving during a render only update what the
+next render shows, so a fast or slow client never builds a queue. A bad message is answered with
+{"type": "error", "detail"} and the socket keeps painting; closing the socket cancels its render.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+
+import anyio
+from fastapi import APIRouter, WebSocket
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from ganpaint.edit import Stroke, StrokeError
+from ganpaint.imaging import FORMATS
+from ganpaint.model import MAX_SEED
+from ganpaint.renderer import RegionRenderer
+
+from .render import session_frame
+from .routes.models import stroke_limits
+from .sessions import Session, SessionError
+from .strokes import parse_stroke
+
+__all__ = ["router", "Painter"]
+
+log = logging.getLogger("ganpaint.server")
+router = APIRouter()
+
+CLOSE_UNKNOWN_SESSION = 4404
+CLOSE_POLICY = 1008
+
+
+class BadMessage(ValueError):
+    pass
+
+
+def _int_field(msg: dict, name: str, lo: int, hi: int) -> int:
+    if name not in msg:
+        raise BadMessage(f"missing field {name!r}")
+    v = msg[name]
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise BadMessage(f"{name!r} must be an integer between {lo} and {hi}")
+    return v
+
+
+class Painter:
+    """One open websocket on one session."""
+
+    def __init__(self, websocket: WebSocket, session: Session, fmt: str) -> None:
+        self.ws, self.session, self.fmt = websocket, session, fmt
+        self.app_state = websocket.app.state
+        self.settings = self.app_state.settings
+        self.key = ("ws", uuid.uuid4().hex)  # latest-wins slot of this socket in the renderer
+        self.preview: Stroke | None = None
+        self.wake = asyncio.Event()
+        self.state_due = True  # the first messages are the state and the current frame
+        self.gone = False
+        self.send_lock = asyncio.Lock()
+        self._region: tuple[object, RegionRenderer] | None = None  # (generator it renders, renderer)
+
+    def region(self) -> RegionRenderer | None:
+        """This socket's region renderer for previews (its previous frame's activations, ~2 MB at 128 px)."""
+        if not self.settings.region_previews:
+            return None
+        gen = self.session.generator or self.session.model.generator
+        if self._region is None or self._region[0] is not gen:
+            try:
+                self._region = (gen, RegionRenderer(gen, start=self.session.model.next_layer))
+            except TypeError:  # a generator with blocks it cannot window: render previews in full
+                self.settings = self.settings.model_copy(update={"region_previews": False})
+                return None
+        return self._region[1]
+
+    # ------------------------------------------------------------------ called by anyone on the loop
+    def state_changed(self) -> None:
+        self.preview = None  # a preview was drawn over the old state; the client sends the next one
+        self.state_due = True
+        self.wake.set()
+
+    def session_gone(self) -> None:
+        self.gone = True
+        self.wake.set()
+
+    # ------------------------------------------------------------------ sending
+    async def send_json(self, obj: dict) -> None:
+        async with self.send_lock:
+            await self.ws.send_text(json.dumps(obj))
+
+    async def error(self, detail: str) -> None:
+        await self.send_json({"type": "error", "detail": detail})
+
+    async def paint_loop(self) -> None:
+        """Render the newest state whenever something changed; never more than one render in flight."""
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            if self.gone:
+                await self.error("this session was deleted or has expired")
+                await self.ws.close(CLOSE_UNKNOWN_SESSION)
+                return
+            if self.state_due:
+                self.state_due = False
+                await self.send_json({"type": "state", **self.session.describe()})
+            session, state, preview = self.session, self.session.state, self.preview
+            try:
+                data = await session_frame(self.app_state.renderer, session, state, self.fmt, key=self.key,
+                                           preview=preview, quality=self.settings.quality,
+                                           region=self.region() if preview is not None else None)
+            except StrokeError as e:
+                await self.error(f"bad stroke: {e}")
+                continue
+            except (asyncio.CancelledError, WebSocketDisconnect):
+                raise
+            except Exception as e:  # a failed render is reported; the socket keeps painting
+                log.warning("frame for session %s failed: %r", session.id[:8], e)
+                await self.error("this frame could not be rendered")
+                continue
+            if data is not None:
+                async with self.send_lock:
+                    await self.ws.send_bytes(data)
+
+    # ------------------------------------------------------------------ receiving
+    def _broadcast(self) -> None:
+        for p in list(self.app_state.painters.get(self.session.id, ())):
+            p.state_changed()
+
+    async def handle(self, message: dict) -> None:
+        text = message.get("text")
+        if text is None:
+            raise BadMessage("binary messages are not accepted: send JSON text")
+        limit = self.settings.max_message_bytes
+        if len(text) > limit or len(text.encode("utf-8", "surrogatepass")) > limit:
+            raise BadMessage(f"message is larger than {limit} bytes")
+        try:
+            msg = json.loads(text)
+        except (ValueError, RecursionError):
+            raise BadMessage("message is not valid JSON") from None
+        if not isinstance(msg, dict):
+            raise BadMessage("a message must be a JSON object with a 'type'")
+        if self.app_state.sessions.get(self.session.id) is None:
+            self.session_gone()
+            return
+        kind = msg.get("type")
+        s = self.session
+        if kind == "stroke":
+            if "stroke" not in msg:
+                raise BadMessage("missing field 'stroke'")
+            final = msg.get("final", True)
+            if not isinstance(final, bool):
+                raise BadMessage("'final' must be true or false")
+            entry = parse_stroke(msg["stroke"], s.model, stroke_limits(self.settings))
+            if final:
+                s.commit(entry)
+                self._broadcast()
+            else:
+                self.preview = entry.stroke
+                self.wake.set()
+        elif kind in ("undo", "redo", "reset"):
+            getattr(s, kind)()
+            self._broadcast()
+        elif kind == "delete":
+            s.delete(_int_field(msg, "index", 0, 10**9))
+            self._broadcast()
+        elif kind == "seed":
+            seed = _int_field(msg, "seed", 0, MAX_SEED)
+            z = s.model.z_for_seed(seed)
+            h = await anyio.to_thread.run_sync(s.model.features, z)
+            s.set_source(seed=seed, z=z, h=h)
+            self._broadcast()
+        elif isinstance(kind, str):
+            raise BadMessage(f"unknown message type {kind[:40]!r}; use stroke, undo, redo, reset, delete or seed")
+        else:
+            raise BadMessage("a message needs a 'type' string")
+
+    async def run(self) -> None:
+        painters = self.app_state.painters.setdefault(self.session.id, set())
+        painters.add(self)
+        self.session.connections += 1
+        painting = asyncio.create_task(self.paint_loop())
+        self.wake.set()
+        try:
+            while not painting.done():
+                message = await self.ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                try:
+                    await self.handle(message)
+                except (BadMessage, SessionError) as e:
+                    await self.error(str(e))
+                except StrokeError as e:
+                    await self.error(f"bad stroke: {e}")
+                except (asyncio.CancelledError, WebSocketDisconnect):
+                    raise
+                except Exception:  # never a stack trace to the client, and the socket stays usable
+                    log.exception("websocket message on session %s failed", self.session.id[:8])
+                    await self.error("internal error while handling this message")
+        except Exception as e:  # a dropped connection while sending: nothing left to tell the client
+            log.debug("websocket of session %s ended: %r", self.session.id[:8], e)
+        finally:
+            painting.cancel()
+            await asyncio.gather(painting, return_exceptions=True)
+            self.app_state.renderer.cancel(self.key)
+            self.session.connections -= 1
+            painters.discard(self)
+            if not painters:
+                self.app_state.painters.pop(self.session.id, None)
+        if painting.done() and not painting.cancelled() and painting.exception() is not None:
+            log.debug("painter of session %s stopped: %r", self.session.id[:8], painting.exception())
+
+
+@router.websocket("/api/sessions/{session_id}/ws")
+async def paint(websocket: WebSocket, session_id: str) -> None:
+    await websocket.accept()
+    fmt = websocket.query_params.get("format", "webp")
+    session = websocket.app.state.sessions.get(session_id)
+    detail, code = None, None
+    if session is None:
+        detail, code = "unknown session (it may have expired or been deleted)", CLOSE_UNKNOWN_SESSION
+    elif fmt not in FORMATS:
+        detail, code = f"unsupported format {fmt[:20]!r}; use one of {', '.join(FORMATS)}", CLOSE_POLICY
+    if detail is not None:
+        await websocket.send_text(json.dumps({"type": "error", "detail": detail}))
+        await websocket.close(code)
+        return
+    await Painter(websocket, session, fmt).run()
+    if websocket.application_state == WebSocketState.CONNECTED and websocket.client_state == WebSocketState.CONNECTED:
+        try:
+            await websocket.close()
+        except RuntimeError:
+            pass

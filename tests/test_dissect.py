@@ -1,0 +1,129 @@
+import pytest
+import torch
+from fakes import RedTreeSegmenter, UnitImageGenerator, unit_image_model
+
+from ganpaint.dissect import BRUSH_ORDER, DissectConfig, brush_order, dissect, segment_at
+from ganpaint.model import PaintModel
+from ganpaint.segmenter import NetSegmenter, UNet, UNetConfig
+
+torch.set_num_threads(1)
+SMALL = dict(samples=60, batch=20, seg_size=16, ace_images=30, ace_steps=8, ace_batch=10, ace_lr=0.2, top=4)
+
+
+class NoGradSegmenter:
+    """A plug-in segmenter without gradients: ranking falls back to IoU."""
+
+    labels, id = RedTreeSegmenter.labels, "no-grad"
+
+    def segment(self, images):
+        return RedTreeSegmenter().segment(images)
+
+
+def test_finds_the_planted_tree_unit_by_iou_and_by_causal_effect():
+    m = unit_image_model()
+    table = dissect(m, RedTreeSegmenter(), config=DissectConfig(**SMALL))
+    tree = table.concepts["tree"]
+    assert tree.ranking == "ace" and tree.units[0] == 0
+    assert table.meta["iou"]["tree"]["units"][0] == 0
+    assert table.meta["iou"]["tree"]["scores"][0] > 0.8  # the unit's map is the tree mask up to the threshold
+    # with a best-quantile threshold the planted unit is found; the other units are noise
+    assert table.meta["interpretable"]["best_concept"][0] == "tree"
+    assert table.meta["ace"]["tree"]["objective"]["last"][0] > table.meta["ace"]["tree"]["objective"]["first"][0]
+    assert table.layer == "layer4" and table.num_units == 8 and len(table.q99) == 8
+    assert tree.levels == [table.q99[u] for u in tree.units]
+    assert table.brushes == ["tree", "sky"]
+    assert table.meta["samples"] == 60 and table.meta["segmenter"] == "red-tree-test"
+    assert len(table.meta["generator_sha256"]) == 64
+
+
+def test_q99_levels_are_the_units_99th_percentile():
+    m = unit_image_model()
+    table = dissect(m, RedTreeSegmenter(), config=DissectConfig(**{**SMALL, "ace_steps": 0}))
+    z = torch.randn(60, 512, generator=torch.Generator().manual_seed(1))
+    h = m.generator.features(z)
+    exact = torch.quantile(h.permute(1, 0, 2, 3).reshape(8, -1), 0.99, dim=1)
+    # 60·64 values per unit: a little more than the compactor's exact range, so allow rank error
+    assert torch.allclose(torch.tensor(table.q99), exact, atol=0.1)
+    assert table.concepts["tree"].ranking == "iou"
+
+
+def test_segmenter_without_gradients_ranks_by_iou():
+    table = dissect(unit_image_model(), NoGradSegmenter(), config=DissectConfig(**SMALL))
+    assert table.concepts["tree"].ranking == "iou" and table.concepts["tree"].units[0] == 0
+
+
+def test_resumes_from_its_checkpoint(tmp_path):
+    cfg = DissectConfig(**SMALL)
+    full = dissect(unit_image_model(), RedTreeSegmenter(), config=cfg)
+
+    class Stop(Exception):
+        pass
+
+    def interrupt(stage, done, total):
+        if stage == "iou" and done >= 40:
+            raise Stop
+
+    ckpt = tmp_path / "d.pt"
+    with pytest.raises(Stop):
+        dissect(unit_image_model(), RedTreeSegmenter(), config=cfg, checkpoint=ckpt, checkpoint_every_s=0,
+                progress_fn=interrupt)
+    assert ckpt.exists()
+    stages = []
+    resumed = dissect(unit_image_model(), RedTreeSegmenter(), config=cfg, checkpoint=ckpt,
+                      progress_fn=lambda s, d, t: stages.append((s, d)))
+    assert stages[0] == ("iou", 40)  # picked up after the last checkpoint (iou at 20), no re-sampling
+    a, b = full.to_dict(), resumed.to_dict()
+    a["meta"].pop("timing_s"), b["meta"].pop("timing_s")
+    assert a == b
+
+
+def test_checkpoint_of_another_config_is_not_reused(tmp_path):
+    ckpt = tmp_path / "d.pt"
+    dissect(unit_image_model(), RedTreeSegmenter(), config=DissectConfig(**{**SMALL, "ace_steps": 0}), checkpoint=ckpt)
+    stages = []
+    dissect(unit_image_model(), RedTreeSegmenter(), config=DissectConfig(**{**SMALL, "ace_steps": 0, "samples": 40}),
+            checkpoint=ckpt, progress_fn=lambda s, d, t: stages.append(s))
+    assert "sample" in stages
+
+
+def test_runs_on_a_real_tiny_generator_and_segmenter():
+    m = PaintModel.random(resolution=16, widths=(32, 32, 16), seed=0)
+    torch.manual_seed(0)
+    seg = NetSegmenter(UNet(UNetConfig(widths=(4, 8), size=16)), "tiny-unet")
+    table = dissect(m, seg, config=DissectConfig(samples=20, batch=10, seg_size=16, ace_images=6, ace_steps=1, ace_batch=6))
+    assert table.num_units == 32 and set(table.brushes) == set(seg.labels)
+    assert table.brushes[: len(BRUSH_ORDER)] == list(BRUSH_ORDER)
+    assert all(len(c.units) == 20 and len(set(c.units)) == 20 for c in table.concepts.values())
+    PaintModel(m.id, m.generator, table)  # the table fits the model
+
+
+def test_brush_order_puts_the_palette_first():
+    assert brush_order(["sky", "road", "tree", "dome"]) == ["tree", "sky", "dome", "road"]
+
+
+def test_segment_at_pools_labels_by_majority():
+    class Fixed:
+        labels = ["a", "b"]
+
+        def segment(self, images):
+            out = torch.zeros(1, 4, 4, dtype=torch.long)
+            out[0, :3, :2] = 1  # top-left 2×2 block: all b; bottom-left: half b
+            return out
+
+    assert segment_at(Fixed(), torch.zeros(1, 3, 4, 4), 2).tolist() == [[[1, 0], [0, 0]]]
+    assert segment_at(Fixed(), torch.zeros(1, 3, 4, 4), 8).shape == (1, 8, 8)
+
+
+def test_shipped_churchoutdoor_table_holds_the_original_demo_brushes():
+    from pathlib import Path
+
+    from ganpaint.concepts import ConceptTable
+
+    t = ConceptTable.load(Path(__file__).parent.parent / "models/churchoutdoor/concepts.json")
+    assert t.num_units == 512 and t.brushes == list(BRUSH_ORDER)
+    assert t.concepts["tree"].units[:3] == [119, 125, 157] and t.concepts["tree"].levels[6] == 76.16
+    assert t.concepts["dome"].units[-1] == 430 and t.concepts["dome"].levels[-1] == 6.29
+    assert [t.concepts[c].ranking for c in BRUSH_ORDER] == ["ace"] * 3 + ["iou"] * 4
+    assert all(len(c.units) == 15 for c in t.concepts.values())
+    assert t.brush("tree", 4 / 15)[0] == [119, 125, 157, 195]  # strength "low" of the original demo
+    assert "418" in t.meta["outliers"]

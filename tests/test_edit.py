@@ -1,0 +1,147 @@
+import base64
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganpaint.concepts import Concept, ConceptTable
+from ganpaint.edit import Stroke, StrokeError, apply_edit, compose, over, stroke_edit, stroke_mask
+
+
+def _table(channels: int = 8) -> ConceptTable:
+    q99 = [float(10 + u) for u in range(channels)]
+    concepts = {
+        "tree": Concept("tree", [3, 1, 6, 0], [13.0, 11.0, 16.0, 10.0], ranking="ace"),
+        "door": Concept("door", [2, 5], [12.0, 15.0]),
+    }
+    return ConceptTable("layer4", channels, concepts, ["tree", "door"], q99)
+
+
+def _png_data_url(arr: np.ndarray, mode: str = "L") -> str:
+    buf = io.BytesIO()
+    Image.fromarray(arr, mode=mode).save(buf, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _cells(mask: torch.Tensor) -> set[tuple[int, int]]:
+    return {(int(r), int(c)) for r, c in mask.nonzero()}
+
+
+def test_point_stroke_covers_only_its_cell():
+    # x=0.30 → column 2 (0.25–0.375), y=0.70 → row 5 (0.625–0.75); radius 0.06 stays inside that cell
+    s = Stroke.from_dict({"concept": "tree", "points": [[0.30, 0.70]], "radius": 0.06})
+    assert _cells(stroke_mask(s, 8)) == {(5, 2)}
+
+
+def test_zero_radius_point_still_paints_its_cell():
+    s = Stroke.from_dict({"concept": "tree", "points": [[0.99, 0.01]], "radius": 0.0})
+    assert _cells(stroke_mask(s, 8)) == {(0, 7)}
+
+
+def test_line_stroke_covers_the_row_it_crosses():
+    s = Stroke.from_dict({"concept": "tree", "points": [[0.1, 0.45], [0.9, 0.45]], "radius": 0.01})
+    assert _cells(stroke_mask(s, 8)) == {(3, c) for c in range(8)}
+
+
+def test_wide_radius_reaches_neighbouring_cells():
+    # the centre of cell (4, 4) is 0.5625; radius 0.1 reaches fine cells in rows/cols 3…5 (not 2 or 6)
+    s = Stroke.from_dict({"concept": "tree", "points": [[0.5625, 0.5625]], "radius": 0.1})
+    cells = _cells(stroke_mask(s, 8))
+    assert {(4, 4), (3, 4), (5, 4), (4, 3), (4, 5)} <= cells
+    assert all(2 < r < 6 and 2 < c < 6 for r, c in cells)
+
+
+@pytest.mark.parametrize("w,h", [(100, 100), (200, 64), (32, 32), (800, 400)])
+def test_png_mask_of_any_size_maps_to_the_same_cells(w, h):
+    arr = np.full((h, w), 255, np.uint8)
+    arr[h // 4 : 3 * h // 4, : w // 2] = 0  # dark = painted: left half, middle two quarters of the height
+    s = Stroke.from_dict({"concept": "tree", "mask": _png_data_url(arr)})
+    assert _cells(stroke_mask(s, 8)) == {(r, c) for r in range(2, 6) for c in range(4)}
+
+
+def test_png_mask_alpha_channel_wins_over_darkness():
+    rgba = np.zeros((16, 16, 4), np.uint8)  # black everywhere, but transparent …
+    rgba[:8, 8:, 3] = 255  # … except the top-right quarter
+    s = Stroke.from_dict({"concept": "tree", "mask": _png_data_url(rgba, "RGBA")})
+    assert _cells(stroke_mask(s, 8)) == {(r, c) for r in range(4) for c in range(4, 8)}
+
+
+def test_draw_uses_top_units_at_their_levels_by_strength():
+    t = _table()
+    s = Stroke.from_dict({"concept": "tree", "strength": 0.5, "points": [[0.30, 0.70]], "radius": 0.0})
+    alpha, value = stroke_edit(s, t, channels=8, size=8)
+    assert alpha.shape == value.shape == (8, 8, 8)
+    on = {int(u) for u in alpha.sum((1, 2)).nonzero()}
+    assert on == {3, 1}  # strength 0.5 of 4 ranked units → the best 2
+    assert value[3, 5, 2] == 13.0 and value[1, 5, 2] == 11.0
+    assert alpha[:, 5, 2].sum() == 2 and alpha.sum() == 2
+
+
+def test_custom_units_use_q99_levels():
+    t = _table()
+    s = Stroke.from_dict({"units": [7, 4], "points": [[0.30, 0.70]], "radius": 0.0})
+    alpha, value = stroke_edit(s, t, channels=8, size=8)
+    assert value[7, 5, 2] == 17.0 and value[4, 5, 2] == 14.0
+
+
+def test_unknown_unit_and_concept_are_readable_errors():
+    t = _table()
+    with pytest.raises(StrokeError, match="unit 9 does not exist"):
+        stroke_edit(Stroke.from_dict({"units": [9], "points": [[0.5, 0.5]]}), t, 8, 8)
+    with pytest.raises(StrokeError, match="unknown concept 'dome'"):
+        stroke_edit(Stroke.from_dict({"concept": "dome", "points": [[0.5, 0.5]]}), t, 8, 8)
+
+
+def test_remove_zeroes_exactly_the_selected_units_inside_the_mask():
+    t = _table()
+    gen = torch.Generator().manual_seed(0)
+    h = torch.rand(2, 8, 8, 8, generator=gen) + 0.5  # strictly positive everywhere
+    mask = np.zeros((8, 8), bool)
+    mask[1:3, 4:7] = True
+    s = Stroke(mode="remove", concept="door", mask=mask)
+    alpha, value = compose([s], t, channels=8, size=8)
+    out = apply_edit(h, alpha, value)
+    m = torch.from_numpy(mask)
+    for u in range(8):
+        if u in (2, 5):
+            assert (out[:, u][:, m] == 0).all()
+            assert torch.equal(out[:, u][:, ~m], h[:, u][:, ~m])
+        else:
+            assert torch.equal(out[:, u], h[:, u])
+
+
+def test_later_stroke_wins_where_strokes_overlap():
+    t = _table()
+    a = np.zeros((8, 8), bool)
+    a[:, :5] = True  # columns 0…4
+    b = np.zeros((8, 8), bool)
+    b[:, 3:] = True  # columns 3…7: overlap in columns 3 and 4
+    draw = Stroke(mode="draw", units=(2, 5), mask=a)
+    remove = Stroke(mode="remove", units=(5, 6), mask=b)
+    alpha, value = compose([draw, remove], t, channels=8, size=8)
+    h = torch.ones(1, 8, 8, 8)
+    out = apply_edit(h, alpha, value)[0]
+    assert (out[5, :, 3:5] == 0).all()  # removed last: wins in the overlap
+    assert (out[5, :, :3] == 15.0).all() and (out[5, :, 5:] == 0).all()
+    assert (out[2, :, :5] == 12.0).all() and (out[2, :, 5:] == 1).all()
+    assert (out[6, :, 3:] == 0).all() and (out[6, :, :3] == 1).all()
+    # the other order: the draw wins in the overlap
+    alpha, value = compose([remove, draw], t, channels=8, size=8)
+    out = apply_edit(h, alpha, value)[0]
+    assert (out[5, :, 3:5] == 15.0).all()
+
+
+def test_over_is_alpha_compositing():
+    acc = (torch.tensor([0.5]), torch.tensor([4.0]))
+    new = (torch.tensor([0.5]), torch.tensor([8.0]))
+    a, v = over(acc, new)
+    # a' = 1 − 0.5·0.5 = 0.75; v' = (4·0.5·0.5 + 8·0.5) / 0.75 = 6.666…
+    assert a.item() == pytest.approx(0.75)
+    assert v.item() == pytest.approx((4 * 0.25 + 8 * 0.5) / 0.75)
+    # applying the composite equals applying the two edits one after the other
+    x = torch.tensor([1.0])
+    once = apply_edit(x, a, v)
+    twice = apply_edit(apply_edit(x, *acc), *new)
+    assert once.item() == pytest.approx(twice.item())
