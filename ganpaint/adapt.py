@@ -45,11 +45,11 @@ class AdaptationAborted(Exception):
 class AdaptSettings:
     """Hyperparameters of the whole recipe (each stage function also takes them as keywords)."""
 
-    h_steps: int = 60
+    h_steps: int = 150
     h_lr: float = 0.1  # relative to the rms of h0
     h_penalty: float = 0.05
     coarse_layer: str = "layer6"
-    coarse_steps: int = 40
+    coarse_steps: int = 60
     coarse_lr: float = 0.005
     coarse_penalty: float = 1.0
     fine_layer: str | None = None  # default: fine_layer_for(G.config)
@@ -169,7 +169,7 @@ def encode(G: Generator, target: torch.Tensor, *, encoder: Encoder | None = None
     return h[best:best + 1].clone()
 
 
-def optimize_h(G: Generator, target: torch.Tensor, h0: torch.Tensor, *, steps: int = 60, lr: float = 0.1,
+def optimize_h(G: Generator, target: torch.Tensor, h0: torch.Tensor, *, steps: int = 150, lr: float = 0.1,
                penalty: float = 0.05, perceptual_weight: float = 0.5, edit_layer: str = "layer4",
                fnet: FeatureNet | None = None, progress_fn=None, abort_fn: AbortFn | None = None) -> torch.Tensor:
     """Optimize the edit-layer activations so the generator reproduces the target; stays near h0."""
@@ -186,7 +186,7 @@ def optimize_h(G: Generator, target: torch.Tensor, h0: torch.Tensor, *, steps: i
     return h.detach()
 
 
-def adapt_coarse(G: Generator, target: torch.Tensor, h: torch.Tensor, *, layer: str = "layer6", steps: int = 40,
+def adapt_coarse(G: Generator, target: torch.Tensor, h: torch.Tensor, *, layer: str = "layer6", steps: int = 60,
                  lr: float = 0.005, penalty: float = 1.0, perceptual_weight: float = 0.5, edit_layer: str = "layer4",
                  fnet: FeatureNet | None = None, progress_fn=None, abort_fn: AbortFn | None = None) -> nn.Module:
     """A copy of `layer` with weights optimized to reproduce the target from h; stays near the original."""

@@ -408,8 +408,6 @@ def _train_encoder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=None, help="stop once this many steps were done in total")
     p.add_argument("--batch", type=int, default=None, help="batch size (new runs only; default 16)")
     p.add_argument("--eval-count", type=int, default=64, help="held-out world renders for the exported metrics")
-    p.add_argument("--max-resolution", type=int, default=None,
-                   help="hold growth at this resolution for now (a later run without it fades in the next one)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
 
 
@@ -462,8 +460,6 @@ def _invert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--h-steps", type=int, default=None, help="layer4 optimization steps")
     p.add_argument("--coarse-steps", type=int, default=None, help="coarse-layer (layer6) adaptation steps")
     p.add_argument("--fine-steps", type=int, default=None, help="fine-layer offset steps")
-    p.add_argument("--max-resolution", type=int, default=None,
-                   help="hold growth at this resolution for now (a later run without it fades in the next one)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
 
 

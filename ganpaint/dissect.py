@@ -190,8 +190,9 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
             for ci, concept in enumerate(order):
                 if concept in ace:
                     continue
+                k = labels_names.index(concept)
                 ace[concept] = _ace_alpha(G, layer, nxt, segmenter, z_all[:n_img], seg_labels[:n_img].long(), q99,
-                                          labels_names.index(concept), labels_names, g, cfg, tie=best_iou[:, labels_names.index(concept)])
+                                          k, labels_names, g, cfg, tie=best_iou[:, k])
                 progress("ace", ci + 1, len(order))
                 maybe_save(force=True)
         state["times"]["ace_s"] = state["times"].get("ace_s", 0) + time.time() - t0

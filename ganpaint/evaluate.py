@@ -215,15 +215,19 @@ def evaluate(model, segmenter: Segmenter, *, config: EvalConfig | None = None, p
     t0 = time.time()
     trials = brush_trials(model, segmenter, config=cfg, progress_fn=progress_fn, keep_examples=pictures is not None)
     t1 = time.time()
-    fsd = fsd_report(model, segmenter, samples=cfg.fsd_samples, seed=cfg.seed, progress_fn=progress_fn) if cfg.fsd_samples else None
+    fsd = None
+    if cfg.fsd_samples:
+        fsd = fsd_report(model, segmenter, samples=cfg.fsd_samples, seed=cfg.seed, progress_fn=progress_fn)
     t2 = time.time()
     written = save_pictures(trials.pop("examples"), pictures) if pictures is not None else []
     interp = model.table.meta.get("interpretable", {})
+    sha = state_dict_sha256(model.generator)
     return {
-        "model": model.id, "generator_sha256": state_dict_sha256(model.generator), "resolution": model.resolution,
-        "segmenter": segmenter.id, "concept_table": {k: model.table.meta.get(k) for k in ("method", "samples", "generator_sha256")},
-        "table_matches_generator": model.table.meta.get("generator_sha256") == state_dict_sha256(model.generator),
-        "config": asdict(cfg), "success_share": SUCCESS_SHARE, "goals": {"draw_success_rate": GOAL_DRAW, "remove_mean_drop": GOAL_REMOVE},
+        "model": model.id, "generator_sha256": sha, "resolution": model.resolution, "segmenter": segmenter.id,
+        "concept_table": {k: model.table.meta.get(k) for k in ("method", "samples", "generator_sha256", "segmenter")},
+        "table_matches_generator": model.table.meta.get("generator_sha256") == sha,
+        "config": asdict(cfg), "success_share": SUCCESS_SHARE,
+        "goals": {"draw_success_rate": GOAL_DRAW, "remove_mean_drop": GOAL_REMOVE},
         "brushes": trials["concepts"], "trial_images": trials["images"],
         "interpretable_units": {"layer": model.edit_layer, "units": interp.get("units"), "of": model.channels,
                                 "fraction": interp.get("fraction"), "iou_threshold": interp.get("threshold"),
@@ -296,7 +300,7 @@ def _pct(v) -> str:
 
 
 def render_card_section(r: dict) -> str:
-    lines = ["<!-- evaluation:start -->", "## Evaluation (measured by `ganpaint evaluate`)", ""]
+    lines = ["<!-- evaluation:start -->", "### Measured by `ganpaint evaluate`", ""]
     lines.append(f"Generator sha256 `{r['generator_sha256'][:16]}…` ({r['resolution']} px), segmenter `{r['segmenter']}`, "
                  f"concept table: {r['concept_table'].get('method') or 'none'}"
                  + ("" if r["table_matches_generator"] else " — **table was computed for another generator**") + ".")
@@ -307,9 +311,10 @@ def render_card_section(r: dict) -> str:
               "|---|---|---|---|---|---|---|---|"]
     for c, b in r["brushes"].items():
         goals = b.get("goals_met")
-        g = "–" if goals is None else ("draw ✓" if goals["draw"] else "draw ✗") + " / " + ("remove ✓" if goals["remove"] else "remove ✗")
-        lines.append(f"| {c} | {b['draw']['trials']} | {_pct(b['draw']['mean_share'])} | {_pct(b['draw']['success_rate'])} | "
-                     f"{_pct(b['draw_random']['success_rate'])} | {b['remove']['trials']} | {_pct(b['remove']['mean_drop'])} | {g} |")
+        g = "–" if goals is None else " / ".join(f"{k} {'✓' if goals[k] else '✗'}" for k in ("draw", "remove"))
+        d, rnd, rm = b["draw"], b["draw_random"], b["remove"]
+        lines.append(f"| {c} | {d['trials']} | {_pct(d['mean_share'])} | {_pct(d['success_rate'])} | "
+                     f"{_pct(rnd['success_rate'])} | {rm['trials']} | {_pct(rm['mean_drop'])} | {g} |")
     iu = r["interpretable_units"]
     if iu.get("units") is not None:
         lines += ["", f"Interpretable {iu['layer']} units (best IoU > {iu['iou_threshold']}): {iu['units']} of {iu['of']} "

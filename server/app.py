@@ -25,10 +25,14 @@ from ganpaint import zoo
 from ganpaint.checkpoint import CheckpointError
 from ganpaint.edit import StrokeError
 from ganpaint.model import ModelError, PaintModel
+from ganpaint.photo import PhotoError
 
 from . import ws
+from .jobs import JobQueueFull, JobRunner
 from .render import Busy, Renderer
 from .routes import health
+from .routes import jobs as jobs_routes
+from .routes import photos as photos_routes
 from .routes import models as models_routes
 from .routes import sessions as sessions_routes
 from .sessions import SessionError, SessionStore, StoreFull
@@ -141,6 +145,14 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _full(request, exc: StoreFull):
         return err(503, f"{exc}; try again later", retry=30)
 
+    @app.exception_handler(PhotoError)
+    async def _photo(request, exc: PhotoError):
+        return err(exc.http_status, str(exc))  # 413 too large, 415 not an image, 422 corrupt
+
+    @app.exception_handler(JobQueueFull)
+    async def _jobs_full(request, exc: JobQueueFull):
+        return err(503, f"the server is busy adapting other photos ({exc})", retry=exc.retry_after)
+
     @app.exception_handler(Busy)
     async def _busy(request, exc: Busy):
         return err(503, f"the server is busy ({exc}); try again shortly", retry=1)
@@ -166,11 +178,14 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
             if not app.state.models:
                 log.warning("no model could be loaded from %s; only /api/health will be useful", settings.models_dir)
         app.state.renderer.start()
-        sweeper = asyncio.create_task(_sweep(app, max(1.0, min(60.0, settings.session_ttl_s / 4))))
+        app.state.jobs.start()
+        ttl = min(settings.session_ttl_s, settings.photo_ttl_s)  # photo sessions may expire sooner
+        sweeper = asyncio.create_task(_sweep(app, max(1.0, min(60.0, ttl / 4))))
         try:
             yield
         finally:
             sweeper.cancel()
+            await app.state.jobs.stop()
             app.state.renderer.stop()
 
     app = FastAPI(
@@ -185,13 +200,15 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
     app.state.renderer = Renderer(batching=settings.batching, max_batch=settings.max_batch,
                                   max_pending=settings.max_pending)
     app.state.painters = {}  # session id → set of open websocket painters (ws.Painter)
+    app.state.jobs = JobRunner(workers=settings.job_workers, max_queued=settings.job_queue, keep_s=settings.job_keep_s)
+    app.state.encoders = {}  # model id → photo encoder or None, loaded by the first photo job
 
     _install_error_handlers(app)
     app.add_middleware(BodyLimit, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"])
-    for module in (health, models_routes, sessions_routes, ws):
+    for module in (health, models_routes, sessions_routes, photos_routes, jobs_routes, ws):
         app.include_router(module.router)
     # the frontend is mounted at "/" and matches every path: routers must be included before it
     _mount_frontend(app, settings)

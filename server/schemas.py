@@ -16,7 +16,7 @@ from ganpaint.model import MAX_SEED
 
 __all__ = [
     "ImageFormat", "StrokeIn", "RenderIn", "SessionIn", "SessionOut", "ModelSummary", "ModelDetail",
-    "ConceptOut", "HealthOut", "SegmentOut", "ErrorOut", "IMAGE_RESPONSES",
+    "ConceptOut", "HealthOut", "SegmentOut", "ErrorOut", "IMAGE_RESPONSES", "PhotoOut", "JobOut",
 ]
 
 ImageFormat = Literal["png", "jpeg", "webp"]
@@ -139,6 +139,29 @@ class SegmentOut(BaseModel):
     labels: list[str]
     fractions: dict[str, float]
     map: str = Field(description="data:image/png;base64,… at the model's resolution; pixel = index into labels")
+
+
+class PhotoOut(BaseModel):
+    session: str = Field(description="the new session's id: paint on it once the job is done")
+    job: str = Field(description="the adaptation job's id: GET /api/jobs/{job} for its progress")
+    model: str
+    width: int = Field(description="the photo's width in pixels (after EXIF orientation)")
+    height: int
+    fit: Literal["crop", "letterbox"]
+    position: int = Field(description="place in the job queue (1 = next); 0 once running")
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: str = Field(description='"adapt": fitting the generator to an uploaded photo')
+    state: Literal["queued", "running", "done", "failed", "cancelled"]
+    progress: float = Field(ge=0.0, le=1.0)
+    stage: str = Field(description="queued, starting, encoder, h4, coarse, fine, cancelling, then the final state")
+    metrics: dict[str, Any] = Field(description="l1 (current reconstruction error, images in [-1, 1]); when done "
+                                    "also psnr, seconds and per-stage l1/psnr")
+    error: str | None = Field(description="why it failed or was cancelled")
+    position: int = Field(description="place in the queue (1 = next to start); 0 when not waiting")
+    seconds: float = Field(description="time spent running so far")
 
 
 IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {

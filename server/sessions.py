@@ -5,11 +5,14 @@
     s.commit(entry); s.undo(); s.redo(); s.delete(0); s.reset()
     alpha, value = s.composite(s.state)                # cached per state, safe from the render thread
     store.get(s.id)                                    # None once deleted or expired
+    s.set_source(..., photo=photo, source={"kind": "photo", "status": "adapting", ...})   # see server.photos
 
 History is a list of immutable states (tuples of strokes) with a cursor: commit, delete and reset
 push a new state (so each is undoable), undo/redo move the cursor. States share stroke objects, so a
 session's memory is bounded by max_history, max_strokes and max_session_points, plus small LRU caches
-of composites and encoded frames. The shared model is only read, never changed.
+of composites and encoded frames. The shared model is only read, never changed. A photo session
+also holds its photo (dropped with the session: `closed` tells a running job to stop) and cannot be
+painted until its adaptation is done (`editable`).
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ import torch
 from ganpaint.edit import compose, over, stroke_edit
 from ganpaint.model import PaintModel
 from ganpaint.networks import Generator
+from ganpaint.photo import Photo
 
 from .settings import Settings
 from .strokes import Entry
@@ -65,16 +69,19 @@ class Session:
         self.clock = clock
         self.created = self.last_used = clock()
         self.connections = 0
+        self.closed = False  # set once the store drops it: its photo job stops, its memory can go
+        self.ttl_s: float | None = None  # idle time before expiry; None: settings.session_ttl_s
         self._lock = threading.Lock()  # guards the caches, which the render thread fills
         self._next_id = 0
         self.set_source(seed=seed, z=z, h=h, generator=generator)
 
     # ------------------------------------------------------------------ source
     def set_source(self, *, seed: int | None, z: torch.Tensor | None, h: torch.Tensor,
-                   generator: Generator | None = None, source: dict | None = None) -> None:
-        """A new image to edit (a seed, a latent, later a photo with its own adapted generator)."""
+                   generator: Generator | None = None, source: dict | None = None,
+                   photo: Photo | None = None) -> None:
+        """A new image to edit (a seed, a latent, or a photo with its own adapted generator)."""
         assert h.dim() == 4 and h.shape[0] == 1, "h must be (1, C, s, s)"
-        self.seed, self.z, self.h, self.generator = seed, z, h, generator
+        self.seed, self.z, self.h, self.generator, self.photo = seed, z, h, generator, photo
         self.source = source or ({"kind": "seed", "seed": seed} if seed is not None else {"kind": "z"})
         with self._lock:
             self._composites: OrderedDict[int, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
@@ -88,6 +95,22 @@ class Session:
 
     def touch(self) -> None:
         self.last_used = self.clock()
+
+    @property
+    def editable(self) -> bool:
+        """False while a photo's generator is not adapted yet (or its adaptation failed): h is a placeholder."""
+        return self.source.get("kind") != "photo" or self.source.get("status") == "ready"
+
+    def check_editable(self) -> None:
+        if not self.editable:
+            status = self.source.get("status")
+            raise SessionError("the photo is still being adapted; paint when its job is done" if status == "adapting"
+                               else f"the photo's adaptation {status}; upload it again", 409)
+
+    def close(self) -> None:
+        """Dropped by the store: forget the photo now (a job may still hold the session for one step)."""
+        self.closed = True
+        self.photo = None
 
     # ------------------------------------------------------------------ history
     @property
@@ -117,6 +140,7 @@ class Session:
         return sum(seen.values())
 
     def commit(self, entry: Entry) -> State:
+        self.check_editable()
         cur = self.state
         if len(cur.strokes) >= self.settings.max_strokes:
             raise SessionError(
@@ -203,10 +227,12 @@ class Session:
     def memory_bytes(self) -> int:
         """Approximate bytes this session holds beyond the shared model."""
         tensors = [self.h] + ([self.z] if self.z is not None else [])
+        photo = self.photo
+        extra = photo.original.nbytes + photo.square.nbytes if photo is not None else 0
         with self._lock:
             tensors += [t for comp in self._composites.values() for t in comp]
             frames = sum(len(b) for b in self._frames.values())
-        n = sum(t.numel() * t.element_size() for t in tensors) + frames
+        n = sum(t.numel() * t.element_size() for t in tensors) + frames + extra
         entries = {id(e): e for s in self.history for e in s.strokes}
         # a point is a 2-tuple of floats (~64 B) plus its slot in the outer tuple; a mask is ≤ 32×32 bools
         n += sum(e.points * 72 + (e.stroke.mask.nbytes + 400 if e.stroke.mask is not None else 0) + 400
@@ -235,7 +261,7 @@ class SessionStore:
             idle = next((s for s in self._sessions.values() if s.connections == 0), None)
             if idle is None:
                 raise StoreFull(f"all {self.settings.max_sessions} sessions are in use")
-            del self._sessions[idle.id]
+            self._sessions.pop(idle.id).close()
         self._sessions[session.id] = session
         return session
 
@@ -246,25 +272,29 @@ class SessionStore:
         return self.add(s)
 
     def _expired(self, s: Session, now: float) -> bool:
-        return s.connections == 0 and now - s.last_used > self.settings.session_ttl_s
+        ttl = s.ttl_s if s.ttl_s is not None else self.settings.session_ttl_s
+        return s.connections == 0 and now - s.last_used > ttl
 
     def get(self, sid: str) -> Session | None:
         s = self._sessions.get(sid)
         if s is None:
             return None
         if self._expired(s, self.clock()):
-            del self._sessions[sid]
+            self._sessions.pop(sid).close()
             return None
         s.touch()
         self._sessions.move_to_end(sid)
         return s
 
     def delete(self, sid: str) -> bool:
-        return self._sessions.pop(sid, None) is not None
+        s = self._sessions.pop(sid, None)
+        if s is not None:
+            s.close()
+        return s is not None
 
     def sweep(self) -> int:
         now = self.clock()
         dead = [sid for sid, s in self._sessions.items() if self._expired(s, now)]
         for sid in dead:
-            del self._sessions[sid]
+            self._sessions.pop(sid).close()
         return len(dead)

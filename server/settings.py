@@ -55,6 +55,18 @@ class Settings(BaseSettings):
     max_pending: int = Field(64, ge=1, description="queued REST renders before answering 503")
     quality: int = Field(90, ge=1, le=100, description="WebP/JPEG quality of frames")
 
+    # photos: adaptation is minutes of CPU per photo, so jobs run in a small pool behind a short queue
+    photo_ttl_s: float = Field(1800.0, gt=0, description="an idle photo session (and its photo) is dropped after this")
+    photo_fit: Literal["crop", "letterbox"] = Field("crop", description="default fit of a photo to the model's square")
+    job_workers: int = Field(1, ge=1, description="adaptation jobs that run at once (threads)")
+    job_queue: int = Field(4, ge=0, description="jobs that may wait for a worker before uploads get 503")
+    job_keep_s: float = Field(600.0, gt=0, description="how long a finished job's record stays readable")
+    # adaptation budget; None keeps ganpaint.adapt.AdaptSettings' defaults (tests use tiny budgets)
+    adapt_h_steps: int | None = Field(None, ge=0, description="ganpaint.adapt steps: layer4 activations")
+    adapt_coarse_steps: int | None = Field(None, ge=0, description="ganpaint.adapt steps: coarse layer weights")
+    adapt_fine_steps: int | None = Field(None, ge=0, description="ganpaint.adapt steps: fine layer offset")
+    adapt_init_candidates: int | None = Field(None, ge=1, description="random starts tried without an encoder")
+
     @field_validator("models")
     @classmethod
     def _nonempty_ids(cls, v: list[str]) -> list[str]:

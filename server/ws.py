@@ -9,6 +9,9 @@ Two tasks per socket: the receiver validates and applies messages at once (cheap
 renders whatever is newest when it is free. Messages arriving during a render only update what the
 next render shows, so a fast or slow client never builds a queue. A bad message is answered with
 {"type": "error", "detail"} and the socket keeps painting; closing the socket cancels its render.
+Photo sessions also get {"type": "progress", "job", "progress", "stage", "state", ...} messages while
+their adaptation job runs (only the newest per job is kept for a slow client); until it is done the
+frame is the photo itself and strokes are refused.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from ganpaint.imaging import FORMATS
 from ganpaint.model import MAX_SEED
 from ganpaint.renderer import RegionRenderer
 
+from .photos import pending_frame
 from .render import session_frame
 from .routes.models import stroke_limits
 from .sessions import Session, SessionError
@@ -64,6 +68,8 @@ class Painter:
         self.preview: Stroke | None = None
         self.wake = asyncio.Event()
         self.state_due = True  # the first messages are the state and the current frame
+        self.frame_due = True
+        self.outbox: dict[str, dict] = {}  # job id → newest progress message not sent yet
         self.gone = False
         self.send_lock = asyncio.Lock()
         self._region: tuple[object, RegionRenderer] | None = None  # (generator it renders, renderer)
@@ -84,7 +90,13 @@ class Painter:
     # ------------------------------------------------------------------ called by anyone on the loop
     def state_changed(self) -> None:
         self.preview = None  # a preview was drawn over the old state; the client sends the next one
-        self.state_due = True
+        self.state_due = self.frame_due = True
+        self.wake.set()
+
+    def post(self, message: dict) -> None:
+        """Queue a JSON message (job progress); a newer one for the same job replaces it."""
+        self.outbox.pop(message.get("job"), None)  # re-insert: messages go out in the order of their news
+        self.outbox[message.get("job")] = message
         self.wake.set()
 
     def session_gone(self) -> None:
@@ -108,14 +120,22 @@ class Painter:
                 await self.error("this session was deleted or has expired")
                 await self.ws.close(CLOSE_UNKNOWN_SESSION)
                 return
+            while self.outbox:
+                await self.send_json(self.outbox.pop(next(iter(self.outbox))))
             if self.state_due:
                 self.state_due = False
                 await self.send_json({"type": "state", **self.session.describe()})
+            if not self.frame_due:
+                continue
+            self.frame_due = False
             session, state, preview = self.session, self.session.state, self.preview
             try:
-                data = await session_frame(self.app_state.renderer, session, state, self.fmt, key=self.key,
-                                           preview=preview, quality=self.settings.quality,
-                                           region=self.region() if preview is not None else None)
+                if not session.editable:  # a photo still being adapted: show the photo itself
+                    data = await pending_frame(session, self.fmt, self.settings.quality)
+                else:
+                    data = await session_frame(self.app_state.renderer, session, state, self.fmt, key=self.key,
+                                               preview=preview, quality=self.settings.quality,
+                                               region=self.region() if preview is not None else None)
             except StrokeError as e:
                 await self.error(f"bad stroke: {e}")
                 continue
@@ -163,7 +183,9 @@ class Painter:
                 s.commit(entry)
                 self._broadcast()
             else:
+                s.check_editable()
                 self.preview = entry.stroke
+                self.frame_due = True
                 self.wake.set()
         elif kind in ("undo", "redo", "reset"):
             getattr(s, kind)()

@@ -1,6 +1,6 @@
 import pytest
 import torch
-from fakes import RedTreeSegmenter, UnitImageGenerator, unit_image_model
+from fakes import RedTreeSegmenter, unit_image_model
 
 from ganpaint.dissect import BRUSH_ORDER, DissectConfig, brush_order, dissect, segment_at
 from ganpaint.model import PaintModel

@@ -1,6 +1,7 @@
 // Wires the page's controls to the modules: PaintCanvas (pointer → strokes, frames on screen),
 // SessionSocket (previews, commits, frames, state), History (the list and undo/redo), PictureStrip
-// (other pictures) and the REST API (start-up, fallbacks when the socket is down, recovery).
+// (other pictures), photos (upload, adaptation progress, before/after) and the REST API (start-up,
+// fallbacks when the socket is down, recovery).
 // Loaded by index.html as a module; URL options: ?model=ID, ?seed=N, ?format=webp|jpeg|png (frames).
 // The session id lives in the URL hash (#session=…) so a reload keeps the picture and its strokes.
 
@@ -8,6 +9,7 @@ import * as api from "./api.js";
 import { PaintCanvas } from "./canvas.js";
 import { History, normalizeState } from "./history.js";
 import { Notices, markPressed, renderBrushButtons, renderStrokeList, shortcutFor } from "./panels.js";
+import { JobWatcher, ProgressBar, drawSquare, looksLikePhoto, uploadPhoto } from "./photo.js";
 import { DEMO_IDS, PictureStrip, randomSeed } from "./pictures.js";
 import { SessionSocket } from "./socket.js";
 import { StrokeBuilder, brushNames, strokeColor } from "./stroke.js";
@@ -33,6 +35,7 @@ const app = {
   clearPendingOnFrame: false,
   frameSeq: 0, // frames received (websocket and REST)
   shownSeq: 0, // the newest frame drawn
+  photo: null, // photo sessions: {source, bitmap (the uploaded file, for before/after), watcher}
 };
 
 // ------------------------------------------------------------------ messages and status
@@ -112,8 +115,11 @@ const socket = new SessionSocket(null, {
 });
 
 function onSocketMessage(msg) {
-  if (msg.type === "state") {
+  if (msg.type === "progress") {
+    app.photo?.watcher?.update(msg);
+  } else if (msg.type === "state") {
     adoptState(normalizeState(msg));
+    adoptSource(msg.source);
     app.clearPendingOnFrame = true;
     // If the frame came before the state message, nothing else will clear the overlay.
     setTimeout(() => { if (app.clearPendingOnFrame) setPending([]); }, 600);
@@ -136,12 +142,14 @@ function adoptState(s) {
 
 async function refreshState() {
   if (!app.session) return;
-  adoptState(normalizeState(await api.getJSON(sessionPath())));
+  const s = await api.getJSON(sessionPath());
+  adoptState(normalizeState(s));
+  adoptSource(s.source);
 }
 
 /** After a reconnect: the server's strokes and image replace whatever the page last saw. */
 async function resync() {
-  await Promise.all([refreshState(), showRestImage(api.getBlob(`${sessionPath()}/image?format=png`))]);
+  await Promise.all([refreshState(), showRestImage(api.getBlob(`${sessionPath()}/image?format=png&view=model`))]);
 }
 
 /**
@@ -174,7 +182,8 @@ function adoptSession(s, { connect = true } = {}) {
   setPending([]);
   history.replaceState(null, "", `#session=${encodeURIComponent(s.id)}`);
   const a = $("download");
-  a.href = `${sessionPath()}/image?format=png`;
+  // view=composite: a photo at its own resolution with the edit blended in (generated images ignore it)
+  a.href = `${sessionPath()}/image?format=png&view=composite`;
   a.download = `ganpaint-${app.session.model}-${app.session.seed ?? "photo"}.png`;
   a.setAttribute("aria-disabled", "false");
   $("stage").dataset.session = s.id;
@@ -188,8 +197,135 @@ function adoptSession(s, { connect = true } = {}) {
 async function startSession(modelId, seed) {
   const s = await api.postJSON("/api/sessions", { model: modelId, seed });
   adoptSession(s);
-  await showRestImage(api.getBlob(`${sessionPath()}/image?format=png`));
+  await showRestImage(api.getBlob(`${sessionPath()}/image?format=png&view=model`));
 }
+
+// ------------------------------------------------------------------ photos
+const progress = new ProgressBar($("photo-progress"), $("photo-bar"), $("photo-stage"));
+
+/** The session's source (from a state message or GET): enters or leaves photo mode, follows its job. */
+function adoptSource(source) {
+  if (!source) return;
+  if (source.kind !== "photo") { leavePhoto(); return; }
+  if (!app.photo || app.photo.source.job !== source.job) {
+    leavePhoto();
+    app.photo = { source, bitmap: null, watcher: null };
+  }
+  app.photo.source = source;
+  const adapting = source.status === "adapting";
+  setAdapting(adapting);
+  updatePaintable();
+  if (adapting && !app.photo.watcher) watchJob(source.job);
+  $("before-after").hidden = false;
+  $("before-after").disabled = !app.photo.bitmap;
+}
+
+function leavePhoto() {
+  if (!app.photo) return;
+  app.photo.watcher?.stop();
+  app.photo.bitmap?.close?.();
+  app.photo = null;
+  setAdapting(false);
+  updatePaintable();
+  showBefore(false);
+  progress.hide();
+  $("before-after").hidden = true;
+}
+
+function setAdapting(on) {
+  $("stage").dataset.adapting = String(on);
+}
+
+/** Until the generator is fitted to the photo the server refuses strokes, and "before" is not for painting. */
+function updatePaintable() {
+  canvas.enabled = (!app.photo || app.photo.source.status === "ready") && $("before").hidden;
+}
+
+function watchJob(jobId) {
+  const watcher = new JobWatcher(jobId, {
+    onUpdate: (job) => progress.show(job),
+    onEnd: (job) => {
+      if (job.state === "done") {
+        showMessage("the photo is ready: paint on it", "info");
+        setTimeout(() => { if (app.photo?.watcher === watcher) progress.hide(); }, 2500);
+      } else if (job.state === "cancelled" && job.error === "cancelled") {
+        showMessage("photo adaptation cancelled; upload it again to edit it", "info");
+      } else {
+        showMessage(job.error ? `the photo could not be prepared: ${job.error}` : `adaptation ${job.state}`);
+      }
+      refreshState().catch(() => {});
+    },
+  });
+  app.photo.watcher = watcher;
+  watcher.start();
+}
+
+function showBefore(on) {
+  const before = $("before");
+  on = on && Boolean(app.photo?.bitmap);
+  if (on) {
+    before.width = $("image").width;
+    before.height = $("image").height;
+    drawSquare(before, app.photo.bitmap, app.photo.source);
+  }
+  before.hidden = !on;
+  $("before-after").setAttribute("aria-pressed", String(on));
+  updatePaintable();
+}
+
+async function startPhoto(file) {
+  if (!file) return;
+  if (!looksLikePhoto(file)) { showMessage("choose a JPEG, PNG or WebP photo"); return; }
+  const old = app.session;
+  progress.show({ state: "queued", stage: "starting", progress: 0 });
+  $("photo-stage").textContent = `uploading ${file.name || "the photo"}…`;
+  let out;
+  try {
+    out = await uploadPhoto(file, { model: app.model?.id });
+  } catch (err) {
+    progress.hide();
+    throw err;
+  }
+  const s = await api.getJSON(`/api/sessions/${encodeURIComponent(out.session)}`);
+  leavePhoto();
+  app.photo = { source: s.source, bitmap: null, watcher: null };
+  try {
+    app.photo.bitmap = await createImageBitmap(file); // EXIF orientation applies, as on the server
+  } catch { /* before/after stays off; everything else works */ }
+  adoptSession(s);
+  adoptSource(s.source);
+  await showRestImage(api.getBlob(`${sessionPath()}/image?format=png&view=model`));
+  if (old && old.id !== s.id) api.del(`/api/sessions/${encodeURIComponent(old.id)}`).catch(() => {});
+}
+
+$("upload").addEventListener("click", () => $("photo-file").click());
+$("photo-file").addEventListener("change", (ev) => {
+  const file = ev.target.files?.[0];
+  ev.target.value = ""; // choosing the same file again still fires change
+  startPhoto(file).catch((err) => showMessage(err.message));
+});
+$("before-after").addEventListener("click", () => showBefore($("before").hidden));
+$("photo-cancel").addEventListener("click", () => {
+  const job = app.photo?.source.job;
+  if (job) api.del(`/api/jobs/${encodeURIComponent(job)}`).then((r) => r.json()).then((j) => app.photo?.watcher?.update(j))
+    .catch((err) => showMessage(err.message));
+});
+for (const type of ["dragenter", "dragover"]) {
+  $("stage").addEventListener(type, (ev) => {
+    if (![...(ev.dataTransfer?.types ?? [])].includes("Files")) return;
+    ev.preventDefault();
+    ev.dataTransfer.dropEffect = "copy";
+    $("stage").classList.add("dropping");
+  });
+}
+$("stage").addEventListener("dragleave", (ev) => {
+  if (!$("stage").contains(ev.relatedTarget)) $("stage").classList.remove("dropping");
+});
+$("stage").addEventListener("drop", (ev) => {
+  ev.preventDefault();
+  $("stage").classList.remove("dropping");
+  startPhoto(ev.dataTransfer?.files?.[0]).catch((err) => showMessage(err.message));
+});
 
 function showSeed() {
   const seed = app.session?.seed;
@@ -383,7 +519,8 @@ async function main() {
   if (resumed && (resumed.model ?? modelId) === modelId) {
     adoptSession({ ...resumed, id: resumed.id ?? hashId });
     adoptState(normalizeState(resumed));
-    await showRestImage(api.getBlob(`${sessionPath()}/image?format=png`));
+    adoptSource(resumed.source);
+    await showRestImage(api.getBlob(`${sessionPath()}/image?format=png&view=model`));
   } else {
     const seed = Number.parseInt(params.get("seed") ?? "", 10);
     await startSession(modelId, Number.isInteger(seed) && seed >= 0 ? seed : DEMO_IDS[0]);

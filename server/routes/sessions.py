@@ -5,6 +5,7 @@
          -d '{"concept": "tree", "points": [[0.2, 0.8], [0.6, 0.8]]}' -o painted.png
     curl -X POST localhost:8000/api/sessions/$ID/undo -o before.png
     curl localhost:8000/api/sessions/$ID/image?format=webp -o now.webp
+    curl "localhost:8000/api/sessions/$ID/image?view=composite" -o photo.png   # photos: full resolution
 
 Every edit answers with the new image (canonical render, so it equals the websocket's frame of the
 same state byte for byte) and tells open websockets of the session about the new state.
@@ -23,6 +24,7 @@ from ganpaint.imaging import MEDIA_TYPES
 from ganpaint.model import MAX_SEED
 
 from ..deps import ModelsDep, SessionDep, SessionsDep, SettingsDep, lookup_model
+from ..photos import session_image
 from ..render import session_frame
 from ..schemas import IMAGE_RESPONSES, ErrorOut, ImageFormat, SessionIn, SessionOut, StrokeIn
 from ..sessions import Session
@@ -71,7 +73,10 @@ async def get_image(request: Request, session: SessionDep, format: FormatQuery =
                     view: Annotated[Literal["composite", "model"], Query(
                         description="photos: original with the edit blended in, or the model's output")] = "composite",
                     ) -> Response:
-    return await _image(request, session, format)  # generated images have one view: the model's output
+    if session.photo is None:
+        return await _image(request, session, format)  # generated images have one view: the model's output
+    data = await session_image(request.app.state, session, format, view=view, key=("rest", uuid.uuid4().hex))
+    return Response(data, media_type=MEDIA_TYPES[format], headers={"X-Session-State": str(session.state.id)})
 
 
 @router.post("/api/sessions/{session_id}/strokes", response_class=Response, responses=EDIT_RESPONSES,
@@ -115,7 +120,8 @@ async def delete_stroke(request: Request, session: SessionDep, index: int, forma
 
 @router.delete("/api/sessions/{session_id}", status_code=204, response_class=Response, summary="Forget a session now")
 async def delete_session(request: Request, session: SessionDep, sessions: SessionsDep) -> Response:
-    sessions.delete(session.id)
+    sessions.delete(session.id)  # drops its photo; its adaptation job stops at its next step
+    request.app.state.jobs.cancel_owner(session.id, "the session was deleted")
     for painter in list(request.app.state.painters.get(session.id, ())):
         painter.session_gone()
     return Response(status_code=204)
