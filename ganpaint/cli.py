@@ -257,8 +257,6 @@ def _train_segmenter_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scenes", type=int, default=None, help="training scenes (new runs only; default 3000)")
     p.add_argument("--minutes", type=float, default=None, help="stop this session after this much time (resume later)")
     p.add_argument("--eval-count", type=int, default=1000, help="held-out renders for the metrics (default 1000)")
-    p.add_argument("--max-resolution", type=int, default=None,
-                   help="hold growth at this resolution for now (a later run without it fades in the next one)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
 
 
@@ -543,8 +541,6 @@ def _analysis_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="scenes", help="model id (folder under models/) or a model folder")
     p.add_argument("--segmenter", default=None, help="segmenter file (default: the model's own)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    p.add_argument("--max-resolution", type=int, default=None,
-                   help="hold growth at this resolution for now (a later run without it fades in the next one)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
 
 

@@ -68,7 +68,9 @@ def allowed_cells(frac: torch.Tensor, concept: str, labels: Sequence[str]) -> to
         ok = lower & (building < 0.2)
     elif concept == "sky":
         ok = upper
-    else:  # tree, brick and anything else: wherever no building stands
+    elif concept == "tree":  # trees grow from the ground: not on buildings, not high up in the sky
+        ok = (building < 0.2) & (rows >= (3 * g) // 8)
+    else:  # brick and anything else: wherever no building stands
         ok = building < 0.2
     return ok & (own < ABSENT_MAX)
 

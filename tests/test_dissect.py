@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 from fakes import RedTreeSegmenter, unit_image_model
@@ -127,3 +128,23 @@ def test_shipped_churchoutdoor_table_holds_the_original_demo_brushes():
     assert all(len(c.units) == 15 for c in t.concepts.values())
     assert t.brush("tree", 4 / 15)[0] == [119, 125, 157, 195]  # strength "low" of the original demo
     assert "418" in t.meta["outliers"]
+
+
+def test_context_rules_put_doors_on_walls_and_domes_on_buildings():
+    from ganpaint.regions import allowed_cells, cell_fractions, pick_region
+    from ganpaint.world import CLASSES
+
+    lab = torch.zeros(1, 8, 8, dtype=torch.long)  # sky everywhere …
+    lab[0, 4:, :] = CLASSES.index("grass")  # … grass below the horizon …
+    lab[0, 2:6, 2:5] = CLASSES.index("brick")  # … and a wall in the middle
+    frac = cell_fractions(lab, len(CLASSES), 8)
+    door = allowed_cells(frac, "door", CLASSES)[0]
+    assert door.nonzero().tolist() == [[r, c] for r in range(2, 6) for c in range(2, 5)]
+    dome = allowed_cells(frac, "dome", CLASSES)[0]
+    assert dome.nonzero().tolist() == [[0, 2], [0, 3], [0, 4], [1, 2], [1, 3], [1, 4]]  # just above the wall
+    tree = allowed_cells(frac, "tree", CLASSES)[0]
+    assert not tree[:3].any() and not tree[2:6, 2:5].any() and tree[7].all()
+    rng = np.random.default_rng(0)
+    region = pick_region(dome, (2, 2), rng)
+    assert region.sum() == 4 and (region <= dome).all()
+    assert pick_region(dome, (3, 1), rng) is None  # no 3-row space above the wall

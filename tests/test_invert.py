@@ -133,8 +133,10 @@ def test_invert_command(tmp_path, capsys):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not an image")
     with pytest.raises(SystemExit) as e:
-        main(["invert", str(bad), "--model", str(folder), "--out", str(out)])
+        main(["invert", str(bad), "--model", str(folder), "--out", str(out), "--threads", "1"])
     assert e.value.code == 2 and "not an image" in capsys.readouterr().err
+    # the command sets torch's global thread count: later tests must keep running on one thread
+    assert torch.get_num_threads() == 1
 
 
 def test_a_resized_generator_starts_a_fresh_encoder(tmp_path):
