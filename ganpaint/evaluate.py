@@ -317,7 +317,8 @@ def render_card_section(r: dict) -> str:
                      f"{_pct(rnd['success_rate'])} | {rm['trials']} | {_pct(rm['mean_drop'])} | {g} |")
     iu = r["interpretable_units"]
     if iu.get("units") is not None:
-        lines += ["", f"Interpretable {iu['layer']} units (best IoU > {iu['iou_threshold']}): {iu['units']} of {iu['of']} "
+        lines += ["", f"Interpretable {iu['layer']} units (IoU > {iu['iou_threshold']} with some class, at the unit×class "
+                  f"threshold of best information quality ratio): {iu['units']} of {iu['of']} "
                   f"({_pct(iu['fraction'])}); with a fixed q99 threshold: {iu['at_fixed_q99_threshold']}."]
     f = r.get("fsd")
     if f:
