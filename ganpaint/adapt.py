@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .invert import Encoder, FeatureNet, perceptual_distance

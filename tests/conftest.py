@@ -41,3 +41,37 @@ def live(make_app):
     app = make_app()
     with serve_in_thread(app) as url:
         yield url, app
+
+
+# ------------------------------------------------------------------------------------------ browser
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def browser_unavailable(reason: str):
+    """Skip locally; fail under CI (env CI set), where the browser tests must run."""
+    import os
+
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (required in CI: apt-get install chromium; pip install playwright)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless, driven by Playwright (GANPAINT_CHROMIUM overrides the path)."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    path = os.environ.get("GANPAINT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).is_file():
+        browser_unavailable("Debian's chromium is not installed")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        browser_unavailable("playwright is not installed")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()

@@ -11,7 +11,6 @@ except under CI (env CI set), where they fail.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import threading
 import time
@@ -24,23 +23,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "models" / "scenes"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 MAX_STROKES = 3  # small, so that the error path is cheap to reach
 TIMEOUT_MS = 15_000
 
 
-def _unavailable(reason: str):
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (required in CI: apt-get install chromium; pip install playwright)")
-    pytest.skip(reason)
 
 
-def _chromium() -> str:
-    path = os.environ.get("GANPAINT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(path).is_file():
-        _unavailable("Debian's chromium is not installed")
-    return path
 
 
 # ---------------------------------------------------------------------------------------------- server
@@ -81,17 +69,6 @@ def server():
     thread.join(10)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    path = _chromium()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -20,16 +19,10 @@ from PIL import Image
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 TIMEOUT_MS = 20_000
 ADAPT = {"adapt_h_steps": 40, "adapt_coarse_steps": 20, "adapt_fine_steps": 40, "adapt_init_candidates": 4}
 
 
-def _unavailable(reason: str):
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (required in CI: apt-get install chromium; pip install playwright)")
-    pytest.skip(reason)
 
 
 def _photo_png(seed=3) -> tuple[np.ndarray, bytes]:
@@ -65,19 +58,6 @@ def server():
     thread.join(10)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    path = os.environ.get("GANPAINT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(path).is_file():
-        _unavailable("Debian's chromium is not installed")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -103,7 +103,6 @@ def test_feature_net_is_fixed_and_deterministic():
 
 
 def test_invert_command(tmp_path, capsys):
-    import io
     import json
 
     from PIL import Image

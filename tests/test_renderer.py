@@ -9,13 +9,6 @@ from ganpaint.model import PaintModel
 from ganpaint.renderer import RegionRenderer, choose_dtype, encoded_error, half_precision_error
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # On a busy 2-core machine torch's second thread spin-waits for a core: tiny convs get 100x slower.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

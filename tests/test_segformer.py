@@ -21,13 +21,6 @@ LABELS = ["wall", "building", "sky", "tree", "grass"]  # a few ADE20K names
 MEAN, STD = [0.5, 0.4, 0.3], [0.2, 0.25, 0.3]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # On a busy 2-core machine torch's second thread spin-waits for a core: tiny convs get 100x slower.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

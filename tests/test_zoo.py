@@ -18,13 +18,6 @@ from ganpaint.model import PaintModel
 from ganpaint.networks import Generator, GeneratorConfig
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # On a busy 2-core machine torch's second thread spin-waits for a core: tiny convs get 100x slower.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
 OFFICIAL = {
