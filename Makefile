@@ -8,7 +8,7 @@ PORT ?= 8000
 # install any newer torch into .venv before `make run`.
 TORCH ?= torch==2.13.0
 
-.PHONY: run test venv clean
+.PHONY: run test venv tables bench clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -24,6 +24,16 @@ run: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# after new generator weights: concept tables, evaluation and brush pictures that match them
+tables: $(BIN)/.installed
+	$(BIN)/ganpaint dissect --model scenes
+	$(BIN)/ganpaint evaluate --model scenes
+
+# every benchmark prints a table and writes benchmarks/results/<name>.json (run on an idle machine)
+bench: $(BIN)/.installed
+	for b in latency concurrency reference realmodel dissection; do $(BIN)/python benchmarks/$$b.py || exit 1; done
+	$(BIN)/python benchmarks/adaptation.py --model models/scenes
 
 clean:
 	rm -rf $(VENV) .pytest_cache
