@@ -550,7 +550,7 @@ def _dissect_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--samples", type=int, default=1000, help="generated images (default 1000)")
     p.add_argument("--batch", type=int, default=25, help="images per batch (default 25)")
     p.add_argument("--seed", type=int, default=1, help="latent seed (default 1)")
-    p.add_argument("--ace-steps", type=int, default=12, help="causal ranking steps per concept; 0 = rank by IoU (default 12)")
+    p.add_argument("--ace-steps", type=int, default=40, help="causal ranking steps per concept; 0 = rank by IoU (default 40)")
     p.add_argument("--out", default=None, help="table to write (default: the model's concepts.json for its edit layer)")
     p.add_argument("--checkpoint", default=None, help="resume file (default runs/dissect/<model>-<layer>.pt)")
 

@@ -49,14 +49,18 @@ class DissectConfig:
     seg_size: int = 64
     quantiles: tuple[float, ...] = (0.5, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995)
     top: int = 20  # ranked units kept per concept
-    ace_images: int = 60  # first samples used for the causal ranking
-    ace_steps: int = 12  # 0: rank by IoU only
-    ace_batch: int = 6
+    ace_images: int = 96  # first samples used for the causal ranking
+    ace_steps: int = 40  # 0: rank by IoU only
+    ace_batch: int = 8
     ace_lr: float = 0.1
     ace_sparsity: float = 0.002  # L1 weight on α (per unit)
+    # draw levels are q99 × a per-concept scale, chosen from these by insertion success on the ACE
+    # images (the evaluation uses other latents); (1.0,) keeps plain q99
+    value_scales: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0)
 
     def __post_init__(self) -> None:
         self.quantiles = tuple(self.quantiles)
+        self.value_scales = tuple(self.value_scales)
         if 0.99 not in self.quantiles:
             raise ValueError("quantiles must include 0.99 (the draw level and the reference threshold)")
 
@@ -196,6 +200,24 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
                 progress("ace", ci + 1, len(order))
                 maybe_save(force=True)
         state["times"]["ace_s"] = state["times"].get("ace_s", 0) + time.time() - t0
+        state.update(stage="calibrate")
+        maybe_save(force=True)
+
+    # ---------------------------------------------------------------- 4. draw level per concept
+    scales = state.setdefault("scale", {})
+    if state["stage"] == "calibrate":
+        t0 = time.time()
+        n_img = min(cfg.ace_images, cfg.samples)
+        for ci, concept in enumerate(order):
+            if concept in scales or concept not in ace or len(cfg.value_scales) < 2:
+                continue
+            k = labels_names.index(concept)
+            units = ace[concept]["order"][: cfg.top]
+            scales[concept] = _calibrate_scale(G, layer, nxt, segmenter, z_all[:n_img], seg_labels[:n_img].long(),
+                                               q99, units, k, labels_names, g, cfg)
+            progress("calibrate", ci + 1, len(order))
+            maybe_save(force=True)
+        state["times"]["calibrate_s"] = state["times"].get("calibrate_s", 0) + time.time() - t0
         state.update(stage="done")
         maybe_save(force=True)
 
@@ -215,7 +237,8 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
             scores, ranking = [round(float(alpha[u]), 4) for u in units], "ace"
         else:
             units, scores, ranking = by_iou, iou_meta[concept]["scores"], "iou"
-        concepts[concept] = Concept(concept, units, [round(float(q99[u]), 4) for u in units], scores, ranking)
+        scale = scales.get(concept, {}).get("scale", 1.0)
+        concepts[concept] = Concept(concept, units, [round(float(q99[u]), 4) for u in units], scores, ranking, scale)
     unit_best = best_iou.max(dim=1)
     # a loose threshold on a big class (sky) reaches IoU 0.05 by chance; IQR > 0.01 rules chance out
     meaningful = (best_iou > INTERPRETABLE_IOU) & (best_iqr > MIN_IQR)
@@ -235,10 +258,45 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
         },
         "iou": iou_meta,
         "ace": {c: {k: v for k, v in a.items() if k not in ("alpha", "order", "gradient")} for c, a in ace.items()},
+        "value_scale_trials": scales,
         "timing_s": {k: round(v, 1) for k, v in state["times"].items()},
         "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
     }
     return ConceptTable(layer, C, concepts, order, [round(float(v), 4) for v in q99], meta)
+
+
+def _calibrate_scale(G, layer: str, nxt: str, segmenter, z: torch.Tensor, labels: torch.Tensor, q99: torch.Tensor,
+                     units: list[int], k: int, names: list[str], g: int, cfg: DissectConfig) -> dict:
+    """Insertion success (share of the region labelled as the concept) of the brush at each value scale."""
+    device = next(G.parameters()).device
+    frac = cell_fractions(labels, len(names), g)
+    ok = allowed_cells(frac, names[k], names)
+    rng = np.random.default_rng(1000 + k)
+    regions = [(i, pick_region(ok[i], REGION_SHAPES.get(names[k], (2, 2)), rng)) for i in range(len(z))]
+    regions = [(i, r) for i, r in regions if r is not None]
+    if not regions:
+        return {"scale": 1.0, "share": {}, "images": 0}
+    idx = torch.tensor([i for i, _ in regions])
+    mask = torch.stack([r for _, r in regions]).float()[:, None].to(device)  # (N, 1, g, g)
+    sel = torch.tensor(units)
+    share = {}
+    with torch.inference_mode():
+        h = G.features(z[idx].to(device), upto=layer)
+        for scale in cfg.value_scales:
+            a = torch.zeros_like(h[:1]).repeat(len(h), 1, 1, 1)
+            a[:, sel] = mask.expand(-1, len(units), -1, -1)
+            v = torch.zeros_like(a)
+            v[:, sel] = (q99[sel].to(device) * scale).view(1, -1, 1, 1) * a[:, sel]
+            total, hit = 0.0, 0.0
+            for b in range(0, len(h), 16):
+                img = G.render_from(h[b : b + 16] * (1 - a[b : b + 16]) + v[b : b + 16] * a[b : b + 16], start=nxt)
+                lab = segment_at(segmenter, img, labels.shape[-1])
+                m = F.interpolate(mask[b : b + 16], size=lab.shape[-2:], mode="nearest")[:, 0].cpu()
+                hit += float(((lab == k).float() * m).sum())
+                total += float(m.sum())
+            share[str(scale)] = round(hit / max(total, 1.0), 4)
+    best = max(cfg.value_scales, key=lambda s_: (share[str(s_)], -s_))
+    return {"scale": best, "share": share, "images": len(regions)}
 
 
 def _ace_alpha(G, layer: str, nxt: str, segmenter, z: torch.Tensor, labels: torch.Tensor, q99: torch.Tensor,

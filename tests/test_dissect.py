@@ -148,3 +148,17 @@ def test_context_rules_put_doors_on_walls_and_domes_on_buildings():
     region = pick_region(dome, (2, 2), rng)
     assert region.sum() == 4 and (region <= dome).all()
     assert pick_region(dome, (3, 1), rng) is None  # no 3-row space above the wall
+
+
+def test_draw_level_scale_is_chosen_by_insertion_success():
+    """A scale of 0 inserts nothing (the fake's tree unit must be positive): calibration must pick 1."""
+    m = unit_image_model()
+    table = dissect(m, RedTreeSegmenter(), config=DissectConfig(**{**SMALL, "value_scales": (0.0, 1.0)}))
+    trials = table.meta["value_scale_trials"]["tree"]
+    assert trials["share"]["0.0"] < 0.05 < trials["share"]["1.0"]
+    tree = table.concepts["tree"]
+    assert tree.value_scale == 1.0
+    units, levels = table.brush("tree")
+    assert levels == [v * tree.value_scale for v in tree.levels]
+    plain = dissect(m, RedTreeSegmenter(), config=DissectConfig(**{**SMALL, "value_scales": (1.0,)}))
+    assert plain.concepts["tree"].value_scale == 1.0 and "tree" not in plain.meta["value_scale_trials"]
