@@ -80,7 +80,7 @@ windows, roofs and domes). No external data or pretrained weights were used.
 | parameters | {params / 1e6:.2f} M |
 | edit layer | {info.get("edit_layer", "layer4")} ({G.config.layer_channels("layer4")} units at 8 × 8) |
 | images seen | {tr.get("images_seen", 0):,} ({tr.get("steps", 0):,} steps) |
-| training wall-clock | {hours:.2f} h on 2 CPU cores (float32), resumable |
+| training wall-clock | {hours:.2f} h of training steps on a 2-core CPU machine (float32, 1–2 threads), resumable |
 | final target | {recipe.get("resolution", "?")} px (progressive growing; this export is the highest fully faded-in resolution) |
 | layer5→output render | {timing["layer5_to_output_ms_p50"]} ms p50, {timing["layer5_to_output_ms_p95"]} ms p95 (batch 1, {timing["threads"]} threads, torch {timing["torch"]}) |
 | full forward from z | {timing["full_forward_ms_p50"]} ms p50 |

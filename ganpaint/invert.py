@@ -144,6 +144,7 @@ def save_encoder(E: Encoder, path: str | os.PathLike, meta: dict | None = None) 
     # float16 on disk halves the file (≈1.8 MB at 128 px); an initializer loses nothing that matters
     save_file({k: v.detach().to(torch.float16).contiguous() for k, v in E.state_dict().items()}, str(tmp),
               metadata={"ganpaint": json.dumps(info)})
+    os.chmod(tmp, 0o644)  # safetensors writes 0600; the server may run as another user (Docker)
     os.replace(tmp, path)
     return path
 
