@@ -96,8 +96,10 @@ def watch_progress(pg) -> list[tuple[int, str]]:
     seen = []
     deadline = time.monotonic() + 60
     while True:
-        value = int(bar.get_attribute("aria-valuenow"))
-        label = pg.inner_text("#photo-stage")
+        # one read of both, so a bar that updates between two reads cannot pair an old value with a new label
+        value, label = pg.evaluate("""() => [
+            Number(document.querySelector('[role=progressbar]').getAttribute('aria-valuenow')),
+            document.getElementById('photo-stage').innerText]""")
         if not seen or seen[-1] != (value, label):
             seen.append((value, label))
         if "ready to paint" in label:
