@@ -1,0 +1,82 @@
+"""Painting: the server and one-off renders."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from . import command
+from . import fail as _fail
+
+
+# ----------------------------------------------------------------------------- serve
+def _serve_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default=None, help="interface to listen on (default GANPAINT_HOST or 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default GANPAINT_PORT or 8000)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="where models run (default auto)")
+    p.add_argument("--models-dir", default=None, help="folder of model folders (default: the repo's models/)")
+    p.add_argument("--model", action="append", default=None, help="model id to load; repeat for several (default scenes)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--no-batching", action="store_true", help="render every session on its own")
+    p.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
+
+
+@command("serve", "run the painting server (REST + websocket + the web page)")
+def cmd_serve(args) -> None:
+    import uvicorn
+
+    from server.app import create_app
+    from server.settings import Settings
+
+    overrides = {k: v for k, v in {
+        "host": args.host, "port": args.port, "device": args.device, "models_dir": args.models_dir,
+        "models": args.model, "threads": args.threads, "batching": False if args.no_batching else None,
+    }.items() if v is not None}
+    try:
+        settings = Settings(**overrides)
+    except ValueError as e:
+        _fail(str(e))
+    # the protocol limit sits well above the app's, so an oversized message gets an error, not a dropped socket
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level,
+                ws_max_size=max(16 * 2**20, 4 * settings.max_message_bytes))
+
+
+# ----------------------------------------------------------------------------- render
+def _render_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="scenes", help="model id under --models-dir, or a model folder (default scenes)")
+    p.add_argument("--models-dir", default=None, help="folder of model folders (default: the repo's models/)")
+    p.add_argument("--seed", type=int, default=0, help="image id (default 0)")
+    p.add_argument("--strokes", default=None, help='JSON file: a list of strokes or {"strokes": [...]}')
+    p.add_argument("--out", default="out.png", help="image file; .png, .jpg or .webp (default out.png)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+
+
+@command("render", "render a seed with strokes to an image file, exactly as the server does")
+def cmd_render(args) -> None:
+    from ..edit import Stroke, StrokeError, compose
+    from ..imaging import encode_image
+    from ..model import ModelError, PaintModel
+
+    fmt = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}.get(Path(args.out).suffix.lower())
+    if fmt is None:
+        _fail("--out must end in .png, .jpg, .jpeg or .webp")
+    folder = Path(args.model)
+    if not (folder / "model.json").is_file():
+        from ..zoo import default_models_dir
+
+        folder = default_models_dir(args.models_dir) / args.model
+    try:
+        model = PaintModel.load(folder, device=args.device)
+        strokes = []
+        if args.strokes:
+            data = json.loads(Path(args.strokes).read_text())
+            items = data.get("strokes", []) if isinstance(data, dict) else data
+            if not isinstance(items, list):
+                _fail("--strokes must hold a list of strokes or {\"strokes\": [...]}")
+            strokes = [Stroke.from_dict(s) for s in items]
+        alpha, value = compose(strokes, model.table, model.channels, model.layer_size)
+        img = model.render(model.features(model.z_for_seed(args.seed)), alpha, value)
+    except (ModelError, StrokeError, OSError, ValueError) as e:
+        _fail(str(e))
+    Path(args.out).write_bytes(encode_image(img[0], fmt))
+    print(f"wrote {args.out} ({model.id}, seed {args.seed}, {len(strokes)} strokes, {model.resolution}px)")

@@ -1,0 +1,116 @@
+"""Building the embedded model: the procedural world and GAN training."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import command
+from . import fail as _fail
+
+
+# ----------------------------------------------------------------------------- world
+def _world_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--count", type=int, default=16, help="number of scenes (default 16)")
+    p.add_argument("--size", type=int, default=128, help="pixels per side (default 128)")
+    p.add_argument("--seed", type=int, default=0, help="first scene seed (default 0)")
+    p.add_argument("--cols", type=int, default=8, help="scenes per grid row (default 8)")
+    p.add_argument("--out", default="world.png", help="grid image: scenes above, label maps below")
+
+
+@command("world", "render labelled samples of the procedural world as an image+label grid")
+def cmd_world(args) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from ..world import CLASSES, PALETTE, colorize, grid, render_batch
+
+    if args.count < 1 or args.size < 8:
+        _fail("--count must be >= 1 and --size >= 8")
+    imgs, labs = render_batch(range(args.seed, args.seed + args.count), args.size)
+    cols = min(args.cols, args.count)
+    Image.fromarray(np.concatenate([grid(imgs, cols), grid(colorize(labs), cols)])).save(args.out)
+    legend = ", ".join(f"{c}=rgb{tuple(int(v) for v in PALETTE[i])}" for i, c in enumerate(CLASSES))
+    print(f"wrote {args.out} ({args.count} scenes at {args.size}px; labels: {legend})")
+
+
+# ----------------------------------------------------------------------------- train
+def _train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", default="runs/scenes", help="run folder holding checkpoint.pt and samples/")
+    p.add_argument("--resolution", type=int, default=None, help="final resolution (new runs only; default 128)")
+    p.add_argument("--widths", default=None, help="comma-separated widths from 4px up (new runs only)")
+    p.add_argument("--batch", type=int, default=None, help="batch size (new runs only; default 32)")
+    p.add_argument("--minutes", type=float, default=None, help="stop after this much wall-clock time")
+    p.add_argument("--max-images", type=int, default=None, help="stop once this many images were seen in total")
+    p.add_argument("--checkpoint-minutes", type=float, default=5.0, help="checkpoint interval (default 5)")
+    p.add_argument("--sample-every", type=int, default=20_000, help="write a sample grid every N images")
+    p.add_argument("--max-resolution", type=int, default=None,
+                   help="hold growth at this resolution for now (a later run without it fades in the next one)")
+    p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--export", default=None, help="after training, export the EMA generator to this model folder")
+    p.add_argument("--init", default="models/scenes/train_state.pt",
+                   help="compact checkpoint to start from when the run folder has none (default: the shipped one)")
+    p.add_argument("--save-compact", default=None, help="after training, write a small resumable checkpoint here")
+
+
+@command("train", "train (or resume) the scene GAN on the procedural world")
+def cmd_train(args) -> None:
+    import torch
+
+    from ..train import TrainConfig, Trainer
+
+    torch.set_num_threads(args.threads)
+    overrides = {}
+    if args.resolution:
+        overrides["resolution"] = args.resolution
+    if args.widths:
+        overrides["widths"] = tuple(int(w) for w in args.widths.split(","))
+    if args.batch:
+        overrides["batch"] = args.batch
+    try:
+        config = TrainConfig(**overrides)
+    except ValueError as e:
+        _fail(str(e))
+    trainer = Trainer(config, run_dir=args.run, device=args.device, init_from=args.init)
+    trainer.max_resolution = args.max_resolution
+    if trainer.step and overrides:
+        print("note: resuming an existing run; --resolution/--widths/--batch are ignored", file=sys.stderr)
+    print(f"run {args.run}: step {trainer.step}, {trainer.images} images seen, device {trainer.device}")
+
+    from tqdm import tqdm
+
+    bar = tqdm(initial=trainer.images, total=args.max_images, unit="img", unit_scale=True, dynamic_ncols=True)
+
+    def progress(stats: dict) -> None:
+        bar.update(stats["images"] - bar.n)
+        if stats["step"] % 10 == 0:
+            bar.set_postfix(res=stats["res"], a=stats["alpha"], d=f"{stats['loss_d']:.3f}", g=f"{stats['loss_g']:.3f}")
+
+    import signal
+
+    def stop(signum, frame):  # background jobs ignore SIGINT; treat TERM/INT alike: save, then exit
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        trainer.train(
+            max_images=args.max_images,
+            time_limit_s=args.minutes * 60 if args.minutes is not None else None,
+            checkpoint_every_s=args.checkpoint_minutes * 60,
+            sample_every_images=args.sample_every,
+            progress_fn=progress,
+        )
+    except KeyboardInterrupt:
+        trainer.save()
+        print("\ninterrupted: checkpoint saved", file=sys.stderr)
+    bar.close()
+    print(f"saved {trainer.ckpt_path} at {trainer.images} images ({trainer.wall_s / 3600:.2f} h of training)")
+    if args.save_compact:
+        print(f"wrote {trainer.save_compact(args.save_compact)}")
+    if args.export:
+        info = trainer.export(args.export)
+        print(f"exported {info['resolution']}px generator to {args.export}")
+        from ..card import write_model_card
+
+        print(f"wrote {write_model_card(args.export)}")
