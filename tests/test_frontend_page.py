@@ -11,8 +11,6 @@ except under CI (env CI set), where they fail.
 from __future__ import annotations
 
 import os
-import socket
-import threading
 import time
 from pathlib import Path
 
@@ -41,32 +39,18 @@ def _models() -> dict:
     return {"tiny": tiny, "tiny2": PaintModel.random(resolution=32, widths=(32, 32, 16, 16), seed=1, model_id="tiny2")}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server():
-    import uvicorn
-
     from server.app import create_app
     from server.settings import Settings
+    from server.testing import serve_in_thread
 
     models = _models()
     app = create_app(Settings(device="cpu", max_strokes=MAX_STROKES), models=models)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.05)
-    yield {"url": f"http://127.0.0.1:{port}", "models": list(models)}
-    srv.should_exit = True
-    thread.join(10)
+    with serve_in_thread(app, log_level="warning") as url:
+        yield {"url": url, "models": list(models)}
 
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import threading
 import time
 from pathlib import Path
 
@@ -36,26 +35,15 @@ def _photo_png(seed=3) -> tuple[np.ndarray, bytes]:
 
 @pytest.fixture(scope="module")
 def server():
-    import uvicorn
-
     from ganpaint.model import PaintModel
     from server.app import create_app
     from server.settings import Settings
-    from server.testing import free_port
+    from server.testing import serve_in_thread
 
     tiny = PaintModel.random(resolution=32, widths=(32, 32, 16, 16), model_id="tiny")
     app = create_app(Settings(device="cpu", **ADAPT), models={"tiny": tiny})
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.05)
-    yield {"url": f"http://127.0.0.1:{port}", "app": app}
-    srv.should_exit = True
-    thread.join(10)
+    with serve_in_thread(app, log_level="warning") as url:
+        yield {"url": url, "app": app}
 
 
 
