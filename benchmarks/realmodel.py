@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     result = {
         "what": "edit-frame latency, official 256px ProGAN architecture, random weights, batch 1, float32",
-        "command": " ".join(["nice -n 10 .venv/bin/python benchmarks/realmodel.py", *(argv or sys.argv[1:])]),
+        "command": " ".join(["python benchmarks/realmodel.py", *(argv or sys.argv[1:])]),
         "device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(), "machine": platform.machine(), "processor": platform.processor(),
         "load_average_1m": round(os.getloadavg()[0], 2), "reps": args.reps, "parameters": n_params,

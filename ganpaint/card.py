@@ -66,6 +66,11 @@ def write_model_card(folder: str | os.PathLike) -> Path:
     m = re.search(re.escape(EVAL_START) + ".*?" + re.escape(EVAL_END), old, re.S)
     evaluation = m.group(0) if m else f"{EVAL_START}\n_Not evaluated yet: run `ganpaint evaluate --model scenes`._\n{EVAL_END}"
     hours = tr.get("train_wall_clock_s", 0) / 3600
+    by_device = tr.get("train_wall_clock_by_device_s") or {"cpu": tr.get("train_wall_clock_s", 0)}
+    where = "; ".join(
+        f"{v / 3600:.2f} h on a 2-core CPU machine (float32, 1–2 threads)" if k == "cpu"
+        else f"{v / 60:.0f} min on one {k} GPU (world scenes rendered by CPU worker processes)"
+        for k, v in by_device.items())
     text = f"""# Model card: `{folder.name}`
 
 A Progressive GAN generator in the official GANPaint layout (`layer1…layer{G.config.num_layers}`,
@@ -80,7 +85,7 @@ windows, roofs and domes). No external data or pretrained weights were used.
 | parameters | {params / 1e6:.2f} M |
 | edit layer | {info.get("edit_layer", "layer4")} ({G.config.layer_channels("layer4")} units at 8 × 8) |
 | images seen | {tr.get("images_seen", 0):,} ({tr.get("steps", 0):,} steps) |
-| training wall-clock | {hours:.2f} h of training steps on a 2-core CPU machine (float32, 1–2 threads), resumable |
+| training wall-clock | {hours:.2f} h of training steps: {where}; resumable |
 | final target | {recipe.get("resolution", "?")} px (progressive growing; this export is the highest fully faded-in resolution) |
 | layer5→output render | {timing["layer5_to_output_ms_p50"]} ms p50, {timing["layer5_to_output_ms_p95"]} ms p95 (batch 1, {timing["threads"]} threads, torch {timing["torch"]}) |
 | full forward from z | {timing["full_forward_ms_p50"]} ms p50 |
@@ -102,8 +107,8 @@ Reproduce or continue: `ganpaint train --run runs/scenes --minutes 60 --save-com
 {evaluation}
 
 ## Limits
-Trained for hours on a CPU, not days on GPUs: small objects (windows, doors) are blurry, and some
-samples mix structures. The world is procedural: the model knows nothing about real photographs.
+Trained for hours, mostly on a CPU, not days on GPUs: small objects (windows, doors) are blurry, and
+some samples mix structures. The world is procedural: the model knows nothing about real photographs.
 """
     card_path.write_text(text)
     return card_path

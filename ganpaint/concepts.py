@@ -7,9 +7,11 @@ A table is plain JSON, one per model and layer:
     {"layer": "layer4", "num_units": 128, "q99": [per-unit 0.99 quantile, ...] (optional),
      "brushes": ["tree", "grass", ...],           # palette order
      "concepts": {"tree": {"units": [ranked best first], "levels": [draw value per unit],
-                           "scores": [...], "ranking": "ace" | "iou", "value_scale": 1.0}, ...},
+                           "scores": [...], "ranking": "ace" | "iou", "value_scale": 1.0,
+                           "remove_units": [ranked best first] (optional: units that remove it)}, ...},
      "meta": {"generator_sha256": ..., "segmenter": ..., "samples": ..., "seed": ..., "method": ...}}
-Strength is continuous and only chooses how many ranked units take part (at least one).
+Strength is continuous and only chooses how many ranked units take part (at least one). A remove
+brush switches off `remove_units` when the table has them (ranked by ablation alone), else `units`.
 """
 from __future__ import annotations
 
@@ -35,12 +37,17 @@ class Concept:
     scores: list[float] = field(default_factory=list)
     ranking: str = "iou"
     value_scale: float = 1.0
+    remove_units: list[int] = field(default_factory=list)
+    remove_scores: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "units": self.units, "levels": self.levels, "scores": self.scores,
             "ranking": self.ranking, "value_scale": self.value_scale,
         }
+        if self.remove_units:
+            d["remove_units"], d["remove_scores"] = self.remove_units, self.remove_scores
+        return d
 
 
 @dataclass
@@ -65,6 +72,7 @@ class ConceptTable:
             concepts[name] = Concept(
                 name, units, levels, [float(s) for s in c.get("scores", [])],
                 c.get("ranking", "iou"), float(c.get("value_scale", 1.0)),
+                [int(u) for u in c.get("remove_units", [])], [float(s) for s in c.get("remove_scores", [])],
             )
         brushes = [b for b in d.get("brushes", []) if b in concepts]
         brushes += [n for n in concepts if n not in brushes]
@@ -87,11 +95,14 @@ class ConceptTable:
     def save(self, path: str | os.PathLike) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n")
 
-    def brush(self, concept: str, strength: float = 1.0) -> tuple[list[int], list[float]]:
-        """(units, draw levels) of a concept's brush at this strength."""
+    def brush(self, concept: str, strength: float = 1.0, mode: str = "draw") -> tuple[list[int], list[float]]:
+        """(units, draw levels) of a concept's brush at this strength; remove uses `remove_units` if any."""
         if concept not in self.concepts:
             raise KeyError(concept)
         c = self.concepts[concept]
+        if mode == "remove" and c.remove_units:
+            n = units_for_strength(len(c.remove_units), strength)
+            return c.remove_units[:n], [0.0] * n
         n = units_for_strength(len(c.units), strength)
         return c.units[:n], [v * c.value_scale for v in c.levels[:n]]
 

@@ -15,6 +15,8 @@ Three resumable stages over `samples` generated images (DESIGN.md §4):
    (x ← x·(1−α·m) + α·m·q99) in regions where the concept is absent but context allows it makes the
    segmenter see it, and ablating them (x ← x·(1−α·m)) where it is present removes it, with an L1
    penalty on α (GAN Dissection's ACE ranking). Brushes are the units with the largest α.
+   A second ranking optimizes ablation alone (where the concept is present): the remove brush's units.
+4. calibrate: each draw brush's level (q99 × a scale) is chosen by insertion success.
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ from .regions import REGION_SHAPES, allowed_cells, cell_fractions, pick_region, 
 from .segmenter import Segmenter
 from .stats import RunningQuantile, ThresholdIoU
 
-__all__ = ["DissectConfig", "dissect", "BRUSH_ORDER", "brush_order", "sample_latents", "segment_at"]
+__all__ = ["DissectConfig", "dissect", "BRUSH_ORDER", "brush_order", "pick_scale", "sample_latents", "segment_at"]
 
 BRUSH_ORDER = ("tree", "grass", "door", "sky", "cloud", "brick", "dome")
 INTERPRETABLE_IOU = 0.05
@@ -48,21 +50,27 @@ class DissectConfig:
     seed: int = 1
     seg_size: int = 64
     quantiles: tuple[float, ...] = (0.5, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995)
-    top: int = 20  # ranked units kept per concept
+    top: int = 48  # at most this many ranked units per concept (the IoU ranking keeps exactly this many)
+    keep_alpha: float = 0.5  # a causal ranking keeps the units whose coefficient reached this …
+    min_units: int = 8  # … but at least this many
     ace_images: int = 96  # first samples used for the causal ranking
-    ace_steps: int = 40  # 0: rank by IoU only
+    ace_steps: int = 80  # 0: rank by IoU only
     ace_batch: int = 8
     ace_lr: float = 0.1
     ace_sparsity: float = 0.002  # L1 weight on α (per unit)
     # draw levels are q99 × a per-concept scale, chosen from these by insertion success on the ACE
     # images (the evaluation uses other latents); (1.0,) keeps plain q99
-    value_scales: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0)
+    value_scales: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
+    remove_ranking: bool = True  # rank units for the remove brush by ablation alone
+    draw_objective: str = "insert"  # "insert": the draw ranking rewards insertion only; "both": ablation too
 
     def __post_init__(self) -> None:
         self.quantiles = tuple(self.quantiles)
         self.value_scales = tuple(self.value_scales)
         if 0.99 not in self.quantiles:
             raise ValueError("quantiles must include 0.99 (the draw level and the reference threshold)")
+        if self.draw_objective not in ("both", "insert"):
+            raise ValueError("draw_objective must be 'both' or 'insert'")
 
 
 def brush_order(labels: list[str]) -> list[str]:
@@ -196,10 +204,27 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
                     continue
                 k = labels_names.index(concept)
                 ace[concept] = _ace_alpha(G, layer, nxt, segmenter, z_all[:n_img], seg_labels[:n_img].long(), q99,
-                                          k, labels_names, g, cfg, tie=best_iou[:, k])
+                                          k, labels_names, g, cfg, tie=best_iou[:, k],
+                                          terms=("insert", "ablate") if cfg.draw_objective == "both" else ("insert",))
                 progress("ace", ci + 1, len(order))
                 maybe_save(force=True)
         state["times"]["ace_s"] = state["times"].get("ace_s", 0) + time.time() - t0
+        state.update(stage="ace_remove")
+        maybe_save(force=True)
+    ace_rm = state.setdefault("ace_remove", {})
+    if state["stage"] == "ace_remove":
+        t0 = time.time()
+        if can_ace and cfg.remove_ranking:
+            n_img = min(cfg.ace_images, cfg.samples)
+            for ci, concept in enumerate(order):
+                if concept in ace_rm:
+                    continue
+                k = labels_names.index(concept)
+                ace_rm[concept] = _ace_alpha(G, layer, nxt, segmenter, z_all[:n_img], seg_labels[:n_img].long(), q99,
+                                             k, labels_names, g, cfg, tie=best_iou[:, k], terms=("ablate",))
+                progress("ace_remove", ci + 1, len(order))
+                maybe_save(force=True)
+        state["times"]["ace_remove_s"] = state["times"].get("ace_remove_s", 0) + time.time() - t0
         state.update(stage="calibrate")
         maybe_save(force=True)
 
@@ -212,7 +237,7 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
             if concept in scales or concept not in ace or len(cfg.value_scales) < 2:
                 continue
             k = labels_names.index(concept)
-            units = ace[concept]["order"][: cfg.top]
+            units = _kept(ace[concept], cfg)
             scales[concept] = _calibrate_scale(G, layer, nxt, segmenter, z_all[:n_img], seg_labels[:n_img].long(),
                                                q99, units, k, labels_names, g, cfg)
             progress("calibrate", ci + 1, len(order))
@@ -233,12 +258,18 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
         }
         if concept in ace:
             alpha = ace[concept]["alpha"]
-            units = ace[concept]["order"][: cfg.top]
+            units = _kept(ace[concept], cfg)
             scores, ranking = [round(float(alpha[u]), 4) for u in units], "ace"
         else:
             units, scores, ranking = by_iou, iou_meta[concept]["scores"], "iou"
-        scale = scales.get(concept, {}).get("scale", 1.0)
-        concepts[concept] = Concept(concept, units, [round(float(q99[u]), 4) for u in units], scores, ranking, scale)
+        trial = scales.get(concept, {})
+        scale = pick_scale(trial["share"]) if trial.get("share") else trial.get("scale", 1.0)
+        rm_units, rm_scores = [], []
+        if concept in ace_rm and ace_rm[concept]["images"]:
+            rm_units = _kept(ace_rm[concept], cfg)
+            rm_scores = [round(float(ace_rm[concept]["alpha"][u]), 4) for u in rm_units]
+        concepts[concept] = Concept(concept, units, [round(float(q99[u]), 4) for u in units], scores, ranking, scale,
+                                    rm_units, rm_scores)
     unit_best = best_iou.max(dim=1)
     # a loose threshold on a big class (sky) reaches IoU 0.05 by chance; IQR > 0.01 rules chance out
     meaningful = (best_iou > INTERPRETABLE_IOU) & (best_iqr > MIN_IQR)
@@ -246,7 +277,9 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
     meta = {
         "generator_sha256": sha, "segmenter": segmenter.id, "seed": cfg.seed, "samples": cfg.samples,
         "method": ("ace: L1-regularized unit coefficients optimized for insertion where absent (context-allowed "
-                   "regions) and ablation where present; iou at each unit×concept threshold of best information quality ratio")
+                   + ("regions) and ablation where present" if cfg.draw_objective == "both" else "regions)")
+                   + ("; remove brushes: the same optimized for ablation alone" if cfg.remove_ranking else "")
+                   + "; iou at each unit×concept threshold of best information quality ratio")
         if can_ace else "iou at each unit×concept threshold of best information quality ratio",
         "seg_size": cfg.seg_size, "threshold_quantiles": list(cfg.quantiles),
         "interpretable": {
@@ -258,6 +291,7 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
         },
         "iou": iou_meta,
         "ace": {c: {k: v for k, v in a.items() if k not in ("alpha", "order", "gradient")} for c, a in ace.items()},
+        "ace_remove": {c: {k: v for k, v in a.items() if k not in ("alpha", "order", "gradient")} for c, a in ace_rm.items()},
         "value_scale_trials": scales,
         "timing_s": {k: round(v, 1) for k, v in state["times"].items()},
         "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
@@ -295,13 +329,29 @@ def _calibrate_scale(G, layer: str, nxt: str, segmenter, z: torch.Tensor, labels
                 hit += float(((lab == k).float() * m).sum())
                 total += float(m.sum())
             share[str(scale)] = round(hit / max(total, 1.0), 4)
-    best = max(cfg.value_scales, key=lambda s_: (share[str(s_)], -s_))
-    return {"scale": best, "share": share, "images": len(regions)}
+    return {"scale": pick_scale(share), "share": share, "images": len(regions)}
+
+
+def _kept(entry: dict, cfg: DissectConfig) -> list[int]:
+    """A causal ranking's brush: the units whose coefficient reached `keep_alpha`, at least min_units, at most top."""
+    n = int((entry["alpha"] >= cfg.keep_alpha).sum())
+    return entry["order"][: min(cfg.top, max(cfg.min_units, n))]
+
+
+def pick_scale(share: dict[str, float], tolerance: float = 0.01) -> float:
+    """The smallest value scale whose insertion success is within `tolerance` of the best one
+    (a higher level than needed only makes the edit harsher)."""
+    best = max(share.values())
+    return min(float(s) for s, v in share.items() if v >= best - tolerance)
 
 
 def _ace_alpha(G, layer: str, nxt: str, segmenter, z: torch.Tensor, labels: torch.Tensor, q99: torch.Tensor,
-               k: int, names: list[str], g: int, cfg: DissectConfig, tie: torch.Tensor) -> dict:
-    """Optimize per-unit α for concept k on these samples; return α, the ranked order and the objective."""
+               k: int, names: list[str], g: int, cfg: DissectConfig, tie: torch.Tensor,
+               terms: tuple[str, ...] = ("insert", "ablate")) -> dict:
+    """Optimize per-unit α for concept k on these samples; return α, the ranked order and the objective.
+
+    `terms` chooses the objective: inserting where the concept is absent (context allowing), ablating
+    where it is present, or both."""
     device = next(G.parameters()).device
     C = q99.numel()
     frac = cell_fractions(labels, len(names), g)  # (N, K, g, g)
@@ -312,9 +362,9 @@ def _ace_alpha(G, layer: str, nxt: str, segmenter, z: torch.Tensor, labels: torc
     ins = torch.zeros(len(z), g, g)
     for i in range(len(z)):
         r = pick_region(ok[i], REGION_SHAPES.get(concept, (2, 2)), rng)
-        if r is not None:
+        if r is not None and "insert" in terms:
             ins[i] = r.float()
-    abl = present.float() * (1 - ins)
+    abl = present.float() * (1 - ins) if "ablate" in terms else torch.zeros(len(z), g, g)
     use = ((ins.sum((1, 2)) > 0) | (abl.sum((1, 2)) > 0)).nonzero().flatten()
     alpha = torch.full((C,), 0.1, device=device, requires_grad=True)
     opt = torch.optim.Adam([alpha], lr=cfg.ace_lr)

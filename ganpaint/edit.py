@@ -156,7 +156,7 @@ def stroke_edit(stroke: Stroke, table: ConceptTable, channels: int, size: int) -
         if stroke.concept not in table.concepts:
             known = ", ".join(table.brushes) or "none"
             raise StrokeError(f"unknown concept {stroke.concept!r}; this model knows: {known}")
-        units, levels = table.brush(stroke.concept, stroke.strength)
+        units, levels = table.brush(stroke.concept, stroke.strength, stroke.mode)
     else:
         all_units = list(dict.fromkeys(stroke.units or ()))
         bad = [u for u in all_units if u >= channels]

@@ -118,6 +118,53 @@ class ProgressiveGenerator(nn.Module):
         return sub
 
 
+def _render_images(seeds: list[int], resolution: int) -> np.ndarray:
+    """Worker-process entry: world renders as (n, 3, R, R) uint8 (labels are not needed here)."""
+    imgs, _ = render_batch(seeds, resolution)
+    return np.ascontiguousarray(imgs.transpose(0, 3, 1, 2))
+
+
+def _worker_init() -> None:
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+
+
+class WorldFeed:
+    """World scenes rendered ahead by worker processes, for machines whose GPU trains faster than one core renders.
+
+    Seeds are handed out in order; finished chunks are taken as they arrive, so the pool's content
+    depends on timing and a resume is no longer bit-exact (the synchronous pool's is).
+    """
+
+    def __init__(self, workers: int, resolution: int, first_seed: int, chunk: int = 8) -> None:
+        import multiprocessing as mp
+        from collections import deque
+
+        self.resolution, self.chunk, self.next_seed = resolution, chunk, first_seed
+        self.procs = mp.get_context("spawn").Pool(workers, initializer=_worker_init)
+        self.pending: deque = deque()
+        self.depth = 3 * workers
+
+    def map(self, seeds: list[int]) -> np.ndarray:
+        chunks = [seeds[i : i + self.chunk] for i in range(0, len(seeds), self.chunk)]
+        return np.concatenate(self.procs.starmap(_render_images, [(c, self.resolution) for c in chunks]))
+
+    def take(self) -> np.ndarray | None:
+        """All chunks finished since the last call (None if none), keeping the workers busy."""
+        while len(self.pending) < self.depth:
+            seeds = list(range(self.next_seed, self.next_seed + self.chunk))
+            self.next_seed += self.chunk
+            self.pending.append(self.procs.apply_async(_render_images, (seeds, self.resolution)))
+        done = []
+        while self.pending and self.pending[0].ready():
+            done.append(self.pending.popleft().get())
+        return np.concatenate(done) if done else None
+
+    def close(self) -> None:
+        self.procs.terminate()
+        self.procs.join()
+
+
 class WorldPool:
     """A ring of world renders; `refresh` new scenes replace old ones every iteration.
 
@@ -125,27 +172,44 @@ class WorldPool:
     storing it in the checkpoint.
     """
 
-    def __init__(self, size: int, resolution: int, refresh: int, seed_offset: int = 0) -> None:
+    def __init__(self, size: int, resolution: int, refresh: int, seed_offset: int = 0,
+                 feed: WorldFeed | None = None) -> None:
         self.size, self.resolution, self.refresh, self.offset = size, resolution, refresh, seed_offset
         self.data = torch.empty(size, 3, resolution, resolution, dtype=torch.uint8)
         self.step = 0
+        self.feed = feed
+        self.cursor = 0  # next slot a fed scene replaces
 
     def _render(self, slots: list[int], seeds: list[int]) -> None:
-        imgs, _ = render_batch([s + self.offset for s in seeds], self.resolution)
-        self.data[slots] = torch.from_numpy(imgs).permute(0, 3, 1, 2)
+        seeds = [s + self.offset for s in seeds]
+        if self.feed is not None:
+            self.data[slots] = torch.from_numpy(self.feed.map(seeds))
+        else:
+            imgs, _ = render_batch(seeds, self.resolution)
+            self.data[slots] = torch.from_numpy(imgs).permute(0, 3, 1, 2)
 
     def fill(self, step: int, progress_fn: Callable[[str], None] | None = None) -> None:
         """Rebuild the pool as it was after `step` iterations."""
         last = self.size + step * self.refresh  # seeds rendered so far: 0 … last-1
         seeds = list(range(max(0, last - self.size), last))
-        for i in range(0, len(seeds), 256):
-            chunk = seeds[i : i + 256]
+        step_n = 256 if self.feed is None else 2048
+        for i in range(0, len(seeds), step_n):
+            chunk = seeds[i : i + step_n]
             self._render([s % self.size for s in chunk], chunk)
             if progress_fn:
                 progress_fn(f"filling world pool {i + len(chunk)}/{len(seeds)}")
         self.step = step
 
     def advance(self) -> None:
+        if self.feed is not None:
+            imgs = self.feed.take()
+            if imgs is not None:
+                imgs = imgs[: self.size]
+                slots = [(self.cursor + i) % self.size for i in range(len(imgs))]
+                self.data[slots] = torch.from_numpy(imgs)
+                self.cursor = (self.cursor + len(imgs)) % self.size
+            self.step += 1
+            return
         first = self.size + self.step * self.refresh
         seeds = list(range(first, first + self.refresh))
         self._render([s % self.size for s in seeds], seeds)
@@ -172,10 +236,15 @@ def _downsample(img: torch.Tensor, r: int) -> torch.Tensor:
 
 class Trainer:
     def __init__(self, config: TrainConfig | None = None, run_dir: str | os.PathLike = "runs/scenes",
-                 device: str | None = None, init_from: str | os.PathLike | None = None) -> None:
+                 device: str | None = None, init_from: str | os.PathLike | None = None,
+                 render_workers: int = 0) -> None:
         self.run_dir = Path(run_dir)
+        self.render_workers = render_workers  # > 0: world scenes come from worker processes (WorldFeed)
+        self.feed: WorldFeed | None = None
         self.ckpt_path = self.run_dir / "checkpoint.pt"
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed shapes within a phase
         source = self.ckpt_path if self.ckpt_path.exists() else (Path(init_from) if init_from else None)
         if source is not None and source.exists():
             state = torch.load(source, map_location="cpu", weights_only=True)
@@ -198,6 +267,7 @@ class Trainer:
         self.held_images = 0  # images trained while growth was capped (see max_resolution)
         self.max_resolution: int | None = None  # run-time cap on growth; lifting it resumes the schedule
         self.wall_s = 0.0
+        self.wall_by_device: dict[str, float] = {}  # where the training time was spent, e.g. {"cpu": …, "NVIDIA H200": …}
         self.sample_z = torch.randn(64, cfg.z_dim, generator=torch.Generator().manual_seed(12345))
         if state is not None:
             self.G.load_state_dict(state["G"])
@@ -208,6 +278,7 @@ class Trainer:
             self.rng.set_state(state["rng"])
             self.step, self.images, self.wall_s = state["step"], state["images"], state["wall_s"]
             self.held_images = state.get("held_images", 0)
+            self.wall_by_device = dict(state.get("wall_by_device") or {"cpu": self.wall_s})
         self.pool: WorldPool | None = None
 
     # ------------------------------------------------------------------ checkpoint
@@ -220,7 +291,7 @@ class Trainer:
             "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "rng": self.rng.get_state(), "step": self.step, "images": self.images, "wall_s": self.wall_s,
-            "held_images": self.held_images,
+            "held_images": self.held_images, "wall_by_device": self.wall_by_device,
         }
         tmp = self.ckpt_path.with_suffix(".tmp")
         torch.save(state, tmp)
@@ -262,7 +333,12 @@ class Trainer:
         r, alpha = self.current_phase()
         pool_res = min(max(r, cfg.min_pool_resolution), cfg.resolution)
         if self.pool is None or self.pool.resolution != pool_res:
-            self.pool = WorldPool(cfg.pool_size, pool_res, cfg.pool_refresh)
+            if self.render_workers > 0:
+                self.close_feed()
+                # fresh seeds far past anything the synchronous pool has used, below the held-out range
+                first = cfg.pool_size + (self.step + 1_000_000) * cfg.pool_refresh
+                self.feed = WorldFeed(self.render_workers, pool_res, first)
+            self.pool = WorldPool(cfg.pool_size, pool_res, cfg.pool_refresh, feed=self.feed)
             self.pool.fill(self.step)
         real = _downsample(self.pool.sample(cfg.batch, self.rng), r)
         if alpha < 1.0:
@@ -304,12 +380,30 @@ class Trainer:
         self.pool.advance()
         return {"res": r, "alpha": round(alpha, 3), "loss_d": loss_d_report.item(), "loss_g": loss_g.detach().item(), "r1": r1.detach().item()}
 
+    @property
+    def device_label(self) -> str:
+        return torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else self.device.type
+
+    def close_feed(self) -> None:
+        if self.feed is not None:
+            self.feed.close()
+            self.feed = None
+
     # ------------------------------------------------------------------ loop
     def train(self, *, max_images: int | None = None, max_steps: int | None = None,
               time_limit_s: float | None = None, checkpoint_every_s: float = 300.0,
               sample_every_images: int | None = 20_000,
               progress_fn: Callable[[dict], None] | None = None,
               abort_fn: Callable[[], bool] | None = None) -> None:
+        try:
+            self._train_loop(max_images, max_steps, time_limit_s, checkpoint_every_s, sample_every_images,
+                             progress_fn, abort_fn)
+        finally:
+            self.close_feed()
+            self.pool = None
+
+    def _train_loop(self, max_images, max_steps, time_limit_s, checkpoint_every_s, sample_every_images,
+                    progress_fn, abort_fn) -> None:
         start = last_ckpt = time.monotonic()
         next_sample = (self.images // sample_every_images + 1) * sample_every_images if sample_every_images else None
         while True:
@@ -323,7 +417,9 @@ class Trainer:
                 break
             t0 = time.monotonic()
             stats = self.iteration()
-            self.wall_s += time.monotonic() - t0
+            dt = time.monotonic() - t0
+            self.wall_s += dt
+            self.wall_by_device[self.device_label] = self.wall_by_device.get(self.device_label, 0.0) + dt
             stats.update(step=self.step, images=self.images)
             if progress_fn:
                 progress_fn(stats)
@@ -387,6 +483,7 @@ class Trainer:
                 "images_seen": self.images,
                 "steps": self.step,
                 "train_wall_clock_s": round(self.wall_s, 1),
+                "train_wall_clock_by_device_s": {k: round(v, 1) for k, v in self.wall_by_device.items()},
                 "recipe": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self.config).items()},
             },
         }

@@ -107,7 +107,11 @@ class ConceptOut(BaseModel):
     levels: list[float] = Field(description="draw value per unit (its q99 level)")
     scores: list[float]
     ranking: str = Field(description="how units were ranked: ace, iou, ...")
-    value_scale: float
+    value_scale: float = Field(description="draw values are levels × value_scale")
+    remove_units: list[int] = Field(default_factory=list,
+                                    description="units the remove brush switches off, ranked by ablation alone, best "
+                                                "first; empty: remove uses `units`")
+    remove_scores: list[float] = Field(default_factory=list)
 
 
 class ModelSummary(BaseModel):

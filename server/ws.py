@@ -79,6 +79,8 @@ class Painter:
         if not self.settings.region_previews:
             return None
         gen = self.session.generator or self.session.model.generator
+        if next(gen.parameters()).device.type != "cpu":
+            return None  # on a GPU a full render is faster than many small windows (benchmarks/realmodel.py)
         if self._region is None or self._region[0] is not gen:
             try:
                 self._region = (gen, RegionRenderer(gen, start=self.session.model.next_layer))

@@ -94,7 +94,7 @@ def test_runs_on_a_real_tiny_generator_and_segmenter():
     table = dissect(m, seg, config=DissectConfig(samples=20, batch=10, seg_size=16, ace_images=6, ace_steps=1, ace_batch=6))
     assert table.num_units == 32 and set(table.brushes) == set(seg.labels)
     assert table.brushes[: len(BRUSH_ORDER)] == list(BRUSH_ORDER)
-    assert all(len(c.units) == 20 and len(set(c.units)) == 20 for c in table.concepts.values())
+    assert all(8 <= len(c.units) == len(set(c.units)) <= 32 for c in table.concepts.values())
     PaintModel(m.id, m.generator, table)  # the table fits the model
 
 
@@ -162,3 +162,33 @@ def test_draw_level_scale_is_chosen_by_insertion_success():
     assert levels == [v * tree.value_scale for v in tree.levels]
     plain = dissect(m, RedTreeSegmenter(), config=DissectConfig(**{**SMALL, "value_scales": (1.0,)}))
     assert plain.concepts["tree"].value_scale == 1.0 and "tree" not in plain.meta["value_scale_trials"]
+
+
+def test_remove_brush_gets_its_own_ablation_ranking():
+    m = unit_image_model()
+    table = dissect(m, RedTreeSegmenter(), config=DissectConfig(**SMALL))
+    tree = table.concepts["tree"]
+    assert tree.remove_units[0] == 0 and len(tree.remove_units) == 4
+    first, last = (table.meta["ace_remove"]["tree"]["objective"][k] for k in ("first", "last"))
+    assert first[0] == 0 and last[1] < first[1]  # no insertion term; the tree share where ablated falls
+    assert table.brush("tree", 1.0, "remove")[0] == tree.remove_units
+    off = dissect(m, RedTreeSegmenter(), config=DissectConfig(**{**SMALL, "remove_ranking": False}))
+    assert off.concepts["tree"].remove_units == [] and off.meta["ace_remove"] == {}
+
+
+def test_pick_scale_prefers_the_gentlest_level_near_the_best():
+    from ganpaint.dissect import pick_scale
+
+    assert pick_scale({"1.0": 0.5, "2.0": 0.9, "3.0": 0.905, "6.0": 0.91}) == 2.0
+    assert pick_scale({"1.0": 0.95, "2.0": 0.94}) == 1.0
+    assert pick_scale({"1.0": 0.2, "4.0": 0.8}, tolerance=0.0) == 4.0
+
+
+def test_causal_brush_keeps_the_units_whose_coefficient_reached_the_bar():
+    from ganpaint.dissect import _kept
+
+    cfg = DissectConfig(top=5, keep_alpha=0.5, min_units=2)
+    entry = {"alpha": torch.tensor([0.9, 0.0, 0.6, 0.7, 0.1, 0.55, 0.52, 0.8]), "order": [0, 7, 3, 2, 5, 6, 4, 1]}
+    assert _kept(entry, cfg) == [0, 7, 3, 2, 5]  # six reached 0.5; capped at top
+    entry["alpha"] = torch.zeros(8)
+    assert _kept(entry, cfg) == [0, 7]  # none did: the minimum

@@ -145,3 +145,21 @@ def test_over_is_alpha_compositing():
     once = apply_edit(x, a, v)
     twice = apply_edit(apply_edit(x, *acc), *new)
     assert once.item() == pytest.approx(twice.item())
+
+
+def test_remove_uses_the_ablation_ranked_units_when_the_table_has_them():
+    t = _table()
+    t.concepts["door"].remove_units = [7, 4, 2]
+    t.concepts["door"].remove_scores = [0.9, 0.5, 0.1]
+    mask = np.zeros((8, 8), bool)
+    mask[0:2, 0:2] = True
+    alpha, value = stroke_edit(Stroke(mode="remove", concept="door", mask=mask), t, channels=8, size=8)
+    assert [u for u in range(8) if alpha[u].any()] == [2, 4, 7]
+    assert not value.any()
+    alpha, _ = stroke_edit(Stroke(mode="remove", concept="door", mask=mask, strength=0.5), t, channels=8, size=8)
+    assert [u for u in range(8) if alpha[u].any()] == [4, 7]  # the best-ranked half (round(1.5) = 2)
+    alpha, value = stroke_edit(Stroke(mode="draw", concept="door", mask=mask), t, channels=8, size=8)
+    assert [u for u in range(8) if alpha[u].any()] == [2, 5]  # drawing keeps the draw ranking
+    again = ConceptTable.from_dict(t.to_dict())
+    assert again.concepts["door"].remove_units == [7, 4, 2]
+    assert "remove_units" not in again.to_dict()["concepts"]["tree"]

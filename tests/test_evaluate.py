@@ -77,6 +77,8 @@ def test_shipped_tree_brush_draws_and_removes_trees():
         pytest.skip("models/scenes/concepts.json is absent: run `ganpaint dissect --model scenes` first")
     model = PaintModel.load(root)
     assert model.segmenter is not None, "models/scenes/segmenter.safetensors is missing"
+    for name in ("tree", "grass", "door", "sky", "cloud", "brick", "dome"):  # removal has its own ranking
+        assert model.table.concepts[name].remove_units, name
     cfg = EvalConfig(trials=12, other_trials=0, batch=12, max_images=48, fsd_samples=0, concepts=("tree",))
     tree = brush_trials(model, model.segmenter, config=cfg, keep_examples=False)["concepts"]["tree"]
     assert tree["draw"]["trials"] >= 6 and tree["remove"]["trials"] >= 6

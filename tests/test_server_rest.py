@@ -33,6 +33,7 @@ def test_health_models_and_openapi(client):
     assert [m["id"] for m in client.get("/api/models").json()] == ["tiny"]
     m = client.get("/api/models/tiny").json()
     assert m["edit_layer"] == "layer4" and m["concepts"][0]["name"] == "tree" and len(m["concepts"][0]["units"]) == 6
+    assert m["concepts"][0]["remove_units"] == []  # this table has no ablation ranking: remove uses `units`
     assert client.get("/api/models/nope").json() == {"detail": "unknown model 'nope'; loaded: tiny"}
     paths = client.get("/openapi.json").json()["paths"]
     assert "/api/sessions/{session_id}/strokes/{index}" in paths and "/api/models/{model}/segment" in paths

@@ -77,3 +77,35 @@ def test_growth_cap_holds_resolution_and_lifting_it_fades_in(tmp_path):
     t2.train(max_steps=6, sample_every_images=None)  # one more batch of 4
     r, alpha = t2.current_phase()
     assert r == 16 and 0 < alpha <= 0.5  # fading in, not jumping to 16 px
+
+
+def test_render_workers_feed_the_pool_with_fresh_world_scenes(tmp_path):
+    from ganpaint.train import WorldFeed, WorldPool, _render_images
+    from ganpaint.world import render_batch
+
+    feed = WorldFeed(workers=1, resolution=16, first_seed=500, chunk=2)
+    try:
+        pool = WorldPool(4, 16, refresh=1, feed=feed)
+        pool.fill(0)  # seeds 0..3, rendered by the worker
+        assert torch.equal(pool.data[2], torch.from_numpy(_render_images([2], 16)[0]))
+        before = pool.data.clone()
+        import time
+
+        deadline = time.monotonic() + 60
+        while torch.equal(pool.data, before) and time.monotonic() < deadline:
+            pool.advance()
+            time.sleep(0.05)
+        changed = [i for i in range(4) if not torch.equal(pool.data[i], before[i])]
+        assert changed and changed[0] == 0  # fed scenes replace slots in ring order
+        imgs, _ = render_batch([500], 16)
+        assert torch.equal(pool.data[0], torch.from_numpy(imgs[0]).permute(2, 0, 1))  # seeds in order
+    finally:
+        feed.close()
+
+
+def test_training_with_render_workers_runs_and_closes_them(tmp_path):
+    torch.set_num_threads(1)
+    t = Trainer(TrainConfig(**TINY), tmp_path / "run", render_workers=1)
+    t.train(max_steps=6, sample_every_images=None)
+    assert t.step == 6 and t.feed is None and t.pool is None
+    assert torch.isfinite(t.G(torch.randn(2, 32), 16)).all()

@@ -108,7 +108,7 @@ def _dissect_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--samples", type=int, default=1000, help="generated images (default 1000)")
     p.add_argument("--batch", type=int, default=25, help="images per batch (default 25)")
     p.add_argument("--seed", type=int, default=1, help="latent seed (default 1)")
-    p.add_argument("--ace-steps", type=int, default=40, help="causal ranking steps per concept; 0 = rank by IoU (default 40)")
+    p.add_argument("--ace-steps", type=int, default=80, help="causal ranking steps per concept; 0 = rank by IoU (default 80)")
     p.add_argument("--out", default=None, help="table to write (default: the model's concepts.json for its edit layer)")
     p.add_argument("--checkpoint", default=None, help="resume file (default runs/dissect/<model>-<layer>.pt)")
 
@@ -141,7 +141,7 @@ def cmd_dissect(args) -> None:
         if stage not in bars:
             for b in bars.values():
                 b.close()
-            bars[stage] = tqdm(total=total, desc=stage, unit="img" if stage != "ace" else "concept", dynamic_ncols=True)
+            bars[stage] = tqdm(total=total, desc=stage, unit="concept" if stage.startswith("ace") or stage == "calibrate" else "img", dynamic_ncols=True)
         bars[stage].update(done - bars[stage].n)
 
     print(f"dissecting {model.id} {args.layer} ({target.channels} units) with segmenter {seg.id}; checkpoint {ckpt}")

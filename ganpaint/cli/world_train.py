@@ -47,6 +47,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                    help="hold growth at this resolution for now (a later run without it fades in the next one)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--render-workers", type=int, default=0,
+                   help="render world scenes in N worker processes (for a GPU that outruns one core; "
+                        "resume is then not bit-exact; default 0: render in-line)")
     p.add_argument("--export", default=None, help="after training, export the EMA generator to this model folder")
     p.add_argument("--init", default="models/scenes/train_state.pt",
                    help="compact checkpoint to start from when the run folder has none (default: the shipped one)")
@@ -71,7 +74,10 @@ def cmd_train(args) -> None:
         config = TrainConfig(**overrides)
     except ValueError as e:
         _fail(str(e))
-    trainer = Trainer(config, run_dir=args.run, device=args.device, init_from=args.init)
+    if args.render_workers < 0:
+        _fail("--render-workers must be >= 0")
+    trainer = Trainer(config, run_dir=args.run, device=args.device, init_from=args.init,
+                      render_workers=args.render_workers)
     trainer.max_resolution = args.max_resolution
     if trainer.step and overrides:
         print("note: resuming an existing run; --resolution/--widths/--batch are ignored", file=sys.stderr)
