@@ -1,8 +1,8 @@
 """Photo adaptation benchmark: time to editable and reconstruction quality after each stage.
 
-    python benchmarks/adaptation.py --model scenes --count 50                 # held-out world renders + sample photos
-    python benchmarks/adaptation.py --model scenes --count 8 --threads 1      # quick, while a GAN trains
-    python benchmarks/adaptation.py --model scenes --timing-128 10            # + timing on an untrained 128 px G
+    python benchmarks/adaptation.py --model models/scenes --count 50          # held-out world renders + sample photos
+    python benchmarks/adaptation.py --count 8 --threads 1                     # quick, while a GAN trains
+    python benchmarks/adaptation.py --timing-128 10                           # + timing on an untrained 128 px G
 
 Targets: world renders with seeds from HELDOUT_SEED_BASE (never seen in training) and a few real
 photos (scikit-image's bundled samples, when scikit-image is installed). For each: PSNR / SSIM after

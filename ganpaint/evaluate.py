@@ -45,7 +45,7 @@ class EvalConfig:
     trials: int = 200  # per kind (draw, random draw, remove) for the palette's main brushes
     other_trials: int = 50  # for the other concepts
     batch: int = 25
-    max_images: int = 1500
+    max_images: int = 3000  # grass is rarely absent where it may grow: it needs ~3000 images for 200 trials
     seed: int = 2  # latents for trials (dissection uses 1)
     fsd_samples: int = 1000
     strength: float = 1.0

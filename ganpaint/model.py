@@ -50,6 +50,10 @@ def z_for_seed(seed: int, z_dim: int = 512) -> torch.Tensor:
     return torch.from_numpy(np.random.RandomState(seed).standard_normal((1, z_dim)).astype(np.float32))
 
 
+CPU_CHUNK = 2  # images per pass through the high-resolution layers on a CPU
+CPU_SPLIT_RESOLUTION = 64  # layers at or above this resolution run in chunks on a CPU
+
+
 @dataclass
 class PaintModel:
     id: str
@@ -93,7 +97,21 @@ class PaintModel:
         """Edited image (N, 3, R, R) from cached edit-layer activations; only later layers run."""
         if alpha is not None:
             h = apply_edit(h, alpha.to(h.device), value.to(h.device))
-        return (generator or self.generator).render_from(h, start=self.next_layer)
+        G = generator or self.generator
+        split = self._cpu_split_layer(G) if h.device.type == "cpu" and len(h) > CPU_CHUNK else None
+        if split is None:
+            return G.render_from(h, start=self.next_layer)
+        # on a CPU a whole batch's high-resolution activations overflow the cache: the low-resolution
+        # layers run batched, the rest CPU_CHUNK images at a time (benchmarks/concurrency.py)
+        x = G.render_from(h, start=self.next_layer, stop=split)
+        return torch.cat([G.render_from(x[i : i + CPU_CHUNK], start=split) for i in range(0, len(x), CPU_CHUNK)])
+
+    def _cpu_split_layer(self, G: Generator) -> str | None:
+        names = G.layer_names
+        for name in names[names.index(self.next_layer) + 1 : -1]:
+            if G.config.layer_resolution(name) >= CPU_SPLIT_RESOLUTION:
+                return name
+        return None
 
     def describe(self) -> dict:
         return {

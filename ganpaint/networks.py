@@ -177,11 +177,13 @@ class Generator(nn.Module):
                 break
         return x
 
-    def render_from(self, x: torch.Tensor, start: str = "layer5") -> torch.Tensor:
-        """Run from the named layer (inclusive) to the output, given the previous layer's output."""
+    def render_from(self, x: torch.Tensor, start: str = "layer5", stop: str | None = None) -> torch.Tensor:
+        """Run from the named layer (inclusive) to the output (or up to `stop`, exclusive), given the
+        previous layer's output."""
         first = self._check_layer(start)
+        last = self._check_layer(stop) if stop is not None else len(self.layer_names)
         for i, module in enumerate(self.children()):
-            if i >= first:
+            if first <= i < last:
                 x = module(x)
         return x
 

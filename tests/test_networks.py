@@ -73,3 +73,20 @@ def test_discriminator_scores_every_growth_stage():
     for r in (8, 16, 32):
         out = D(torch.randn(4, 3, r, r), alpha=0.5)
         assert out.shape == (4, 1)
+
+
+def test_cpu_batches_render_high_resolution_layers_in_chunks_with_the_same_result():
+    from ganpaint import model as model_mod
+    from ganpaint.model import PaintModel
+
+    m = PaintModel.random(resolution=128, widths=(16, 16, 8, 8, 8, 4), seed=0)
+    assert m._cpu_split_layer(m.generator) == "layer9"  # the first 64 px layer
+    h = m.features(torch.randn(5, m.generator.config.z_dim))
+    split = m.render(h)
+    whole = m.generator.render_from(h, start=m.next_layer)
+    assert split.shape == whole.shape == (5, 3, 128, 128)
+    assert torch.allclose(split, whole, atol=1e-5)
+    part = m.generator.render_from(h, start="layer5", stop="layer9")
+    assert part.shape[-1] == 32 and torch.allclose(m.generator.render_from(part, start="layer9"), whole, atol=1e-5)
+    small = PaintModel.random(resolution=32, widths=(16, 16, 8, 8), seed=0)
+    assert small._cpu_split_layer(small.generator) is None and model_mod.CPU_CHUNK == 2
