@@ -107,7 +107,9 @@ class PaintModel:
         return torch.cat([G.render_from(x[i : i + CPU_CHUNK], start=split) for i in range(0, len(x), CPU_CHUNK)])
 
     def _cpu_split_layer(self, G: Generator) -> str | None:
-        names = G.layer_names
+        names = getattr(G, "layer_names", None)  # generator-like objects without named layers render whole
+        if not names or self.next_layer not in names:
+            return None
         for name in names[names.index(self.next_layer) + 1 : -1]:
             if G.config.layer_resolution(name) >= CPU_SPLIT_RESOLUTION:
                 return name
