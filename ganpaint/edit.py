@@ -115,15 +115,17 @@ class Stroke:
         return d
 
 
-def _fine_grid(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    c = (torch.arange(n, dtype=torch.float32) + 0.5) / n
-    return torch.meshgrid(c, c, indexing="ij")  # y, x: (n, n)
-
-
 def _points_mask(points: Sequence[tuple[float, float]], radius: float, n: int) -> torch.Tensor:
     """(n, n) bool: cells whose centre lies within `radius` of the polyline, plus each point's own cell."""
-    y, x = _fine_grid(n)
     pts = torch.tensor(points, dtype=torch.float32)  # (P, 2) as (x, y)
+    mask = torch.zeros(n, n, dtype=torch.bool)
+    # only cells whose centre can be within `radius`: the points' bounding box grown by radius (this runs
+    # for every preview frame, so it stays small)
+    lo = ((pts.min(0).values - radius) * n - 0.5).floor().clamp(0, n - 1).long().tolist()
+    hi = ((pts.max(0).values + radius) * n - 0.5).ceil().clamp(0, n - 1).long().tolist()
+    x0, y0, x1, y1 = lo[0], lo[1], hi[0] + 1, hi[1] + 1
+    c = (torch.arange(n, dtype=torch.float32) + 0.5) / n
+    y, x = torch.meshgrid(c[y0:y1], c[x0:x1], indexing="ij")
     a = pts[:-1] if len(pts) > 1 else pts
     b = pts[1:] if len(pts) > 1 else pts
     d = b - a  # (S, 2)
@@ -132,7 +134,7 @@ def _points_mask(points: Sequence[tuple[float, float]], radius: float, n: int) -
     t = (((px - a) * d).sum(-1) / len2).clamp(0, 1)  # (n·n, S)
     closest = a + t[..., None] * d
     dist2 = ((px - closest) ** 2).sum(-1).min(dim=1).values
-    mask = (dist2 <= radius * radius).reshape(n, n)
+    mask[y0:y1, x0:x1] = (dist2 <= radius * radius).reshape(y1 - y0, x1 - x0)
     idx = (pts * n).long().clamp(0, n - 1)
     mask[idx[:, 1], idx[:, 0]] = True
     return mask

@@ -36,9 +36,10 @@ def cmd_serve(args) -> None:
         settings = Settings(**overrides)
     except ValueError as e:
         _fail(str(e))
-    # the protocol limit sits well above the app's, so an oversized message gets an error, not a dropped socket
+    # the protocol limit sits well above the app's, so an oversized message gets an error, not a dropped socket;
+    # no per-message deflate: frames are WebP/JPEG/PNG already, and deflating them only costs CPU on both ends
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level,
-                ws_max_size=max(16 * 2**20, 4 * settings.max_message_bytes))
+                ws_max_size=max(16 * 2**20, 4 * settings.max_message_bytes), ws_per_message_deflate=False)
 
 
 # ----------------------------------------------------------------------------- render
