@@ -196,37 +196,24 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
     order = brush_order(labels_names)
     ace = state.setdefault("ace", {})
     can_ace = cfg.ace_steps > 0 and callable(getattr(segmenter, "logits", None))
-    if state["stage"] == "ace":
-        t0 = time.time()
-        if can_ace:
-            n_img = min(cfg.ace_images, cfg.samples)
-            for ci, concept in enumerate(order):
-                if concept in ace:
-                    continue
-                k = labels_names.index(concept)
-                ace[concept] = _ace_repeated(G, layer, nxt, segmenter, z_all, seg_labels, q99, n_img,
-                                             k, labels_names, g, cfg, tie=best_iou[:, k],
-                                             terms=("insert", "ablate") if cfg.draw_objective == "both" else ("insert",))
-                progress("ace", ci + 1, len(order))
-                maybe_save(force=True)
-        state["times"]["ace_s"] = state["times"].get("ace_s", 0) + time.time() - t0
-        state.update(stage="ace_remove")
-        maybe_save(force=True)
     ace_rm = state.setdefault("ace_remove", {})
-    if state["stage"] == "ace_remove":
+    draw_terms = ("insert", "ablate") if cfg.draw_objective == "both" else ("insert",)
+    for stage, store, terms, enabled, after in (("ace", ace, draw_terms, True, "ace_remove"),
+                                                ("ace_remove", ace_rm, ("ablate",), cfg.remove_ranking, "calibrate")):
+        if state["stage"] != stage:
+            continue
         t0 = time.time()
-        if can_ace and cfg.remove_ranking:
+        if can_ace and enabled:
             n_img = min(cfg.ace_images, cfg.samples)
             for ci, concept in enumerate(order):
-                if concept in ace_rm:
-                    continue
-                k = labels_names.index(concept)
-                ace_rm[concept] = _ace_repeated(G, layer, nxt, segmenter, z_all, seg_labels, q99, n_img,
-                                                k, labels_names, g, cfg, tie=best_iou[:, k], terms=("ablate",))
-                progress("ace_remove", ci + 1, len(order))
-                maybe_save(force=True)
-        state["times"]["ace_remove_s"] = state["times"].get("ace_remove_s", 0) + time.time() - t0
-        state.update(stage="calibrate")
+                if concept not in store:
+                    k = labels_names.index(concept)
+                    store[concept] = _ace_repeated(G, layer, nxt, segmenter, z_all, seg_labels, q99, n_img, k,
+                                                   labels_names, g, cfg, tie=best_iou[:, k], terms=terms)
+                    progress(stage, ci + 1, len(order))
+                    maybe_save(force=True)
+        state["times"][f"{stage}_s"] = state["times"].get(f"{stage}_s", 0) + time.time() - t0
+        state.update(stage=after)
         maybe_save(force=True)
 
     # ---------------------------------------------------------------- 4. draw level per concept
