@@ -55,7 +55,6 @@ class DissectConfig:
     min_units: int = 8  # … but at least this many
     ace_images: int = 96  # first samples used for the causal ranking
     ace_steps: int = 80  # 0: rank by IoU only
-    ace_repeats: int = 1  # >1: independent runs on disjoint image sets (ace_images each), coefficients averaged
     ace_batch: int = 8
     ace_lr: float = 0.1
     ace_sparsity: float = 0.002  # L1 weight on α (per unit)
@@ -208,8 +207,8 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
             for ci, concept in enumerate(order):
                 if concept not in store:
                     k = labels_names.index(concept)
-                    store[concept] = _ace_repeated(G, layer, nxt, segmenter, z_all, seg_labels, q99, n_img, k,
-                                                   labels_names, g, cfg, tie=best_iou[:, k], terms=terms)
+                    store[concept] = _ace_alpha(G, layer, nxt, segmenter, z_all[:n_img], seg_labels[:n_img].long(), q99,
+                                                k, labels_names, g, cfg, tie=best_iou[:, k], terms=terms)
                     progress(stage, ci + 1, len(order))
                     maybe_save(force=True)
         state["times"][f"{stage}_s"] = state["times"].get(f"{stage}_s", 0) + time.time() - t0
@@ -333,31 +332,9 @@ def pick_scale(share: dict[str, float], tolerance: float = 0.01) -> float:
     return min(float(s) for s, v in share.items() if v >= best - tolerance)
 
 
-def _ace_repeated(G, layer: str, nxt: str, segmenter, z_all: torch.Tensor, labels: torch.Tensor, q99: torch.Tensor,
-                  n_img: int, k: int, names: list[str], g: int, cfg: DissectConfig, tie: torch.Tensor,
-                  terms: tuple[str, ...]) -> dict:
-    """`_ace_alpha` on `ace_repeats` disjoint image sets with their own region draws; α averaged (one
-    run's ranking moves noticeably with its images, an average of independent runs less)."""
-    runs = []
-    for r in range(max(1, cfg.ace_repeats)):
-        lo = r * n_img
-        if r and lo + n_img > len(z_all):
-            break
-        runs.append(_ace_alpha(G, layer, nxt, segmenter, z_all[lo : lo + n_img], labels[lo : lo + n_img].long(),
-                               q99, k, names, g, cfg, tie, terms, seed=k + 1000 * r))
-    if len(runs) == 1:
-        return runs[0]
-    a = torch.stack([x["alpha"] for x in runs]).mean(0)
-    gsum = [sum(x["gradient"][u] if x.get("gradient") else 0.0 for x in runs) for u in range(len(a))]
-    order = sorted(range(len(a)), key=lambda u: (-round(float(a[u]), 3), -gsum[u], -float(tie[u])))
-    return {"alpha": a, "order": order, "images": sum(x["images"] for x in runs), "gradient": gsum,
-            "objective": runs[0]["objective"], "runs": len(runs),
-            "objective_per_run": [x["objective"] for x in runs]}
-
-
 def _ace_alpha(G, layer: str, nxt: str, segmenter, z: torch.Tensor, labels: torch.Tensor, q99: torch.Tensor,
                k: int, names: list[str], g: int, cfg: DissectConfig, tie: torch.Tensor,
-               terms: tuple[str, ...] = ("insert", "ablate"), seed: int | None = None) -> dict:
+               terms: tuple[str, ...] = ("insert", "ablate")) -> dict:
     """Optimize per-unit α for concept k on these samples; return α, the ranked order and the objective.
 
     `terms` chooses the objective: inserting where the concept is absent (context allowing), ablating
@@ -368,7 +345,7 @@ def _ace_alpha(G, layer: str, nxt: str, segmenter, z: torch.Tensor, labels: torc
     concept = names[k]
     ok = allowed_cells(frac, concept, names)
     present = present_cells(frac, concept, names)
-    rng = np.random.default_rng(k if seed is None else seed)
+    rng = np.random.default_rng(k)
     ins = torch.zeros(len(z), g, g)
     for i in range(len(z)):
         r = pick_region(ok[i], REGION_SHAPES.get(concept, (2, 2)), rng)

@@ -193,12 +193,3 @@ def test_causal_brush_keeps_the_units_whose_coefficient_reached_the_bar():
     entry["alpha"] = torch.zeros(8)
     assert _kept(entry, cfg) == [0, 7]  # none did: the minimum
 
-
-def test_causal_ranking_averages_independent_runs_on_disjoint_images():
-    m = unit_image_model()
-    two = dissect(m, RedTreeSegmenter(), config=DissectConfig(**{**SMALL, "ace_repeats": 2}))
-    one = dissect(m, RedTreeSegmenter(), config=DissectConfig(**{**SMALL, "ace_repeats": 1}))
-    assert two.meta["ace"]["tree"]["runs"] == 2 and len(two.meta["ace"]["tree"]["objective_per_run"]) == 2
-    assert "runs" not in one.meta["ace"]["tree"]
-    assert two.meta["ace"]["tree"]["images"] > one.meta["ace"]["tree"]["images"]
-    assert two.concepts["tree"].units[0] == one.concepts["tree"].units[0] == 0  # the planted unit either way
