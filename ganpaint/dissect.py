@@ -16,7 +16,8 @@ Three resumable stages over `samples` generated images (DESIGN.md §4):
    segmenter see it, and ablating them (x ← x·(1−α·m)) where it is present removes it, with an L1
    penalty on α (GAN Dissection's ACE ranking). Brushes are the units with the largest α.
    A second ranking optimizes ablation alone (where the concept is present): the remove brush's units.
-4. calibrate: each draw brush's level (q99 × a scale) is chosen by insertion success.
+4. calibrate: each draw brush's unit count (a prefix of its ranking) and level (q99 × a scale) are
+   chosen by insertion success on samples the ranking did not see.
 """
 from __future__ import annotations
 
@@ -32,11 +33,11 @@ import torch.nn.functional as F
 
 from .checkpoint import state_dict_sha256
 from .concepts import Concept, ConceptTable
-from .regions import REGION_SHAPES, allowed_cells, cell_fractions, pick_region, present_cells
+from .regions import REGION_SHAPES, SUCCESS_SHARE, allowed_cells, cell_fractions, pick_region, present_cells
 from .segmenter import Segmenter
 from .stats import RunningQuantile, ThresholdIoU
 
-__all__ = ["DissectConfig", "dissect", "BRUSH_ORDER", "brush_order", "pick_scale", "sample_latents", "segment_at"]
+__all__ = ["DissectConfig", "dissect", "BRUSH_ORDER", "brush_order", "pick_trial", "sample_latents", "segment_at"]
 
 BRUSH_ORDER = ("tree", "grass", "door", "sky", "cloud", "brick", "dome")
 INTERPRETABLE_IOU = 0.05
@@ -58,15 +59,19 @@ class DissectConfig:
     ace_batch: int = 8
     ace_lr: float = 0.1
     ace_sparsity: float = 0.002  # L1 weight on α (per unit)
-    # draw levels are q99 × a per-concept scale, chosen from these by insertion success on the ACE
-    # images (the evaluation uses other latents); (1.0,) keeps plain q99
+    # each draw brush's level (q99 × a scale) and unit count are chosen by insertion success on the
+    # `calib_images` samples after the ACE images (the evaluation uses other latents); value_scales
+    # (1.0,) keeps plain q99 and the α-kept units
     value_scales: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
+    unit_counts: tuple[int, ...] = (8, 16, 24, 32, 40, 48)  # tried beside the α-kept count (capped at `top`)
+    calib_images: int = 300
     remove_ranking: bool = True  # rank units for the remove brush by ablation alone
     draw_objective: str = "insert"  # "insert": the draw ranking rewards insertion only; "both": ablation too
 
     def __post_init__(self) -> None:
         self.quantiles = tuple(self.quantiles)
         self.value_scales = tuple(self.value_scales)
+        self.unit_counts = tuple(self.unit_counts)
         if 0.99 not in self.quantiles:
             raise ValueError("quantiles must include 0.99 (the draw level and the reference threshold)")
         if self.draw_objective not in ("both", "insert"):
@@ -215,18 +220,20 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
         state.update(stage=after)
         maybe_save(force=True)
 
-    # ---------------------------------------------------------------- 4. draw level per concept
+    # ---------------------------------------------------------------- 4. draw level and unit count per concept
     scales = state.setdefault("scale", {})
     if state["stage"] == "calibrate":
         t0 = time.time()
-        n_img = min(cfg.ace_images, cfg.samples)
+        n_ace = min(cfg.ace_images, cfg.samples)
+        lo = n_ace if cfg.samples - n_ace >= cfg.calib_images // 2 else 0  # too few samples: reuse the ACE images
+        hi = min(cfg.samples, lo + cfg.calib_images)
         for ci, concept in enumerate(order):
             if concept in scales or concept not in ace or len(cfg.value_scales) < 2:
                 continue
             k = labels_names.index(concept)
-            units = _kept(ace[concept], cfg)
-            scales[concept] = _calibrate_scale(G, layer, nxt, segmenter, z_all[:n_img], seg_labels[:n_img].long(),
-                                               q99, units, k, labels_names, g, cfg)
+            scales[concept] = _calibrate(G, layer, nxt, segmenter, z_all[lo:hi], seg_labels[lo:hi].long(), q99,
+                                         ace[concept]["order"], len(_kept(ace[concept], cfg)), k, labels_names, g, cfg)
+            scales[concept]["samples"] = [lo, hi]
             progress("calibrate", ci + 1, len(order))
             maybe_save(force=True)
         state["times"]["calibrate_s"] = state["times"].get("calibrate_s", 0) + time.time() - t0
@@ -243,14 +250,14 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
             "quantiles": [cfg.quantiles[int(best_t[u, k])] for u in by_iou],
             "iqr": [round(float(best_iqr[u, k]), 4) for u in by_iou],
         }
+        trial = scales.get(concept, {})
         if concept in ace:
             alpha = ace[concept]["alpha"]
-            units = _kept(ace[concept], cfg)
+            units = ace[concept]["order"][: trial["units"]] if trial.get("units") else _kept(ace[concept], cfg)
             scores, ranking = [round(float(alpha[u]), 4) for u in units], "ace"
         else:
             units, scores, ranking = by_iou, iou_meta[concept]["scores"], "iou"
-        trial = scales.get(concept, {})
-        scale = pick_scale(trial["share"]) if trial.get("share") else trial.get("scale", 1.0)
+        scale = trial.get("scale", 1.0)
         rm_units, rm_scores = [], []
         if concept in ace_rm and ace_rm[concept]["images"]:
             rm_units = _kept(ace_rm[concept], cfg)
@@ -279,16 +286,20 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
         "iou": iou_meta,
         "ace": {c: {k: v for k, v in a.items() if k not in ("alpha", "order", "gradient")} for c, a in ace.items()},
         "ace_remove": {c: {k: v for k, v in a.items() if k not in ("alpha", "order", "gradient")} for c, a in ace_rm.items()},
-        "value_scale_trials": scales,
+        "calibration": scales,
         "timing_s": {k: round(v, 1) for k, v in state["times"].items()},
         "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
     }
     return ConceptTable(layer, C, concepts, order, [round(float(v), 4) for v in q99], meta)
 
 
-def _calibrate_scale(G, layer: str, nxt: str, segmenter, z: torch.Tensor, labels: torch.Tensor, q99: torch.Tensor,
-                     units: list[int], k: int, names: list[str], g: int, cfg: DissectConfig) -> dict:
-    """Insertion success (share of the region labelled as the concept) of the brush at each value scale."""
+def _calibrate(G, layer: str, nxt: str, segmenter, z: torch.Tensor, labels: torch.Tensor, q99: torch.Tensor,
+               order: list[int], kept: int, k: int, names: list[str], g: int, cfg: DissectConfig) -> dict:
+    """The draw brush's unit count and value scale, by insertion success on these samples.
+
+    Coordinate search: the scales at the α-kept count, then the counts at the chosen scale, then the
+    scales at the chosen count. Each (count, scale) is scored by the share of trial regions where the
+    segmenter then sees the concept on more than SUCCESS_SHARE of the region, and by the mean share."""
     device = next(G.parameters()).device
     frac = cell_fractions(labels, len(names), g)
     ok = allowed_cells(frac, names[k], names)
@@ -296,27 +307,44 @@ def _calibrate_scale(G, layer: str, nxt: str, segmenter, z: torch.Tensor, labels
     regions = [(i, pick_region(ok[i], REGION_SHAPES.get(names[k], (2, 2)), rng)) for i in range(len(z))]
     regions = [(i, r) for i, r in regions if r is not None]
     if not regions:
-        return {"scale": 1.0, "share": {}, "images": 0}
+        return {"units": kept, "scale": 1.0, "trials": {}, "images": 0}
     idx = torch.tensor([i for i, _ in regions])
     mask = torch.stack([r for _, r in regions]).float()[:, None].to(device)  # (N, 1, g, g)
-    sel = torch.tensor(units)
-    share = {}
     with torch.inference_mode():
         h = G.features(z[idx].to(device), upto=layer)
-        for scale in cfg.value_scales:
-            a = torch.zeros_like(h[:1]).repeat(len(h), 1, 1, 1)
-            a[:, sel] = mask.expand(-1, len(units), -1, -1)
-            v = torch.zeros_like(a)
-            v[:, sel] = (q99[sel].to(device) * scale).view(1, -1, 1, 1) * a[:, sel]
-            total, hit = 0.0, 0.0
+    trials: dict[str, dict] = {}
+
+    def score(n: int, scale: float) -> None:
+        name = f"{n}x{scale}"
+        if name in trials:
+            return
+        sel = torch.tensor(order[:n])
+        shares = []
+        with torch.inference_mode():
             for b in range(0, len(h), 16):
-                img = G.render_from(h[b : b + 16] * (1 - a[b : b + 16]) + v[b : b + 16] * a[b : b + 16], start=nxt)
+                hb, mb = h[b : b + 16], mask[b : b + 16]
+                a = torch.zeros_like(hb)
+                a[:, sel] = mb.expand(-1, n, -1, -1)
+                img = G.render_from(hb * (1 - a) + (q99.to(device) * scale).view(1, -1, 1, 1) * a, start=nxt)
                 lab = segment_at(segmenter, img, labels.shape[-1])
-                m = F.interpolate(mask[b : b + 16], size=lab.shape[-2:], mode="nearest")[:, 0].cpu()
-                hit += float(((lab == k).float() * m).sum())
-                total += float(m.sum())
-            share[str(scale)] = round(hit / max(total, 1.0), 4)
-    return {"scale": pick_scale(share), "share": share, "images": len(regions)}
+                m = F.interpolate(mb, size=lab.shape[-2:], mode="nearest")[:, 0].cpu()
+                shares.append(((lab == k).float() * m).sum((1, 2)) / m.sum((1, 2)).clamp_min(1))
+        sh = torch.cat(shares)
+        trials[name] = {"units": n, "scale": scale, "success": round(float((sh > SUCCESS_SHARE).float().mean()), 4),
+                        "share": round(float(sh.mean()), 4)}
+
+    counts = sorted({min(c, cfg.top, len(order)) for c in (*cfg.unit_counts, kept) if c > 0})
+    for s in cfg.value_scales:
+        score(kept, s)
+    best = pick_trial(trials.values())
+    for n in counts:
+        score(n, best["scale"])
+    best = pick_trial(trials.values())
+    for s in cfg.value_scales:
+        score(best["units"], s)
+    best = pick_trial(trials.values())
+    return {"units": best["units"], "scale": best["scale"], "success": best["success"], "share": best["share"],
+            "trials": trials, "images": len(regions)}
 
 
 def _kept(entry: dict, cfg: DissectConfig) -> list[int]:
@@ -325,11 +353,15 @@ def _kept(entry: dict, cfg: DissectConfig) -> list[int]:
     return entry["order"][: min(cfg.top, max(cfg.min_units, n))]
 
 
-def pick_scale(share: dict[str, float], tolerance: float = 0.01) -> float:
-    """The smallest value scale whose insertion success is within `tolerance` of the best one
-    (a higher level than needed only makes the edit harsher)."""
-    best = max(share.values())
-    return min(float(s) for s, v in share.items() if v >= best - tolerance)
+def pick_trial(trials, tolerance: float = 0.01) -> dict:
+    """The calibration trial to use: the best success rate (within `tolerance`), then the best mean share
+    (within `tolerance`), then the gentlest edit: the smallest scale, then the fewest units."""
+    trials = list(trials)
+    top = max(t["success"] for t in trials)
+    near = [t for t in trials if t["success"] >= top - tolerance]
+    top_share = max(t["share"] for t in near)
+    near = [t for t in near if t["share"] >= top_share - tolerance]
+    return min(near, key=lambda t: (t["scale"], t["units"]))
 
 
 def _ace_alpha(G, layer: str, nxt: str, segmenter, z: torch.Tensor, labels: torch.Tensor, q99: torch.Tensor,

@@ -28,14 +28,13 @@ import torch.nn.functional as F
 from .checkpoint import state_dict_sha256
 from .dissect import BRUSH_ORDER, sample_latents
 from .edit import Stroke, compose
-from .regions import REGION_SHAPES, allowed_cells, cell_fractions, pick_region, present_cells
+from .regions import REGION_SHAPES, SUCCESS_SHARE, allowed_cells, cell_fractions, pick_region, present_cells
 from .segmenter import Segmenter
 from .stats import frechet_distance
 from .train import HELDOUT_SEED_BASE
 
 __all__ = ["EvalConfig", "evaluate", "brush_trials", "fsd_report", "write_report", "SUCCESS_SHARE"]
 
-SUCCESS_SHARE = 0.6
 GOAL_DRAW, GOAL_REMOVE = 0.8, 0.7
 FSD_WORLD_SEEDS = HELDOUT_SEED_BASE + 100_000  # two disjoint held-out sets start here
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["cell_fractions", "allowed_cells", "present_cells", "pick_region", "REGION_SHAPES", "BUILDING"]
+__all__ = ["cell_fractions", "allowed_cells", "present_cells", "pick_region", "REGION_SHAPES", "BUILDING", "SUCCESS_SHARE"]
 
 BUILDING = ("brick", "door", "window", "roof", "dome")
 # (rows, cols) of a draw region in layer cells: roughly the concept's own shape on an 8×8 grid
@@ -25,6 +25,7 @@ REGION_SHAPES: dict[str, tuple[int, int]] = {
     "door": (2, 1), "window": (1, 1), "dome": (2, 2), "roof": (1, 3), "cloud": (1, 2), "tree": (2, 2),
     "grass": (2, 2), "sky": (2, 2), "brick": (2, 2), "road": (1, 2), "mountain": (1, 2),
 }
+SUCCESS_SHARE = 0.6  # a draw succeeds when the concept covers more than this share of the painted region
 ABSENT_MAX = 0.05  # a cell hosts a draw trial only if the concept covers less than this share of it
 
 

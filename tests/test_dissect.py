@@ -154,14 +154,29 @@ def test_draw_level_scale_is_chosen_by_insertion_success():
     """A scale of 0 inserts nothing (the fake's tree unit must be positive): calibration must pick 1."""
     m = unit_image_model()
     table = dissect(m, RedTreeSegmenter(), config=DissectConfig(**{**SMALL, "value_scales": (0.0, 1.0)}))
-    trials = table.meta["value_scale_trials"]["tree"]
-    assert trials["share"]["0.0"] < 0.05 < trials["share"]["1.0"]
+    cal = table.meta["calibration"]["tree"]
+    zero = [t for t in cal["trials"].values() if t["scale"] == 0.0]
+    one = [t for t in cal["trials"].values() if t["scale"] == 1.0]
+    assert zero and one and max(t["share"] for t in zero) < 0.05 < min(t["share"] for t in one if t["units"] >= 1)
     tree = table.concepts["tree"]
-    assert tree.value_scale == 1.0
+    assert tree.value_scale == 1.0 and cal["scale"] == 1.0
+    assert len(tree.units) == cal["units"] and tree.units[0] == 0  # the unit that draws trees is in the brush
     units, levels = table.brush("tree")
     assert levels == [v * tree.value_scale for v in tree.levels]
     plain = dissect(m, RedTreeSegmenter(), config=DissectConfig(**{**SMALL, "value_scales": (1.0,)}))
-    assert plain.concepts["tree"].value_scale == 1.0 and "tree" not in plain.meta["value_scale_trials"]
+    assert plain.concepts["tree"].value_scale == 1.0 and "tree" not in plain.meta["calibration"]
+
+
+def test_unit_count_is_chosen_by_insertion_success():
+    """Only unit 0 draws trees; units the ranking puts after it can only add noise. With unit counts
+    (1, 4) on offer and scale 1, one unit must do at least as well: calibration must not prefer more."""
+    m = unit_image_model()
+    cfg = DissectConfig(**{**SMALL, "value_scales": (1.0, 2.0), "unit_counts": (1, 4), "min_units": 4})
+    table = dissect(m, RedTreeSegmenter(), config=cfg)
+    cal = table.meta["calibration"]["tree"]
+    counts = {t["units"] for t in cal["trials"].values()}
+    assert counts == {1, 4}  # the α-kept count (min_units 4) and 1
+    assert cal["units"] == 1 and table.concepts["tree"].units == [0]
 
 
 def test_remove_brush_gets_its_own_ablation_ranking():
@@ -176,12 +191,16 @@ def test_remove_brush_gets_its_own_ablation_ranking():
     assert off.concepts["tree"].remove_units == [] and off.meta["ace_remove"] == {}
 
 
-def test_pick_scale_prefers_the_gentlest_level_near_the_best():
-    from ganpaint.dissect import pick_scale
+def test_pick_trial_prefers_success_then_share_then_the_gentlest_edit():
+    from ganpaint.dissect import pick_trial
 
-    assert pick_scale({"1.0": 0.5, "2.0": 0.9, "3.0": 0.905, "6.0": 0.91}) == 2.0
-    assert pick_scale({"1.0": 0.95, "2.0": 0.94}) == 1.0
-    assert pick_scale({"1.0": 0.2, "4.0": 0.8}, tolerance=0.0) == 4.0
+    def t(n, s, success, share):
+        return {"units": n, "scale": s, "success": success, "share": share}
+
+    assert pick_trial([t(8, 1.0, 0.5, 0.6), t(8, 2.0, 0.9, 0.7), t(8, 3.0, 0.905, 0.72)]) == t(8, 3.0, 0.905, 0.72)
+    assert pick_trial([t(8, 2.0, 0.9, 0.7), t(8, 3.0, 0.905, 0.705)]) == t(8, 2.0, 0.9, 0.7)  # gentlest near the best
+    assert pick_trial([t(32, 2.0, 0.8, 0.7), t(16, 2.0, 0.8, 0.7)]) == t(16, 2.0, 0.8, 0.7)  # fewer units
+    assert pick_trial([t(8, 1.0, 0.2, 0.9), t(8, 4.0, 0.8, 0.5)], tolerance=0.0) == t(8, 4.0, 0.8, 0.5)
 
 
 def test_causal_brush_keeps_the_units_whose_coefficient_reached_the_bar():
