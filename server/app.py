@@ -37,6 +37,7 @@ from .routes import models as models_routes
 from .routes import sessions as sessions_routes
 from .sessions import SessionError, SessionStore, StoreFull
 from .settings import Settings
+from .threads import default_render_threads, single_threaded
 
 __all__ = ["create_app", "load_models"]
 
@@ -169,10 +170,10 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if settings.threads:
-            import torch
-
-            torch.set_num_threads(settings.threads)
+        # torch runs single-threaded in every server thread but a photo job's; batches of frames spread
+        # over `threads` render threads instead (threads.py)
+        single_threaded()
+        app.state.renderer.threads = app.state.jobs.threads = settings.threads or default_render_threads()
         if not injected:
             app.state.models.update(await asyncio.to_thread(load_models, settings, app.state.device))
             if not app.state.models:

@@ -27,7 +27,10 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
+
+from .threads import own_threads, single_threaded
 
 __all__ = ["STATES", "Job", "JobAborted", "JobQueueFull", "JobRunner"]
 
@@ -101,8 +104,10 @@ class Job:
 
 class JobRunner:
     def __init__(self, *, workers: int = 1, max_queued: int = 4, keep_s: float = 600.0, report_every_s: float = 0.1,
-                 default_duration_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 default_duration_s: float = 60.0, clock: Callable[[], float] = time.monotonic,
+                 threads: int | None = None) -> None:
         self.workers, self.max_queued, self.keep_s = max(1, workers), max(0, max_queued), keep_s
+        self.threads = threads
         self.report_every_s, self.default_duration_s, self.clock = report_every_s, default_duration_s, clock
         self._jobs: dict[str, Job] = {}
         self._queue: deque[Job] = deque()
@@ -117,7 +122,9 @@ class JobRunner:
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="ganpaint-job")
+            # a job's torch gets `threads` intra-op threads (threads.py); none given: one
+            init = partial(own_threads, self.threads) if self.threads else single_threaded
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="ganpaint-job", initializer=init)
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Cancel everything; running work stops at its next abort check (waited for up to `timeout`)."""

@@ -56,11 +56,18 @@ def encoder_for(app_state, model_id: str, model: PaintModel):
     return cache[model_id]
 
 
+def running_job_message(app_state, session: Session) -> dict | None:
+    """The progress message of the session's photo job while it runs: a socket that opens mid-job gets
+    where it stands at once, not only the stages still to come."""
+    job = app_state.jobs.get(session.source.get("job") or "")
+    return None if job is None or job.ended else progress_message(app_state.jobs, job)
+
+
 def _painters(app_state, session: Session):
     return list(app_state.painters.get(session.id, ()))
 
 
-def _progress_message(jobs, job: Job) -> dict:
+def progress_message(jobs, job: Job) -> dict:
     d = jobs.describe(job)
     return {"type": "progress", "job": job.id, "progress": d["progress"], "stage": d["stage"], "state": d["state"],
             "metrics": d["metrics"], "error": d["error"]}
@@ -120,7 +127,7 @@ async def start_photo(app_state, model_id: str, model: PaintModel, data: bytes, 
             session.source = {**session.source, "status": job.state, "error": job.error}
             for p in _painters(app_state, session):
                 p.state_changed()
-        message = _progress_message(jobs, job)
+        message = progress_message(jobs, job)
         for p in _painters(app_state, session):
             p.post(message)
 

@@ -20,6 +20,7 @@ import asyncio
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Hashable
 
@@ -34,6 +35,7 @@ from ganpaint.networks import Generator
 from ganpaint.renderer import RegionRenderer
 
 from .sessions import Session, State
+from .threads import single_threaded
 
 __all__ = ["Renderer", "Busy", "session_frame"]
 
@@ -70,8 +72,13 @@ def _settle(fut: asyncio.Future, result, exc: BaseException | None) -> None:
 
 
 class Renderer:
-    def __init__(self, *, batching: bool = True, max_batch: int = 8, max_pending: int = 64) -> None:
+    def __init__(self, *, batching: bool = True, max_batch: int = 8, max_pending: int = 64,
+                 threads: int | None = None) -> None:
         self.batching, self.max_batch, self.max_pending = batching, max(1, max_batch), max_pending
+        # CPU threads that render (threads.py): the render thread and threads-1 helpers, each running torch
+        # single-threaded; a CPU batch is split across them. None: the render thread keeps torch's setting.
+        self.threads = threads
+        self._helpers: ThreadPoolExecutor | None = None
         self._pending: dict[Hashable, _Job] = {}
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -99,6 +106,9 @@ class Renderer:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self._helpers is not None:
+            self._helpers.shutdown(wait=False)
+            self._helpers = None
 
     def pending_count(self) -> int:
         with self._cond:
@@ -148,6 +158,11 @@ class Renderer:
             pass  # the event loop is closed: nobody is waiting any more
 
     def _run(self) -> None:
+        if self.threads:
+            single_threaded()
+            if self.threads > 1 and self._helpers is None:
+                self._helpers = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="ganpaint-render-helper",
+                                                   initializer=single_threaded)
         while True:
             with self._cond:
                 while not self._pending and not self._stopping:
@@ -180,6 +195,20 @@ class Renderer:
             for i in range(0, len(members), self.max_batch):
                 self._render_group(members[i : i + self.max_batch])
 
+    def _render_batch(self, model: PaintModel, h: torch.Tensor, alpha: torch.Tensor, value: torch.Tensor,
+                      generator: Generator | None) -> torch.Tensor:
+        """A batch on the CPU is split into one part per render thread, rendered at once (each part on one
+        core, no OpenMP barriers between cores); on a GPU it goes through whole."""
+        helpers = self._helpers
+        parts = min(len(h), self.threads or 1) if helpers is not None and h.device.type == "cpu" else 1
+        if parts <= 1:
+            return model.render(h, alpha, value, generator=generator)
+        cuts = [round(i * len(h) / parts) for i in range(parts + 1)]
+        spans = [slice(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
+        futures = [helpers.submit(model.render, h[s], alpha[s], value[s], generator=generator) for s in spans[1:]]
+        first = model.render(h[spans[0]], alpha[spans[0]], value[spans[0]], generator=generator)
+        return torch.cat([first] + [f.result() for f in futures])
+
     def _render_group(self, members: list[tuple[_Job, Prepared]]) -> None:
         job0 = members[0][0]
         t, cpu = time.perf_counter(), time.thread_time()
@@ -194,7 +223,7 @@ class Renderer:
                 h = torch.cat([p[0] for _, p in members])
                 alphas = [p[1] if p[1] is not None else torch.zeros_like(p[0][0]) for _, p in members]
                 values = [p[2] if p[2] is not None else torch.zeros_like(p[0][0]) for _, p in members]
-                img = job0.model.render(h, torch.stack(alphas), torch.stack(values), generator=job0.generator)
+                img = self._render_batch(job0.model, h, torch.stack(alphas), torch.stack(values), job0.generator)
             arrs = [np.ascontiguousarray(a) for a in to_uint8(img)]  # PIL copies strided arrays slowly
         except Exception as e:
             log.exception("render failed")

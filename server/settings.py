@@ -24,7 +24,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    threads: int | None = Field(None, ge=1, description="torch intra-op threads (default: torch's choice)")
+    threads: int | None = Field(None, ge=1, description="render threads on a CPU: batches are split across them, "
+                                "torch runs single-threaded in each (default: one per core)")
     models_dir: Path = REPO_ROOT / "models"
     models: list[str] = Field(["scenes"], description='model ids to load; ["all"] loads every model with weights')
     home: Path | None = Field(None, description="download cache with pulled models (default ~/.cache/ganpaint)")

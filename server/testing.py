@@ -112,10 +112,9 @@ def bench_model(args):
 
 
 def main(argv: list[str] | None = None) -> None:
-    import torch
-
     from .app import create_app
     from .settings import Settings
+    from .threads import single_threaded
 
     p = argparse.ArgumentParser(prog="python -m server.testing", description="serve one model for benchmarks")
     add_model_args(p)
@@ -124,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-region", action="store_true", help="render previews in full (so that they batch)")
     p.add_argument("--max-batch", type=int, default=8)
     args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    single_threaded()  # before any torch op here: the render thread alone gets --threads (threads.py)
     model_id, model = bench_model(args)
     settings = Settings(models=[model_id], batching=not args.no_batching, max_batch=args.max_batch,
                         region_previews=not args.no_region,

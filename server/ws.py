@@ -29,7 +29,7 @@ from ganpaint.imaging import FORMATS
 from ganpaint.model import MAX_SEED
 from ganpaint.renderer import RegionRenderer
 
-from .photos import pending_frame
+from .photos import pending_frame, running_job_message
 from .render import session_frame
 from .routes.models import stroke_limits
 from .sessions import Session, SessionError
@@ -210,6 +210,9 @@ class Painter:
         painters = self.app_state.painters.setdefault(self.session.id, set())
         painters.add(self)
         self.session.connections += 1
+        running = running_job_message(self.app_state, self.session)
+        if running is not None:
+            self.post(running)
         painting = asyncio.create_task(self.paint_loop())
         self.wake.set()
         try:

@@ -4,10 +4,12 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import threading
 import time
 
 import numpy as np
 import pytest
+import torch
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -78,6 +80,32 @@ def test_cancel_stops_running_work_within_one_step():
         await runner.stop()
 
     asyncio.run(main())
+
+
+def test_a_job_gets_its_threads_and_leaves_other_threads_single_threaded():
+    """Render threads run torch on one thread each; a photo job is the one OpenMP team (threads.py)."""
+    def probe():
+        out = []
+        t = threading.Thread(target=lambda: out.append(torch.get_num_threads()))
+        t.start()
+        t.join()
+        return out[0]
+
+    async def main(threads):
+        runner = JobRunner(workers=1, threads=threads)
+        runner.start()
+        done = []
+        runner.submit(lambda job: (torch.get_num_threads(), probe()), on_done=lambda j, result: done.append(result))
+        await _until(lambda: done)
+        await runner.stop()
+        return done[0]
+
+    setter = threading.Thread(target=torch.set_num_threads, args=(2,))  # new threads would start with 2
+    setter.start()
+    setter.join()
+    assert asyncio.run(main(None)) == (1, 1)
+    assert asyncio.run(main(3)) == (3, 1)  # the job has 3; a thread started afterwards still gets 1
+    assert probe() == 1
 
 
 def test_failures_are_reported_and_the_next_job_runs():
@@ -193,6 +221,11 @@ def test_progress_and_the_new_state_reach_the_websocket(make_app):
         with c.websocket_connect(f"/api/sessions/{out['session']}/ws?format=png") as ws:
             progress, frames, states = [], [], []
             deadline = time.monotonic() + 30
+            first = json.loads(ws.receive_text())
+            if first["type"] == "progress":
+                progress.append(first)
+            else:
+                states.append(first)
             while not (states and states[-1]["source"]["status"] == "ready" and len(frames) >= 2):
                 assert time.monotonic() < deadline, (progress[-3:], states)
                 msg = ws.receive()
@@ -211,7 +244,11 @@ def test_progress_and_the_new_state_reach_the_websocket(make_app):
                     assert "adapted" in m["detail"]
             assert states[0]["source"]["status"] == "adapting"
             assert all(p["job"] == out["job"] for p in progress)
-            assert {"h4", "coarse", "fine"} <= {p["stage"] for p in progress}
+            # a socket that opens mid-job hears where the job stands at once, then every later stage in order
+            assert first["type"] == "progress" and first["job"] == out["job"]
+            seen = [st for i, st in enumerate(p["stage"] for p in progress) if i == 0 or progress[i - 1]["stage"] != st]
+            pipeline = ["encoder", "h4", "coarse", "fine", "done"]
+            assert seen == pipeline[pipeline.index(seen[0]):] and "fine" in seen
             fractions = [p["progress"] for p in progress]
             assert fractions == sorted(fractions) and progress[-1]["state"] == "done" and fractions[-1] == 1.0
             square = app.state.sessions.get(out["session"]).photo.square

@@ -52,6 +52,33 @@ def test_jobs_due_together_render_as_one_batch(tiny):
         assert np.abs(arr.astype(int) - single.astype(int)).max() <= 1  # batched math may differ in last bits
 
 
+def test_a_cpu_batch_is_split_across_the_render_threads_each_single_threaded(tiny, monkeypatch):
+    """threads=3: the render thread and two helpers each render a part of the batch, with torch on one
+    thread (several OpenMP teams on a few cores stall each other; server/threads.py)."""
+    seen = []  # (thread name, torch threads in it, batch size) per generator call
+    render = tiny.render
+
+    def spy(h, *args, **kwargs):
+        seen.append((threading.current_thread().name, torch.get_num_threads(), len(h)))
+        return render(h, *args, **kwargs)
+
+    monkeypatch.setattr(tiny, "render", spy)
+    prepared = jobs_for(tiny, 7)
+    renderer = Renderer(batching=True, max_batch=8, threads=3)
+    try:
+        out = asyncio.run(_batch(renderer, tiny, prepared))
+    finally:
+        renderer.stop()
+    assert renderer.stats["max_batch_seen"] == 7
+    parts = [(name.split("_")[0], n, size) for name, n, size in seen[1:]]  # [0]: the blocking job, alone
+    assert sorted(size for _, _, size in parts) == [2, 2, 3]
+    assert {name for name, _, _ in parts} == {"ganpaint-render", "ganpaint-render-helper"}
+    assert all(n == 1 for _, n, _ in seen)  # (a quick helper may take two parts: the pool reuses idle threads)
+    for arr, (h, a, v) in zip(out, prepared):  # in order, as if rendered whole
+        single = to_uint8(render(h, a, v))[0]
+        assert np.abs(arr.astype(int) - single.astype(int)).max() <= 1
+
+
 def test_unbatched_and_canonical_jobs_render_alone_and_deterministically(tiny):
     prepared = jobs_for(tiny, 4)
     for batching, canonical in ((False, False), (True, True)):

@@ -16,7 +16,7 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="where models run (default auto)")
     p.add_argument("--models-dir", default=None, help="folder of model folders (default: the repo's models/)")
     p.add_argument("--model", action="append", default=None, help="model id to load; repeat for several (default scenes)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=int, default=None, help="render threads on a CPU; torch runs single-threaded in each (default: one per core)")
     p.add_argument("--no-batching", action="store_true", help="render every session on its own")
     p.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
 
