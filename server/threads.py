@@ -10,8 +10,8 @@ In the server the event loop, the frame encoders and the websocket clients keep 
 from such a team, and every barrier then waits for a preempted thread; libgomp also stops spinning as
 soon as more than one thread has a team (then each barrier costs a futex wake-up). Measured on 2 cores,
 16 painters (`benchmarks/concurrency.py`): single-threaded renders made every renderer faster (region
-previews 234 → 328 frames/s). A batch of frames from several sessions still uses every core: it is
-split into one part per render thread, and the parts never wait for each other. A photo job is the one
+previews 234 → 306 frames/s, batched 155 → 213, unbatched 108 → 171). A batch of frames from several
+sessions still uses every core: it is split into one part per render thread, and the parts never wait for each other. A photo job is the one
 multi-threaded team: it runs on as many intra-op threads as there are render threads.
 """
 from __future__ import annotations

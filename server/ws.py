@@ -10,7 +10,8 @@ renders whatever is newest when it is free. Messages arriving during a render on
 next render shows, so a fast or slow client never builds a queue. A bad message is answered with
 {"type": "error", "detail"} and the socket keeps painting; closing the socket cancels its render.
 Photo sessions also get {"type": "progress", "job", "progress", "stage", "state", ...} messages while
-their adaptation job runs (only the newest per job is kept for a slow client); until it is done the
+their adaptation job runs (only the newest per job is kept for a slow client; a socket that opens
+mid-job gets where the job stands at once); until it is done the
 frame is the photo itself and strokes are refused.
 """
 from __future__ import annotations
