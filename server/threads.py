@@ -7,12 +7,15 @@ are split across several render threads instead.
 
 torch's OpenMP runtime (libgomp) parallelizes one render across cores with a barrier after every layer.
 In the server the event loop, the frame encoders and the websocket clients keep taking a core away
-from such a team, and every barrier then waits for a preempted thread; libgomp also stops spinning as
-soon as more than one thread has a team (then each barrier costs a futex wake-up). Measured on 2 cores,
-16 painters (`benchmarks/concurrency.py`): single-threaded renders made every renderer faster (region
-previews 234 → 306 frames/s, batched 155 → 213, unbatched 108 → 171). A batch of frames from several
-sessions still uses every core: it is split into one part per render thread, and the parts never wait for each other. A photo job is the one
-multi-threaded team: it runs on as many intra-op threads as there are render threads.
+from such a team, and every barrier then waits for a preempted thread. Worse, each thread that runs a
+parallel op gets a team of its own, and once libgomp manages more threads than cores its workers stop
+spinning between regions: on 2 cores a render thread's 128 px frame took 6.2 ms instead of 2.4 ms as
+soon as one other thread had run a single 2-thread op. Measured with 16 painters on 2 cores
+(`benchmarks/concurrency.py`), single-threaded renders made every renderer faster: region previews
+234 → 306 frames/s, batched 155 → 213, unbatched 108 → 171. A batch of frames from several sessions
+still uses every core: it is split into one part per render thread, and the parts never wait for each
+other. A photo job is the one multi-threaded team: it runs on as many intra-op threads as there are
+render threads.
 """
 from __future__ import annotations
 
