@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 
 import numpy as np
 import torch
@@ -30,6 +31,7 @@ def new_session(client, seed=3) -> str:
 def test_health_models_and_openapi(client):
     h = client.get("/api/health").json()
     assert h["status"] == "ok" and h["models"] == {"tiny": {"device": "cpu", "resolution": 16}}
+    assert h["renderer"]["threads"] == len(os.sched_getaffinity(0))  # default: one render thread per core
     assert [m["id"] for m in client.get("/api/models").json()] == ["tiny"]
     m = client.get("/api/models/tiny").json()
     assert m["edit_layer"] == "layer4" and m["concepts"][0]["name"] == "tree" and len(m["concepts"][0]["units"]) == 6

@@ -19,4 +19,5 @@ def health(request: Request) -> HealthOut:
     models = {mid: {"device": str(m.device), "resolution": m.resolution} for mid, m in state.models.items()}
     return HealthOut(status="ok", device=state.device, models=models, sessions=len(state.sessions),
                      renderer={**state.renderer.stats, "pending": state.renderer.pending_count(),
-                               "batching": state.renderer.batching, "process_cpu_s": time.process_time()})
+                               "batching": state.renderer.batching, "threads": state.renderer.threads,
+                               "process_cpu_s": time.process_time()})
