@@ -15,6 +15,7 @@ generated and world images, next to world vs world for the same sample count.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -33,7 +34,7 @@ from .segmenter import Segmenter
 from .stats import frechet_distance
 from .train import HELDOUT_SEED_BASE
 
-__all__ = ["EvalConfig", "evaluate", "brush_trials", "fsd_report", "write_report", "SUCCESS_SHARE"]
+__all__ = ["EvalConfig", "evaluate", "brush_trials", "fsd_report", "write_report", "wilson_interval", "SUCCESS_SHARE"]
 
 GOAL_DRAW, GOAL_REMOVE = 0.8, 0.7
 FSD_WORLD_SEEDS = HELDOUT_SEED_BASE + 100_000  # two disjoint held-out sets start here
@@ -157,11 +158,23 @@ def brush_trials(model, segmenter: Segmenter, *, config: EvalConfig | None = Non
     return {"concepts": out, "images": seen, "examples": examples}
 
 
+def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % confidence interval of a success rate (Wilson score): 159 of 200 → (0.734, 0.845)."""
+    if trials <= 0:
+        return 0.0, 1.0
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def _draw_summary(after: np.ndarray, before: np.ndarray | None) -> dict:
     if not len(after):
         return {"trials": 0, "mean_share": None, "success_rate": None}
+    wins = int((after > SUCCESS_SHARE).sum())
     d = {"trials": len(after), "mean_share": round(float(after.mean()), 4),
-         "success_rate": round(float((after > SUCCESS_SHARE).mean()), 4)}
+         "success_rate": round(wins / len(after), 4),
+         "success_ci95": [round(v, 4) for v in wilson_interval(wins, len(after))]}
     if before is not None:
         d["share_before"] = round(float(before.mean()), 4)
     return d
@@ -295,7 +308,15 @@ def write_report(report: dict, folder: str | os.PathLike) -> tuple[Path, Path]:
 
 
 def _pct(v) -> str:
-    return "–" if v is None else f"{100 * v:.0f} %"
+    """79.5 % stays 79.5 % (next to an 80 % goal, rounding would misreport it); 86.0 % reads 86 %."""
+    return "–" if v is None else f"{100 * v:.1f}".removesuffix(".0") + " %"
+
+
+def _success(d: dict) -> str:
+    if d.get("success_rate") is None:
+        return "–"
+    lo, hi = d.get("success_ci95") or wilson_interval(round(d["success_rate"] * d["trials"]), d["trials"])
+    return f"{_pct(d['success_rate'])} ({100 * lo:.0f}–{100 * hi:.0f})"
 
 
 def render_card_section(r: dict) -> str:
@@ -306,13 +327,13 @@ def render_card_section(r: dict) -> str:
     lines += ["", f"Brushes (strength 1, mask strokes at the edit layer's grid; a draw succeeds when > "
               f"{SUCCESS_SHARE:.0%} of the region is labelled as the concept; goals: draw ≥ {GOAL_DRAW:.0%} success, "
               f"remove ≥ {GOAL_REMOVE:.0%} drop):", "",
-              "| brush | draw trials | draw share | draw success | random-region success | remove trials | remove drop | goals |",
+              "| brush | draw trials | draw share | draw success (95 % CI) | random-region success | remove trials | remove drop | goals |",
               "|---|---|---|---|---|---|---|---|"]
     for c, b in r["brushes"].items():
         goals = b.get("goals_met")
         g = "–" if goals is None else " / ".join(f"{k} {'✓' if goals[k] else '✗'}" for k in ("draw", "remove"))
         d, rnd, rm = b["draw"], b["draw_random"], b["remove"]
-        lines.append(f"| {c} | {d['trials']} | {_pct(d['mean_share'])} | {_pct(d['success_rate'])} | "
+        lines.append(f"| {c} | {d['trials']} | {_pct(d['mean_share'])} | {_success(d)} | "
                      f"{_pct(rnd['success_rate'])} | {rm['trials']} | {_pct(rm['mean_drop'])} | {g} |")
     iu = r["interpretable_units"]
     if iu.get("units") is not None:

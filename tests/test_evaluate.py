@@ -7,7 +7,7 @@ import torch
 from fakes import RedTreeSegmenter, unit_image_model
 from PIL import Image
 
-from ganpaint.evaluate import EvalConfig, brush_trials, evaluate, fsd_report, write_report
+from ganpaint.evaluate import EvalConfig, brush_trials, evaluate, fsd_report, wilson_interval, write_report
 from ganpaint.model import PaintModel
 
 torch.set_num_threads(1)
@@ -61,6 +61,19 @@ def test_evaluate_writes_json_card_section_and_pictures(tmp_path):
     (folder / "MODEL_CARD.md").write_text("# Card\n")
     write_report(report, folder)
     assert (folder / "MODEL_CARD.md").read_text().startswith("# Card\n\n<!-- evaluation:start -->")
+
+
+def test_success_rates_come_with_a_wilson_interval_and_are_not_rounded_up_to_a_goal(tmp_path):
+    lo, hi = wilson_interval(159, 200)  # by hand: centre (0.795 + 1.96²/400) / (1 + 1.96²/200) = 0.7894
+    assert lo == pytest.approx(0.7337, abs=1e-4) and hi == pytest.approx(0.8451, abs=1e-4)
+    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == 1.0
+    report = evaluate(unit_image_model(), RedTreeSegmenter(), config=CFG)
+    report["brushes"]["tree"]["draw"].update(success_rate=0.795, trials=200)
+    del report["brushes"]["tree"]["draw"]["success_ci95"]  # a report written before the interval existed
+    folder = tmp_path / "model"
+    folder.mkdir()
+    _, card = write_report(report, folder)
+    assert "| 79.5 % (73–85) |" in card.read_text()
 
 
 def test_outlines_show_the_painted_region(tmp_path):
