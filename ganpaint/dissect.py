@@ -65,6 +65,7 @@ class DissectConfig:
     value_scales: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
     unit_counts: tuple[int, ...] = (8, 16, 24, 32, 40, 48)  # tried beside the α-kept count (capped at `top`)
     calib_images: int = 300
+    calib_min_regions: int = 100  # a concept with room in few images (grass) is calibrated on more of them
     remove_ranking: bool = True  # rank units for the remove brush by ablation alone
     draw_objective: str = "insert"  # "insert": the draw ranking rewards insertion only; "both": ablation too
 
@@ -226,14 +227,13 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
         t0 = time.time()
         n_ace = min(cfg.ace_images, cfg.samples)
         lo = n_ace if cfg.samples - n_ace >= cfg.calib_images // 2 else 0  # too few samples: reuse the ACE images
-        hi = min(cfg.samples, lo + cfg.calib_images)
         for ci, concept in enumerate(order):
             if concept in scales or concept not in ace or len(cfg.value_scales) < 2:
                 continue
             k = labels_names.index(concept)
-            scales[concept] = _calibrate(G, layer, nxt, segmenter, z_all[lo:hi], seg_labels[lo:hi].long(), q99,
+            scales[concept] = _calibrate(G, layer, nxt, segmenter, z_all[lo:], seg_labels[lo:].long(), q99,
                                          ace[concept]["order"], len(_kept(ace[concept], cfg)), k, labels_names, g, cfg)
-            scales[concept]["samples"] = [lo, hi]
+            scales[concept]["samples"] = [lo, lo + scales[concept].pop("scanned")]
             progress("calibrate", ci + 1, len(order))
             maybe_save(force=True)
         state["times"]["calibrate_s"] = state["times"].get("calibrate_s", 0) + time.time() - t0
@@ -304,10 +304,16 @@ def _calibrate(G, layer: str, nxt: str, segmenter, z: torch.Tensor, labels: torc
     frac = cell_fractions(labels, len(names), g)
     ok = allowed_cells(frac, names[k], names)
     rng = np.random.default_rng(1000 + k)
-    regions = [(i, pick_region(ok[i], REGION_SHAPES.get(names[k], (2, 2)), rng)) for i in range(len(z))]
-    regions = [(i, r) for i, r in regions if r is not None]
+    regions, scanned = [], 0
+    for i in range(len(z)):  # calib_images samples, more while the concept has had fewer than calib_min_regions
+        if i >= cfg.calib_images and len(regions) >= cfg.calib_min_regions:
+            break
+        r = pick_region(ok[i], REGION_SHAPES.get(names[k], (2, 2)), rng)
+        scanned = i + 1
+        if r is not None:
+            regions.append((i, r))
     if not regions:
-        return {"units": kept, "scale": 1.0, "trials": {}, "images": 0}
+        return {"units": kept, "scale": 1.0, "trials": {}, "images": 0, "scanned": scanned}
     idx = torch.tensor([i for i, _ in regions])
     mask = torch.stack([r for _, r in regions]).float()[:, None].to(device)  # (N, 1, g, g)
     with torch.inference_mode():
@@ -344,7 +350,7 @@ def _calibrate(G, layer: str, nxt: str, segmenter, z: torch.Tensor, labels: torc
         score(best["units"], s)
     best = pick_trial(trials.values())
     return {"units": best["units"], "scale": best["scale"], "success": best["success"], "share": best["share"],
-            "trials": trials, "images": len(regions)}
+            "trials": trials, "images": len(regions), "scanned": scanned}
 
 
 def _kept(entry: dict, cfg: DissectConfig) -> list[int]:
