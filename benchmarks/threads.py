@@ -37,6 +37,7 @@ def _child(case: str, threads: int, tiny: bool, n: int) -> dict:
     from concurrent.futures import ThreadPoolExecutor
 
     from ganpaint.model import PaintModel
+    from server.render import split_render
     from server.threads import single_threaded
 
     if case in ("single_threaded", "batch8_split"):
@@ -59,16 +60,8 @@ def _child(case: str, threads: int, tiny: bool, n: int) -> dict:
         h = model.features(torch.randn(batch, model.generator.config.z_dim, generator=torch.Generator().manual_seed(0)))
         pool = ThreadPoolExecutor(threads - 1, initializer=single_threaded) if batch > 1 and threads > 1 else None
 
-        def render() -> None:
-            if pool is None:
-                model.render(h)
-                return
-            cuts = [round(i * batch / threads) for i in range(threads + 1)]
-            parts = [h[a:b] for a, b in zip(cuts[:-1], cuts[1:])]
-            futures = [pool.submit(model.render, p) for p in parts[1:]]
-            model.render(parts[0])
-            for f in futures:
-                f.result()
+        def render() -> torch.Tensor:
+            return model.render(h) if pool is None else split_render(pool, threads, model.render, h)
 
         for _ in range(5):
             render()

@@ -222,18 +222,17 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
         maybe_save(force=True)
 
     # ---------------------------------------------------------------- 4. draw level and unit count per concept
-    scales = state.setdefault("scale", {})
+    calib = state.setdefault("scale", {})  # per concept: the chosen unit count and scale, and every trial
     if state["stage"] == "calibrate":
         t0 = time.time()
         n_ace = min(cfg.ace_images, cfg.samples)
         lo = n_ace if cfg.samples - n_ace >= cfg.calib_images // 2 else 0  # too few samples: reuse the ACE images
         for ci, concept in enumerate(order):
-            if concept in scales or concept not in ace or len(cfg.value_scales) < 2:
+            if concept in calib or concept not in ace or len(cfg.value_scales) < 2:
                 continue
             k = labels_names.index(concept)
-            scales[concept] = _calibrate(G, layer, nxt, segmenter, z_all[lo:], seg_labels[lo:].long(), q99,
-                                         ace[concept]["order"], len(_kept(ace[concept], cfg)), k, labels_names, g, cfg)
-            scales[concept]["samples"] = [lo, lo + scales[concept].pop("scanned")]
+            calib[concept] = _calibrate(G, layer, nxt, segmenter, z_all, seg_labels, lo, q99, ace[concept]["order"],
+                                        len(_kept(ace[concept], cfg)), k, labels_names, g, cfg)
             progress("calibrate", ci + 1, len(order))
             maybe_save(force=True)
         state["times"]["calibrate_s"] = state["times"].get("calibrate_s", 0) + time.time() - t0
@@ -250,7 +249,7 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
             "quantiles": [cfg.quantiles[int(best_t[u, k])] for u in by_iou],
             "iqr": [round(float(best_iqr[u, k]), 4) for u in by_iou],
         }
-        trial = scales.get(concept, {})
+        trial = calib.get(concept, {})
         if concept in ace:
             alpha = ace[concept]["alpha"]
             units = ace[concept]["order"][: trial["units"]] if trial.get("units") else _kept(ace[concept], cfg)
@@ -286,26 +285,29 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
         "iou": iou_meta,
         "ace": {c: {k: v for k, v in a.items() if k not in ("alpha", "order", "gradient")} for c, a in ace.items()},
         "ace_remove": {c: {k: v for k, v in a.items() if k not in ("alpha", "order", "gradient")} for c, a in ace_rm.items()},
-        "calibration": scales,
+        "calibration": calib,
         "timing_s": {k: round(v, 1) for k, v in state["times"].items()},
         "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
     }
     return ConceptTable(layer, C, concepts, order, [round(float(v), 4) for v in q99], meta)
 
 
-def _calibrate(G, layer: str, nxt: str, segmenter, z: torch.Tensor, labels: torch.Tensor, q99: torch.Tensor,
-               order: list[int], kept: int, k: int, names: list[str], g: int, cfg: DissectConfig) -> dict:
-    """The draw brush's unit count and value scale, by insertion success on these samples.
+def _calibrate(G, layer: str, nxt: str, segmenter, z_all: torch.Tensor, all_labels: torch.Tensor, first: int,
+               q99: torch.Tensor, order: list[int], kept: int, k: int, names: list[str], g: int,
+               cfg: DissectConfig) -> dict:
+    """The draw brush's unit count and value scale, by insertion success on the samples from `first` on
+    (calib_images of them, more while the concept has had fewer than calib_min_regions regions).
 
     Coordinate search: the scales at the α-kept count, then the counts at the chosen scale, then the
     scales at the chosen count. Each (count, scale) is scored by the share of trial regions where the
     segmenter then sees the concept on more than SUCCESS_SHARE of the region, and by the mean share."""
     device = next(G.parameters()).device
+    z, labels = z_all[first:], all_labels[first:].long()
     frac = cell_fractions(labels, len(names), g)
     ok = allowed_cells(frac, names[k], names)
     rng = np.random.default_rng(1000 + k)
     regions, scanned = [], 0
-    for i in range(len(z)):  # calib_images samples, more while the concept has had fewer than calib_min_regions
+    for i in range(len(z)):
         if i >= cfg.calib_images and len(regions) >= cfg.calib_min_regions:
             break
         r = pick_region(ok[i], REGION_SHAPES.get(names[k], (2, 2)), rng)
@@ -313,7 +315,7 @@ def _calibrate(G, layer: str, nxt: str, segmenter, z: torch.Tensor, labels: torc
         if r is not None:
             regions.append((i, r))
     if not regions:
-        return {"units": kept, "scale": 1.0, "trials": {}, "images": 0, "scanned": scanned}
+        return {"units": kept, "scale": 1.0, "trials": {}, "images": 0, "samples": [first, first + scanned]}
     idx = torch.tensor([i for i, _ in regions])
     mask = torch.stack([r for _, r in regions]).float()[:, None].to(device)  # (N, 1, g, g)
     with torch.inference_mode():
@@ -325,13 +327,14 @@ def _calibrate(G, layer: str, nxt: str, segmenter, z: torch.Tensor, labels: torc
         if name in trials:
             return
         sel = torch.tensor(order[:n])
+        level = (q99.to(device) * scale).view(1, -1, 1, 1)
         shares = []
         with torch.inference_mode():
             for b in range(0, len(h), 16):
                 hb, mb = h[b : b + 16], mask[b : b + 16]
                 a = torch.zeros_like(hb)
                 a[:, sel] = mb.expand(-1, n, -1, -1)
-                img = G.render_from(hb * (1 - a) + (q99.to(device) * scale).view(1, -1, 1, 1) * a, start=nxt)
+                img = G.render_from(hb * (1 - a) + level * a, start=nxt)
                 lab = segment_at(segmenter, img, labels.shape[-1])
                 m = F.interpolate(mb, size=lab.shape[-2:], mode="nearest")[:, 0].cpu()
                 shares.append(((lab == k).float() * m).sum((1, 2)) / m.sum((1, 2)).clamp_min(1))
@@ -350,7 +353,7 @@ def _calibrate(G, layer: str, nxt: str, segmenter, z: torch.Tensor, labels: torc
         score(best["units"], s)
     best = pick_trial(trials.values())
     return {"units": best["units"], "scale": best["scale"], "success": best["success"], "share": best["share"],
-            "trials": trials, "images": len(regions), "scanned": scanned}
+            "trials": trials, "images": len(regions), "samples": [first, first + scanned]}
 
 
 def _kept(entry: dict, cfg: DissectConfig) -> list[int]:

@@ -39,7 +39,7 @@ from .sessions import SessionError, SessionStore, StoreFull
 from .settings import Settings
 from .threads import default_render_threads, single_threaded
 
-__all__ = ["create_app", "load_models"]
+__all__ = ["create_app", "load_models", "websocket_options"]
 
 log = logging.getLogger("ganpaint.server")
 
@@ -162,6 +162,13 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _crash(request, exc: Exception):
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return err(500, "internal server error")
+
+
+def websocket_options(settings: Settings) -> dict:
+    """uvicorn's websocket options for this app: the protocol limit sits well above the app's, so an
+    oversized message gets an error message, not a dropped socket; no per-message deflate, since frames
+    are WebP/JPEG/PNG already and deflating them only costs CPU on both ends."""
+    return {"ws_max_size": max(16 * 2**20, 4 * settings.max_message_bytes), "ws_per_message_deflate": False}
 
 
 def create_app(settings: Settings | None = None, models: dict[str, PaintModel] | None = None) -> FastAPI:

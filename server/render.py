@@ -22,6 +22,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable, Hashable
 
 import anyio
@@ -37,7 +38,7 @@ from ganpaint.renderer import RegionRenderer
 from .sessions import Session, State
 from .threads import single_threaded
 
-__all__ = ["Renderer", "Busy", "session_frame"]
+__all__ = ["Renderer", "Busy", "session_frame", "split_render"]
 
 log = logging.getLogger("ganpaint.server")
 
@@ -69,6 +70,19 @@ def _settle(fut: asyncio.Future, result, exc: BaseException | None) -> None:
         fut.set_exception(exc)
     else:
         fut.set_result(result)
+
+
+def split_render(helpers: ThreadPoolExecutor, parts: int, render: Callable[..., torch.Tensor],
+                 *batch: torch.Tensor) -> torch.Tensor:
+    """`render(*batch)` in up to `parts` slices along the batch, rendered at once: the calling thread takes
+    the first, `helpers` the rest (each on one core, no OpenMP barriers between cores; threads.py)."""
+    n = len(batch[0])
+    parts = min(n, parts)
+    cuts = [round(i * n / parts) for i in range(parts + 1)]
+    spans = [slice(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
+    futures = [helpers.submit(render, *(t[s] for t in batch)) for s in spans[1:]]
+    first = render(*(t[spans[0]] for t in batch))
+    return torch.cat([first] + [f.result() for f in futures])
 
 
 class Renderer:
@@ -197,17 +211,10 @@ class Renderer:
 
     def _render_batch(self, model: PaintModel, h: torch.Tensor, alpha: torch.Tensor, value: torch.Tensor,
                       generator: Generator | None) -> torch.Tensor:
-        """A batch on the CPU is split into one part per render thread, rendered at once (each part on one
-        core, no OpenMP barriers between cores); on a GPU it goes through whole."""
-        helpers = self._helpers
-        parts = min(len(h), self.threads or 1) if helpers is not None and h.device.type == "cpu" else 1
-        if parts <= 1:
+        """A batch on the CPU is split into one part per render thread; on a GPU it goes through whole."""
+        if self._helpers is None or h.device.type != "cpu":
             return model.render(h, alpha, value, generator=generator)
-        cuts = [round(i * len(h) / parts) for i in range(parts + 1)]
-        spans = [slice(a, b) for a, b in zip(cuts[:-1], cuts[1:])]
-        futures = [helpers.submit(model.render, h[s], alpha[s], value[s], generator=generator) for s in spans[1:]]
-        first = model.render(h[spans[0]], alpha[spans[0]], value[spans[0]], generator=generator)
-        return torch.cat([first] + [f.result() for f in futures])
+        return split_render(self._helpers, self.threads, partial(model.render, generator=generator), h, alpha, value)
 
     def _render_group(self, members: list[tuple[_Job, Prepared]]) -> None:
         job0 = members[0][0]

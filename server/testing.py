@@ -29,12 +29,11 @@ def free_port() -> int:
 
 
 def uvicorn_config(app, host: str = "127.0.0.1", port: int = 0, **kw) -> uvicorn.Config:
+    from .app import websocket_options
+
     settings = app.state.settings
     kw.setdefault("log_level", "warning")
-    # keep the protocol limit above the app's so an oversized message gets an error message back
-    kw.setdefault("ws_max_size", max(16 * 2**20, 4 * settings.max_message_bytes))
-    kw.setdefault("ws", "websockets-sansio")
-    kw.setdefault("ws_per_message_deflate", False)  # as `ganpaint serve`: frames are compressed images already
+    kw = {**websocket_options(settings), "ws": "websockets-sansio", **kw}  # as `ganpaint serve`
     return uvicorn.Config(app, host=host, port=port, lifespan="on", **kw)
 
 

@@ -16,7 +16,8 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="where models run (default auto)")
     p.add_argument("--models-dir", default=None, help="folder of model folders (default: the repo's models/)")
     p.add_argument("--model", action="append", default=None, help="model id to load; repeat for several (default scenes)")
-    p.add_argument("--threads", type=int, default=None, help="render threads on a CPU; torch runs single-threaded in each (default: one per core)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="render threads on a CPU; torch runs single-threaded in each (default: one per core)")
     p.add_argument("--no-batching", action="store_true", help="render every session on its own")
     p.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
 
@@ -25,7 +26,7 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
 def cmd_serve(args) -> None:
     import uvicorn
 
-    from server.app import create_app
+    from server.app import create_app, websocket_options
     from server.settings import Settings
 
     overrides = {k: v for k, v in {
@@ -36,10 +37,8 @@ def cmd_serve(args) -> None:
         settings = Settings(**overrides)
     except ValueError as e:
         _fail(str(e))
-    # the protocol limit sits well above the app's, so an oversized message gets an error, not a dropped socket;
-    # no per-message deflate: frames are WebP/JPEG/PNG already, and deflating them only costs CPU on both ends
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level,
-                ws_max_size=max(16 * 2**20, 4 * settings.max_message_bytes), ws_per_message_deflate=False)
+                **websocket_options(settings))
 
 
 # ----------------------------------------------------------------------------- render
