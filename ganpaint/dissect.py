@@ -12,12 +12,14 @@ Three resumable stages over `samples` generated images (DESIGN.md §4):
    as the original CLI), and IoU is read there. (A fixed q99 threshold caps the IoU of big concepts
    such as sky at mask share / concept share; that count is reported too, for comparison.)
 3. ace: per concept, a per-unit coefficient α ∈ [0, 1] is optimized so that inserting the units
-   (x ← x·(1−α·m) + α·m·q99) in regions where the concept is absent but context allows it makes the
+   (x ← x·(1−α·m) + α·m·level) in regions where the concept is absent but context allows it makes the
    segmenter see it, and ablating them (x ← x·(1−α·m)) where it is present removes it, with an L1
    penalty on α (GAN Dissection's ACE ranking). Brushes are the units with the largest α.
+   The draw ranking is optimized at each of `draw_rankings`' levels (q99, and q99 × 6 on more samples:
+   units that draw a concept only when pushed hard rank differently from those that do at q99).
    A second ranking optimizes ablation alone (where the concept is present): the remove brush's units.
-4. calibrate: each draw brush's unit count (a prefix of its ranking) and level (q99 × a scale) are
-   chosen by insertion success on samples the ranking did not see.
+4. calibrate: each draw brush's ranking (one per level), unit count (a prefix of that ranking) and
+   level (q99 × a scale) are chosen together by insertion success on samples no ranking saw.
 """
 from __future__ import annotations
 
@@ -54,8 +56,11 @@ class DissectConfig:
     top: int = 48  # at most this many ranked units per concept (the IoU ranking keeps exactly this many)
     keep_alpha: float = 0.5  # a causal ranking keeps the units whose coefficient reached this …
     min_units: int = 8  # … but at least this many
-    ace_images: int = 96  # first samples used for the causal ranking
+    ace_images: int = 96  # first samples used for the causal rankings (unless draw_rankings says otherwise)
     ace_steps: int = 80  # 0: rank by IoU only
+    # the draw rankings, each (samples, steps, insertion level as a multiple of q99); None: ace_images /
+    # ace_steps. Calibration chooses among them per concept (dome draws better ranked at 6 × q99, door at q99)
+    draw_rankings: tuple[tuple[int | None, int | None, float], ...] = ((None, None, 1.0), (300, 200, 6.0))
     ace_batch: int = 8
     ace_lr: float = 0.1
     ace_sparsity: float = 0.002  # L1 weight on α (per unit)
@@ -73,6 +78,9 @@ class DissectConfig:
         self.quantiles = tuple(self.quantiles)
         self.value_scales = tuple(self.value_scales)
         self.unit_counts = tuple(self.unit_counts)
+        self.draw_rankings = tuple(tuple(r) for r in self.draw_rankings)
+        if not self.draw_rankings or any(len(r) != 3 or r[2] <= 0 for r in self.draw_rankings):
+            raise ValueError("draw_rankings must be (samples, steps, level > 0) triples")
         if 0.99 not in self.quantiles:
             raise ValueError("quantiles must include 0.99 (the draw level and the reference threshold)")
         if self.draw_objective not in ("both", "insert"):
@@ -203,20 +211,24 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
     can_ace = cfg.ace_steps > 0 and callable(getattr(segmenter, "logits", None))
     ace_rm = state.setdefault("ace_remove", {})
     draw_terms = ("insert", "ablate") if cfg.draw_objective == "both" else ("insert",)
-    for stage, store, terms, enabled, after in (("ace", ace, draw_terms, True, "ace_remove"),
-                                                ("ace_remove", ace_rm, ("ablate",), cfg.remove_ranking, "calibrate")):
+    draw_runs = _draw_runs(cfg)
+    remove_runs = [("", min(cfg.ace_images, cfg.samples), cfg.ace_steps, 1.0)]
+    for stage, store, runs, terms, enabled, after in (
+            ("ace", ace, draw_runs, draw_terms, True, "ace_remove"),
+            ("ace_remove", ace_rm, remove_runs, ("ablate",), cfg.remove_ranking, "calibrate")):
         if state["stage"] != stage:
             continue
         t0 = time.time()
         if can_ace and enabled:
-            n_img = min(cfg.ace_images, cfg.samples)
             for ci, concept in enumerate(order):
-                if concept not in store:
-                    k = labels_names.index(concept)
-                    store[concept] = _ace_alpha(G, layer, nxt, segmenter, z_all[:n_img], seg_labels[:n_img].long(), q99,
-                                                k, labels_names, g, cfg, tie=best_iou[:, k], terms=terms)
-                    progress(stage, ci + 1, len(order))
-                    maybe_save(force=True)
+                k = labels_names.index(concept)
+                for suffix, n_img, steps, level in runs:
+                    if concept + suffix not in store:
+                        store[concept + suffix] = _ace_alpha(
+                            G, layer, nxt, segmenter, z_all[:n_img], seg_labels[:n_img].long(), q99 * level, k,
+                            labels_names, g, cfg, tie=best_iou[:, k], terms=terms, steps=steps)
+                        maybe_save(force=True)
+                progress(stage, ci + 1, len(order))
         state["times"][f"{stage}_s"] = state["times"].get(f"{stage}_s", 0) + time.time() - t0
         state.update(stage=after)
         maybe_save(force=True)
@@ -225,14 +237,16 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
     calib = state.setdefault("scale", {})  # per concept: the chosen unit count and scale, and every trial
     if state["stage"] == "calibrate":
         t0 = time.time()
-        n_ace = min(cfg.ace_images, cfg.samples)
+        n_ace = max(n for _, n, _, _ in draw_runs + remove_runs)
         lo = n_ace if cfg.samples - n_ace >= cfg.calib_images // 2 else 0  # too few samples: reuse the ACE images
         for ci, concept in enumerate(order):
-            if concept in calib or concept not in ace or len(cfg.value_scales) < 2:
+            if concept in calib or concept not in ace or len(cfg.value_scales) < 2 and len(draw_runs) < 2:
                 continue
             k = labels_names.index(concept)
-            calib[concept] = _calibrate(G, layer, nxt, segmenter, z_all, seg_labels, lo, q99, ace[concept]["order"],
-                                        len(_kept(ace[concept], cfg)), k, labels_names, g, cfg)
+            rankings = {concept + sfx: (ace[concept + sfx]["order"], len(_kept(ace[concept + sfx], cfg)))
+                        for sfx, *_ in draw_runs if concept + sfx in ace}
+            calib[concept] = _calibrate(G, layer, nxt, segmenter, z_all, seg_labels, lo, q99, rankings,
+                                        k, labels_names, g, cfg)
             progress("calibrate", ci + 1, len(order))
             maybe_save(force=True)
         state["times"]["calibrate_s"] = state["times"].get("calibrate_s", 0) + time.time() - t0
@@ -251,9 +265,9 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
         }
         trial = calib.get(concept, {})
         if concept in ace:
-            alpha = ace[concept]["alpha"]
-            units = ace[concept]["order"][: trial["units"]] if trial.get("units") else _kept(ace[concept], cfg)
-            scores, ranking = [round(float(alpha[u]), 4) for u in units], "ace"
+            entry = ace[trial.get("ranking", concept)]
+            units = entry["order"][: trial["units"]] if trial.get("units") else _kept(entry, cfg)
+            scores, ranking = [round(float(entry["alpha"][u]), 4) for u in units], "ace"
         else:
             units, scores, ranking = by_iou, iou_meta[concept]["scores"], "iou"
         scale = trial.get("scale", 1.0)
@@ -269,8 +283,10 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
     interpretable = int(meaningful.any(dim=1).sum())
     meta = {
         "generator_sha256": sha, "segmenter": segmenter.id, "seed": cfg.seed, "samples": cfg.samples,
-        "method": ("ace: L1-regularized unit coefficients optimized for insertion where absent (context-allowed "
+        "method": ("ace: L1-regularized unit coefficients optimized for insertion (at "
+                   + " and at ".join(f"{lv:g}×q99" for *_, lv in draw_runs) + ") where absent (context-allowed "
                    + ("regions) and ablation where present" if cfg.draw_objective == "both" else "regions)")
+                   + "; per brush, ranking, unit count and level chosen by insertion success on held-out samples"
                    + ("; remove brushes: the same optimized for ablation alone" if cfg.remove_ranking else "")
                    + "; iou at each unit×concept threshold of best information quality ratio")
         if can_ace else "iou at each unit×concept threshold of best information quality ratio",
@@ -292,15 +308,27 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
     return ConceptTable(layer, C, concepts, order, [round(float(v), 4) for v in q99], meta)
 
 
-def _calibrate(G, layer: str, nxt: str, segmenter, z_all: torch.Tensor, all_labels: torch.Tensor, first: int,
-               q99: torch.Tensor, order: list[int], kept: int, k: int, names: list[str], g: int,
-               cfg: DissectConfig) -> dict:
-    """The draw brush's unit count and value scale, by insertion success on the samples from `first` on
-    (calib_images of them, more while the concept has had fewer than calib_min_regions regions).
+def _draw_runs(cfg: DissectConfig) -> list[tuple[str, int, int, float]]:
+    """(name suffix, samples, steps, level) of each draw ranking; the first is stored under the concept's
+    own name, the others under `<concept>@<level>x`."""
+    runs = []
+    for i, (n, steps, level) in enumerate(cfg.draw_rankings):
+        n = min(cfg.ace_images if n is None else n, cfg.samples)
+        runs.append(("" if i == 0 else f"@{level:g}x", n, cfg.ace_steps if steps is None else steps, float(level)))
+    return runs
 
-    Coordinate search: the scales at the α-kept count, then the counts at the chosen scale, then the
-    scales at the chosen count. Each (count, scale) is scored by the share of trial regions where the
-    segmenter then sees the concept on more than SUCCESS_SHARE of the region, and by the mean share."""
+
+def _calibrate(G, layer: str, nxt: str, segmenter, z_all: torch.Tensor, all_labels: torch.Tensor, first: int,
+               q99: torch.Tensor, rankings: dict[str, tuple[list[int], int]], k: int, names: list[str], g: int,
+               cfg: DissectConfig) -> dict:
+    """The draw brush's ranking, unit count and value scale, by insertion success on the samples from
+    `first` on (calib_images of them, more while the concept has had fewer than calib_min_regions regions).
+    `rankings`: name → (ranked units, α-kept count).
+
+    Coordinate search per ranking: the scales at the α-kept count, then the counts at the chosen scale,
+    then the scales at the chosen count; the best trial of all rankings wins. Each (ranking, count, scale)
+    is scored by the share of trial regions where the segmenter then sees the concept on more than
+    SUCCESS_SHARE of the region, and by the mean share."""
     device = next(G.parameters()).device
     z, labels = z_all[first:], all_labels[first:].long()
     frac = cell_fractions(labels, len(names), g)
@@ -314,19 +342,21 @@ def _calibrate(G, layer: str, nxt: str, segmenter, z_all: torch.Tensor, all_labe
         scanned = i + 1
         if r is not None:
             regions.append((i, r))
+    first_name, (first_order, first_kept) = next(iter(rankings.items()))
     if not regions:
-        return {"units": kept, "scale": 1.0, "trials": {}, "images": 0, "samples": [first, first + scanned]}
+        return {"ranking": first_name, "units": first_kept, "scale": 1.0, "trials": {}, "images": 0,
+                "samples": [first, first + scanned]}
     idx = torch.tensor([i for i, _ in regions])
     mask = torch.stack([r for _, r in regions]).float()[:, None].to(device)  # (N, 1, g, g)
     with torch.inference_mode():
         h = G.features(z[idx].to(device), upto=layer)
     trials: dict[str, dict] = {}
 
-    def score(n: int, scale: float) -> None:
-        name = f"{n}x{scale}"
+    def score(ranking: str, n: int, scale: float) -> None:
+        name = f"{n}x{scale}" if ranking == first_name else f"{ranking[ranking.index('@'):]}:{n}x{scale}"
         if name in trials:
             return
-        sel = torch.tensor(order[:n])
+        sel = torch.tensor(rankings[ranking][0][:n])
         level = (q99.to(device) * scale).view(1, -1, 1, 1)
         shares = []
         with torch.inference_mode():
@@ -339,21 +369,23 @@ def _calibrate(G, layer: str, nxt: str, segmenter, z_all: torch.Tensor, all_labe
                 m = F.interpolate(mb, size=lab.shape[-2:], mode="nearest")[:, 0].cpu()
                 shares.append(((lab == k).float() * m).sum((1, 2)) / m.sum((1, 2)).clamp_min(1))
         sh = torch.cat(shares)
-        trials[name] = {"units": n, "scale": scale, "success": round(float((sh > SUCCESS_SHARE).float().mean()), 4),
-                        "share": round(float(sh.mean()), 4)}
+        trials[name] = {"ranking": ranking, "units": n, "scale": scale,
+                        "success": round(float((sh > SUCCESS_SHARE).float().mean()), 4), "share": round(float(sh.mean()), 4)}
 
-    counts = sorted({min(c, cfg.top, len(order)) for c in (*cfg.unit_counts, kept) if c > 0})
-    for s in cfg.value_scales:
-        score(kept, s)
+    for ranking, (order, kept) in rankings.items():
+        mine = lambda: [t for t in trials.values() if t["ranking"] == ranking]  # noqa: E731
+        counts = sorted({min(c, cfg.top, len(order)) for c in (*cfg.unit_counts, kept) if c > 0})
+        for s in cfg.value_scales:
+            score(ranking, kept, s)
+        best = pick_trial(mine())
+        for n in counts:
+            score(ranking, n, best["scale"])
+        best = pick_trial(mine())
+        for s in cfg.value_scales:
+            score(ranking, best["units"], s)
     best = pick_trial(trials.values())
-    for n in counts:
-        score(n, best["scale"])
-    best = pick_trial(trials.values())
-    for s in cfg.value_scales:
-        score(best["units"], s)
-    best = pick_trial(trials.values())
-    return {"units": best["units"], "scale": best["scale"], "success": best["success"], "share": best["share"],
-            "trials": trials, "images": len(regions), "samples": [first, first + scanned]}
+    return {"ranking": best["ranking"], "units": best["units"], "scale": best["scale"], "success": best["success"],
+            "share": best["share"], "trials": trials, "images": len(regions), "samples": [first, first + scanned]}
 
 
 def _kept(entry: dict, cfg: DissectConfig) -> list[int]:
@@ -373,15 +405,15 @@ def pick_trial(trials, tolerance: float = 0.01) -> dict:
     return min(near, key=lambda t: (t["scale"], t["units"]))
 
 
-def _ace_alpha(G, layer: str, nxt: str, segmenter, z: torch.Tensor, labels: torch.Tensor, q99: torch.Tensor,
+def _ace_alpha(G, layer: str, nxt: str, segmenter, z: torch.Tensor, labels: torch.Tensor, level: torch.Tensor,
                k: int, names: list[str], g: int, cfg: DissectConfig, tie: torch.Tensor,
-               terms: tuple[str, ...] = ("insert", "ablate")) -> dict:
+               terms: tuple[str, ...] = ("insert", "ablate"), steps: int | None = None) -> dict:
     """Optimize per-unit α for concept k on these samples; return α, the ranked order and the objective.
 
-    `terms` chooses the objective: inserting where the concept is absent (context allowing), ablating
-    where it is present, or both."""
+    `terms` chooses the objective: inserting the units at `level` (per unit) where the concept is absent
+    (context allowing), ablating them where it is present, or both."""
     device = next(G.parameters()).device
-    C = q99.numel()
+    C = level.numel()
     frac = cell_fractions(labels, len(names), g)  # (N, K, g, g)
     concept = names[k]
     ok = allowed_cells(frac, concept, names)
@@ -396,7 +428,7 @@ def _ace_alpha(G, layer: str, nxt: str, segmenter, z: torch.Tensor, labels: torc
     use = ((ins.sum((1, 2)) > 0) | (abl.sum((1, 2)) > 0)).nonzero().flatten()
     alpha = torch.full((C,), 0.1, device=device, requires_grad=True)
     opt = torch.optim.Adam([alpha], lr=cfg.ace_lr)
-    q = q99.to(device).view(1, C, 1, 1)
+    q = level.to(device).view(1, C, 1, 1)
     history = []
     gsum = torch.zeros(C)
     if len(use) == 0:
@@ -406,7 +438,7 @@ def _ace_alpha(G, layer: str, nxt: str, segmenter, z: torch.Tensor, labels: torc
         h_all = G.features(z[use].to(device), upto=layer)
     h_all = h_all.clone()
     ins_u, abl_u = ins[use].to(device), abl[use].to(device)
-    for step in range(cfg.ace_steps):
+    for step in range(cfg.ace_steps if steps is None else steps):
         b = torch.arange(step * cfg.ace_batch, (step + 1) * cfg.ace_batch) % len(use)
         h, mi, ma = h_all[b], ins_u[b][:, None], abl_u[b][:, None]
         a = alpha.view(1, C, 1, 1)
