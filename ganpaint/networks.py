@@ -8,6 +8,14 @@
 Modules are `layer1 … layerN` then `output_{R}x{R}`; every block is
 PixelNorm → (nearest ×2) → conv without bias → WScale (x·scale + b) → LeakyReLU(0.2),
 so state_dict keys are `layerN.conv.weight`, `layerN.wscale.b` exactly as in the official checkpoints.
+
+Inference on a CPU (no gradients, float32) takes a faster, equivalent route (`FAST_CPU_INFERENCE`):
+the WScale factor and bias are folded into the conv, and "nearest ×2 then 3×3 conv" runs as one 3×3
+conv at the low resolution whose 4·out channels are the four output phases (each phase reads a 2×2
+neighbourhood of the low-resolution input), put in place by a pixel shuffle. Same function, other
+rounding (≈3e-5); no upsampled tensor is made. Measured (`benchmarks/render.py`, one thread, layer5 →
+output): the 128 px embedded model 3.7 → 3.4 ms per image alone, 3.8 → 2.3 ms per image in a batch of 4;
+the official 256 px shape 115 → 108 ms alone. Batches gain most: the low-resolution convs are small.
 """
 from __future__ import annotations
 
@@ -96,6 +104,49 @@ class WScale(nn.Module):
         return x * self.scale + self.b.view(1, -1, 1, 1)
 
 
+FAST_CPU_INFERENCE = True  # the folded route of the module docstring for no-grad float32 CPU calls
+
+
+def _fast(x: torch.Tensor) -> bool:
+    return FAST_CPU_INFERENCE and not torch.is_grad_enabled() and x.device.type == "cpu" and x.dtype == torch.float32
+
+
+def _phase_kernels(w: torch.Tensor) -> torch.Tensor:
+    """3×3 kernels (O, I, 3, 3) applied after nearest ×2 upsampling → (4·O, I, 3, 3) kernels applied before
+    it: output channel 4·o + 2·a + c is output phase (row a, column c) of channel o (pixel_shuffle order).
+    Phase a = 0 reads input rows i−1 (kernel row 0) and i (rows 1+2); a = 1 reads i (rows 0+1) and i+1 (row 2)."""
+    out, inp = w.shape[:2]
+    k = w.new_zeros(out, 4, inp, 3, 3)
+    merge = {0: ((0,), (1, 2)), 1: ((0, 1), (2,))}  # phase → kernel taps summed into its two input rows/cols
+    for a in (0, 1):
+        for c in (0, 1):
+            for i, rows in enumerate(merge[a]):
+                for j, cols in enumerate(merge[c]):
+                    k[:, 2 * a + c, :, a + i, c + j] = w[:, :, list(rows)][:, :, :, list(cols)].sum((2, 3))
+    return k.reshape(out * 4, inp, 3, 3)
+
+
+class _Folded:
+    """A block's conv weights with the WScale factor folded in (and phase kernels for upsampling blocks),
+    recomputed whenever the parameters change (their version counters move on every in-place update).
+    One tuple, swapped whole: render threads sharing a block never see half an update."""
+
+    def __init__(self) -> None:
+        self.state: tuple | None = None  # (key, weight, bias)
+
+    def get(self, conv: nn.Conv2d, wscale: "WScale", upsample: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        w, b = conv.weight, wscale.b
+        key = (w.data_ptr(), w._version, b.data_ptr(), b._version, w.device, wscale.scale)
+        state = self.state
+        if state is None or state[0] != key:
+            with torch.no_grad():
+                weight = w.detach() * wscale.scale
+                weight = _phase_kernels(weight).contiguous() if upsample else weight.contiguous()
+                bias = b.detach().repeat_interleave(4) if upsample else b.detach().clone()
+            state = self.state = (key, weight, bias)
+        return state[1], state[2]
+
+
 class GBlock(nn.Module):
     """PixelNorm → (nearest ×2) → conv (no bias) → WScale → LeakyReLU(0.2)."""
 
@@ -106,9 +157,17 @@ class GBlock(nn.Module):
         self.conv = nn.Conv2d(in_ch, out_ch, kernel_size, padding=padding, bias=False)
         self.wscale = WScale(in_ch, out_ch, kernel_size, gain=math.sqrt(2) / kernel_size)
         nn.init.normal_(self.conv.weight)
+        if upsample and (kernel_size, padding) != (3, 1):
+            raise ValueError("an upsampling block needs a 3×3 conv with padding 1")
+        self._folded = _Folded()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.norm(x)
+        if _fast(x):
+            w, b = self._folded.get(self.conv, self.wscale, self.upsample)
+            if self.upsample:
+                return F.leaky_relu_(F.pixel_shuffle(F.conv2d(x, w, b, padding=1), 2), 0.2)
+            return F.leaky_relu_(F.conv2d(x, w, b, padding=self.conv.padding), 0.2)
         if self.upsample:
             x = F.interpolate(x, scale_factor=2, mode="nearest")
         return F.leaky_relu(self.wscale(self.conv(x)), 0.2)
@@ -123,9 +182,13 @@ class ToRGB(nn.Module):
         self.conv = nn.Conv2d(in_ch, 3, 1, bias=False)
         self.wscale = WScale(in_ch, 3, 1, gain=1.0)
         nn.init.normal_(self.conv.weight)
+        self._folded = _Folded()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.wscale(self.conv(self.norm(x)))
+        x = self.norm(x)
+        if _fast(x):
+            return F.conv2d(x, *self._folded.get(self.conv, self.wscale, False))
+        return self.wscale(self.conv(x))
 
 
 class Generator(nn.Module):

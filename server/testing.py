@@ -121,7 +121,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-batching", action="store_true")
     p.add_argument("--no-region", action="store_true", help="render previews in full (so that they batch)")
     p.add_argument("--max-batch", type=int, default=8)
+    p.add_argument("--reference-blocks", action="store_true",
+                   help="render with the generator's reference route, not the folded CPU one (networks.py)")
     args = p.parse_args(argv)
+    if args.reference_blocks:
+        from ganpaint import networks
+
+        networks.FAST_CPU_INFERENCE = False
     single_threaded()  # before any torch op here: the render thread alone gets --threads (threads.py)
     model_id, model = bench_model(args)
     settings = Settings(models=[model_id], batching=not args.no_batching, max_batch=args.max_batch,

@@ -70,7 +70,8 @@ def test_shared_generator_is_never_modified():
     assert isinstance(f1, OffsetLayer) and f1.layer is G.layer8 and f1.offset.abs().sum() > 0
     # rendering the shared model still gives its own image
     z = m.z_for_seed(1)
-    torch.testing.assert_close(G(z), G.render_from(m.features(z), "layer5"))
+    with torch.no_grad():
+        torch.testing.assert_close(G(z), G.render_from(m.features(z), "layer5"))
     h = m.features(z)
     assert not torch.equal(m.render(h), m.render(h, generator=r1.generator))
 
