@@ -81,6 +81,8 @@ class DissectConfig:
         self.draw_rankings = tuple(tuple(r) for r in self.draw_rankings)
         if not self.draw_rankings or any(len(r) != 3 or r[2] <= 0 for r in self.draw_rankings):
             raise ValueError("draw_rankings must be (samples, steps, level > 0) triples")
+        if len({r[2] for r in self.draw_rankings[1:]}) < len(self.draw_rankings) - 1:
+            raise ValueError("draw_rankings after the first need distinct levels (they are stored by level)")
         if 0.99 not in self.quantiles:
             raise ValueError("quantiles must include 0.99 (the draw level and the reference threshold)")
         if self.draw_objective not in ("both", "insert"):

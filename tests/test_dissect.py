@@ -200,6 +200,8 @@ def test_calibration_chooses_among_draw_rankings_of_several_levels():
     assert "1×q99 and at 2×q99" in table.meta["method"]
     with pytest.raises(ValueError):
         DissectConfig(draw_rankings=((None, None, 0.0),))
+    with pytest.raises(ValueError):
+        DissectConfig(draw_rankings=((None, None, 1.0), (300, 200, 6.0), (96, 80, 6.0)))
 
 def test_remove_brush_gets_its_own_ablation_ranking():
     m = unit_image_model()
