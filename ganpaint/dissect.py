@@ -16,7 +16,9 @@ Three resumable stages over `samples` generated images (DESIGN.md §4):
    segmenter see it, and ablating them (x ← x·(1−α·m)) where it is present removes it, with an L1
    penalty on α (GAN Dissection's ACE ranking). Brushes are the units with the largest α.
    The draw ranking is optimized at each of `draw_rankings`' levels (q99, and q99 × 6 on more samples:
-   units that draw a concept only when pushed hard rank differently from those that do at q99).
+   units that draw a concept only when pushed hard rank differently from those that do at q99), and
+   `ace_restarts` times at each on other random trial regions: the optimization is sensitive to them
+   (two runs that differed only in float rounding shared 23–32 of their top 32 units).
    A second ranking optimizes ablation alone (where the concept is present): the remove brush's units.
 4. calibrate: each draw brush's ranking (one per level), unit count (a prefix of that ranking) and
    level (q99 × a scale) are chosen together by insertion success on samples no ranking saw.
@@ -61,6 +63,9 @@ class DissectConfig:
     # the draw rankings, each (samples, steps, insertion level as a multiple of q99); None: ace_images /
     # ace_steps. Calibration chooses among them per concept (dome draws better ranked at 6 × q99, door at q99)
     draw_rankings: tuple[tuple[int | None, int | None, float], ...] = ((None, None, 1.0), (300, 200, 6.0))
+    # each draw ranking is optimized this many times on other random trial regions (the ranking is
+    # sensitive to them: top-32 sets of two runs share 23–32 units); calibration chooses among them all
+    ace_restarts: int = 2
     ace_batch: int = 8
     ace_lr: float = 0.1
     ace_sparsity: float = 0.002  # L1 weight on α (per unit)
@@ -83,6 +88,8 @@ class DissectConfig:
             raise ValueError("draw_rankings must be (samples, steps, level > 0) triples")
         if len({r[2] for r in self.draw_rankings[1:]}) < len(self.draw_rankings) - 1:
             raise ValueError("draw_rankings after the first need distinct levels (they are stored by level)")
+        if self.ace_restarts < 1:
+            raise ValueError("ace_restarts must be at least 1")
         if 0.99 not in self.quantiles:
             raise ValueError("quantiles must include 0.99 (the draw level and the reference threshold)")
         if self.draw_objective not in ("both", "insert"):
@@ -214,7 +221,7 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
     ace_rm = state.setdefault("ace_remove", {})
     draw_terms = ("insert", "ablate") if cfg.draw_objective == "both" else ("insert",)
     draw_runs = _draw_runs(cfg)
-    remove_runs = [("", min(cfg.ace_images, cfg.samples), cfg.ace_steps, 1.0)]
+    remove_runs = [("", min(cfg.ace_images, cfg.samples), cfg.ace_steps, 1.0, 0)]
     for stage, store, runs, terms, enabled, after in (
             ("ace", ace, draw_runs, draw_terms, True, "ace_remove"),
             ("ace_remove", ace_rm, remove_runs, ("ablate",), cfg.remove_ranking, "calibrate")):
@@ -224,11 +231,11 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
         if can_ace and enabled:
             for ci, concept in enumerate(order):
                 k = labels_names.index(concept)
-                for suffix, n_img, steps, level in runs:
+                for suffix, n_img, steps, level, restart in runs:
                     if concept + suffix not in store:
                         store[concept + suffix] = _ace_alpha(
                             G, layer, nxt, segmenter, z_all[:n_img], seg_labels[:n_img].long(), q99 * level, k,
-                            labels_names, g, cfg, tie=best_iou[:, k], terms=terms, steps=steps)
+                            labels_names, g, cfg, tie=best_iou[:, k], terms=terms, steps=steps, restart=restart)
                         maybe_save(force=True)
                 progress(stage, ci + 1, len(order))
         state["times"][f"{stage}_s"] = state["times"].get(f"{stage}_s", 0) + time.time() - t0
@@ -239,7 +246,7 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
     calib = state.setdefault("scale", {})  # per concept: the chosen unit count and scale, and every trial
     if state["stage"] == "calibrate":
         t0 = time.time()
-        n_ace = max(n for _, n, _, _ in draw_runs + remove_runs)
+        n_ace = max(run[1] for run in draw_runs + remove_runs)
         lo = n_ace if cfg.samples - n_ace >= cfg.calib_images // 2 else 0  # too few samples: reuse the ACE images
         for ci, concept in enumerate(order):
             if concept in calib or concept not in ace or len(cfg.value_scales) < 2 and len(draw_runs) < 2:
@@ -286,7 +293,8 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
     meta = {
         "generator_sha256": sha, "segmenter": segmenter.id, "seed": cfg.seed, "samples": cfg.samples,
         "method": ("ace: L1-regularized unit coefficients optimized for insertion (at "
-                   + " and at ".join(f"{lv:g}×q99" for *_, lv in draw_runs) + ") where absent (context-allowed "
+                   + " and at ".join(f"{lv:g}×q99" for *_, lv in cfg.draw_rankings)
+                   + (f", {cfg.ace_restarts} runs each" if cfg.ace_restarts > 1 else "") + ") where absent (context-allowed "
                    + ("regions) and ablation where present" if cfg.draw_objective == "both" else "regions)")
                    + "; per brush, ranking, unit count and level chosen by insertion success on held-out samples"
                    + ("; remove brushes: the same optimized for ablation alone" if cfg.remove_ranking else "")
@@ -310,13 +318,16 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
     return ConceptTable(layer, C, concepts, order, [round(float(v), 4) for v in q99], meta)
 
 
-def _draw_runs(cfg: DissectConfig) -> list[tuple[str, int, int, float]]:
-    """(name suffix, samples, steps, level) of each draw ranking; the first is stored under the concept's
-    own name, the others under `<concept>@<level>x`."""
+def _draw_runs(cfg: DissectConfig) -> list[tuple[str, int, int, float, int]]:
+    """(name suffix, samples, steps, level, restart) of each draw ranking run; the first ranking's first
+    run is stored under the concept's own name, the others under `<concept>@<level>x`, and restarts
+    after the first get `#<restart>` appended."""
     runs = []
     for i, (n, steps, level) in enumerate(cfg.draw_rankings):
         n = min(cfg.ace_images if n is None else n, cfg.samples)
-        runs.append(("" if i == 0 else f"@{level:g}x", n, cfg.ace_steps if steps is None else steps, float(level)))
+        for r in range(cfg.ace_restarts):
+            suffix = ("" if i == 0 else f"@{level:g}x") + (f"#{r}" if r else "")
+            runs.append((suffix, n, cfg.ace_steps if steps is None else steps, float(level), r))
     return runs
 
 
@@ -355,7 +366,7 @@ def _calibrate(G, layer: str, nxt: str, segmenter, z_all: torch.Tensor, all_labe
     trials: dict[str, dict] = {}
 
     def score(ranking: str, n: int, scale: float) -> None:
-        name = f"{n}x{scale}" if ranking == first_name else f"{ranking[ranking.index('@'):]}:{n}x{scale}"
+        name = f"{n}x{scale}" if ranking == first_name else f"{ranking[len(first_name):]}:{n}x{scale}"
         if name in trials:
             return
         sel = torch.tensor(rankings[ranking][0][:n])
@@ -409,7 +420,7 @@ def pick_trial(trials, tolerance: float = 0.01) -> dict:
 
 def _ace_alpha(G, layer: str, nxt: str, segmenter, z: torch.Tensor, labels: torch.Tensor, level: torch.Tensor,
                k: int, names: list[str], g: int, cfg: DissectConfig, tie: torch.Tensor,
-               terms: tuple[str, ...] = ("insert", "ablate"), steps: int | None = None) -> dict:
+               terms: tuple[str, ...] = ("insert", "ablate"), steps: int | None = None, restart: int = 0) -> dict:
     """Optimize per-unit α for concept k on these samples; return α, the ranked order and the objective.
 
     `terms` chooses the objective: inserting the units at `level` (per unit) where the concept is absent
@@ -420,7 +431,7 @@ def _ace_alpha(G, layer: str, nxt: str, segmenter, z: torch.Tensor, labels: torc
     concept = names[k]
     ok = allowed_cells(frac, concept, names)
     present = present_cells(frac, concept, names)
-    rng = np.random.default_rng(k)
+    rng = np.random.default_rng(k if restart == 0 else (k, restart))  # a restart draws other trial regions
     ins = torch.zeros(len(z), g, g)
     for i in range(len(z)):
         r = pick_region(ok[i], REGION_SHAPES.get(concept, (2, 2)), rng)

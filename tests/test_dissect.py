@@ -9,7 +9,7 @@ from ganpaint.segmenter import NetSegmenter, UNet, UNetConfig
 
 torch.set_num_threads(1)
 SMALL = dict(samples=60, batch=20, seg_size=16, ace_images=30, ace_steps=8, ace_batch=10, ace_lr=0.2, top=4,
-             draw_rankings=((None, None, 1.0),))
+             draw_rankings=((None, None, 1.0),), ace_restarts=1)
 
 
 class NoGradSegmenter:
@@ -182,22 +182,25 @@ def test_unit_count_is_chosen_by_insertion_success():
 
 
 def test_calibration_chooses_among_draw_rankings_of_several_levels():
-    """Two draw rankings (at q99 and at 2 × q99, the second on fewer samples and steps): calibration scores
-    both, and the brush is the best trial's ranking prefix at its scale."""
+    """Two draw rankings (at q99 and at 2 × q99, the second on fewer samples and steps), each run twice on
+    other trial regions: calibration scores all four, and the brush is the best trial's ranking prefix
+    at its scale."""
     from ganpaint.dissect import pick_trial
 
     m = unit_image_model()
-    cfg = DissectConfig(**{**SMALL, "value_scales": (1.0, 2.0), "draw_rankings": ((None, None, 1.0), (20, 4, 2.0))})
+    cfg = DissectConfig(**{**SMALL, "value_scales": (1.0, 2.0), "draw_rankings": ((None, None, 1.0), (20, 4, 2.0)),
+                           "ace_restarts": 2})
     table = dissect(m, RedTreeSegmenter(), config=cfg)
     assert table.meta["ace"]["tree@2x"]["images"] > 0 and table.meta["ace"]["tree"]["images"] > 0
     cal = table.meta["calibration"]["tree"]
-    assert {t["ranking"] for t in cal["trials"].values()} == {"tree", "tree@2x"}
-    assert any(name.startswith("@2x:") for name in cal["trials"])
+    assert {t["ranking"] for t in cal["trials"].values()} == {"tree", "tree#1", "tree@2x", "tree@2x#1"}
+    assert any(name.startswith("@2x:") for name in cal["trials"]) and any(name.startswith("@2x#1:") for name in cal["trials"])
+    assert table.meta["ace"]["tree#1"]["images"] == table.meta["ace"]["tree"]["images"]
     best = pick_trial(cal["trials"].values())
     assert (cal["ranking"], cal["units"], cal["scale"]) == (best["ranking"], best["units"], best["scale"])
     tree = table.concepts["tree"]
     assert tree.value_scale == cal["scale"] and len(tree.units) == cal["units"] and tree.units[0] == 0
-    assert "1×q99 and at 2×q99" in table.meta["method"]
+    assert "1×q99 and at 2×q99, 2 runs each" in table.meta["method"]
     with pytest.raises(ValueError):
         DissectConfig(draw_rankings=((None, None, 0.0),))
     with pytest.raises(ValueError):
