@@ -136,15 +136,21 @@ class _Folded:
 
     def get(self, conv: nn.Conv2d, wscale: "WScale", upsample: bool) -> tuple[torch.Tensor, torch.Tensor]:
         w, b = conv.weight, wscale.b
+        if w.is_inference() or b.is_inference():  # made in inference mode: no version counter, no cache
+            return self._fold(w, b, wscale.scale, upsample)
         key = (w.data_ptr(), w._version, b.data_ptr(), b._version, w.device, wscale.scale)
         state = self.state
         if state is None or state[0] != key:
-            with torch.no_grad():
-                weight = w.detach() * wscale.scale
-                weight = _phase_kernels(weight).contiguous() if upsample else weight.contiguous()
-                bias = b.detach().repeat_interleave(4) if upsample else b.detach().clone()
-            state = self.state = (key, weight, bias)
+            state = self.state = (key, *self._fold(w, b, wscale.scale, upsample))
         return state[1], state[2]
+
+    @staticmethod
+    def _fold(w: torch.Tensor, b: torch.Tensor, scale: float, upsample: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            weight = w.detach() * scale
+            weight = _phase_kernels(weight).contiguous() if upsample else weight.contiguous()
+            bias = b.detach().repeat_interleave(4) if upsample else b.detach().clone()
+        return weight, bias
 
 
 class GBlock(nn.Module):

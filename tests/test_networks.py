@@ -138,3 +138,12 @@ def test_folded_weights_follow_parameter_updates():
         torch.testing.assert_close(after, _reference(lambda: G(z)), atol=1e-4, rtol=1e-4)
         G.load_state_dict(Generator(GeneratorConfig(resolution=16, widths=(16, 8, 8))).state_dict())
         torch.testing.assert_close(G(z), _reference(lambda: G(z)), atol=1e-4, rtol=1e-4)
+
+
+def test_fast_route_works_for_a_generator_made_in_inference_mode():
+    """Parameters created under inference_mode have no version counter: folded weights are made per call."""
+    with torch.inference_mode():
+        G = Generator(GeneratorConfig(resolution=16, widths=(16, 8, 8)))
+        z = torch.randn(2, G.config.z_dim)
+        assert G.layer3.conv.weight.is_inference()
+        torch.testing.assert_close(G(z), _reference(lambda: G(z)), atol=1e-4, rtol=1e-4)
