@@ -247,7 +247,7 @@ def test_progress_and_the_new_state_reach_the_websocket(make_app):
             # a socket that opens mid-job hears where the job stands at once, then every later stage in order
             assert first["type"] == "progress" and first["job"] == out["job"]
             seen = [st for i, st in enumerate(p["stage"] for p in progress) if i == 0 or progress[i - 1]["stage"] != st]
-            pipeline = ["encoder", "h4", "coarse", "fine", "done"]
+            pipeline = ["queued", "starting", "encoder", "h4", "coarse", "fine", "done"]  # schemas.JobStatus.stage
             assert seen == pipeline[pipeline.index(seen[0]):] and "fine" in seen
             fractions = [p["progress"] for p in progress]
             assert fractions == sorted(fractions) and progress[-1]["state"] == "done" and fractions[-1] == 1.0
