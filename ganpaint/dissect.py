@@ -73,6 +73,11 @@ class DissectConfig:
     # `calib_images` samples after the ACE images (the evaluation uses other latents); value_scales
     # (1.0,) keeps plain q99 and the α-kept units
     value_scales: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
+    # tried in turn, while each does better, for a ranking whose best trial sits at the largest value_scale
+    # (door's success still rose at 6 × q99)
+    extra_scales: tuple[float, ...] = (8.0, 12.0)
+    # with several restarts, one more ranking per level: α averaged over the restarts ("<name>~mean")
+    mean_rankings: bool = True
     unit_counts: tuple[int, ...] = (8, 16, 24, 32, 40, 48)  # tried beside the α-kept count (capped at `top`)
     calib_images: int = 300
     calib_min_regions: int = 100  # a concept with room in few images (grass) is calibrated on more of them
@@ -82,6 +87,7 @@ class DissectConfig:
     def __post_init__(self) -> None:
         self.quantiles = tuple(self.quantiles)
         self.value_scales = tuple(self.value_scales)
+        self.extra_scales = tuple(self.extra_scales)
         self.unit_counts = tuple(self.unit_counts)
         self.draw_rankings = tuple(tuple(r) for r in self.draw_rankings)
         if not self.draw_rankings or any(len(r) != 3 or r[2] <= 0 for r in self.draw_rankings):
@@ -252,8 +258,12 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
             if concept in calib or concept not in ace or len(cfg.value_scales) < 2 and len(draw_runs) < 2:
                 continue
             k = labels_names.index(concept)
-            rankings = {concept + sfx: (ace[concept + sfx]["order"], len(_kept(ace[concept + sfx], cfg)))
-                        for sfx, *_ in draw_runs if concept + sfx in ace}
+            names = [concept + sfx for sfx, *_ in draw_runs]
+            if cfg.mean_rankings:
+                means = _mean_rankings(ace, concept, draw_runs, best_iou[:, k])
+                ace.update(means)
+                names += list(means)
+            rankings = {n: (ace[n]["order"], len(_kept(ace[n], cfg))) for n in names if n in ace}
             calib[concept] = _calibrate(G, layer, nxt, segmenter, z_all, seg_labels, lo, q99, rankings,
                                         k, labels_names, g, cfg)
             progress("calibrate", ci + 1, len(order))
@@ -396,9 +406,36 @@ def _calibrate(G, layer: str, nxt: str, segmenter, z_all: torch.Tensor, all_labe
         best = pick_trial(mine())
         for s in cfg.value_scales:
             score(ranking, best["units"], s)
+        best = pick_trial(mine())
+        if cfg.value_scales and best["scale"] == max(cfg.value_scales):
+            for s in cfg.extra_scales:  # the best is at the edge of the grid: go on while it improves
+                score(ranking, best["units"], s)
+                new = pick_trial(mine())
+                if new is best:
+                    break
+                best = new
     best = pick_trial(trials.values())
     return {"ranking": best["ranking"], "units": best["units"], "scale": best["scale"], "success": best["success"],
             "share": best["share"], "trials": trials, "images": len(regions), "samples": [first, first + scanned]}
+
+
+def _mean_rankings(ace: dict, concept: str, draw_runs: list, tie: torch.Tensor) -> dict[str, dict]:
+    """Per draw level optimized more than once: a ranking by the α averaged over its runs (ties broken by
+    the mean summed gradient, then `tie`), stored as `<concept><level suffix>~mean`."""
+    groups: dict[str, list[str]] = {}
+    for sfx, *_ in draw_runs:
+        groups.setdefault(sfx.split("#")[0], []).append(concept + sfx)
+    out = {}
+    for base, names in groups.items():
+        if len(names) < 2 or not all(n in ace and ace[n]["images"] for n in names):
+            continue
+        a = torch.stack([ace[n]["alpha"].float() for n in names]).mean(0)
+        grad = torch.tensor([ace[n]["gradient"] for n in names], dtype=torch.float64).mean(0)
+        order = sorted(range(len(a)), key=lambda u: (-round(float(a[u]), 3), -float(grad[u]), -float(tie[u])))
+        out[concept + base + "~mean"] = {"alpha": a, "order": order, "images": sum(ace[n]["images"] for n in names),
+                                         "gradient": [round(float(v), 5) for v in grad],
+                                         "objective": {"mean_of": names}}
+    return out
 
 
 def _kept(entry: dict, cfg: DissectConfig) -> list[int]:

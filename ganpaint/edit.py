@@ -116,28 +116,28 @@ class Stroke:
 
 
 def _points_mask(points: Sequence[tuple[float, float]], radius: float, n: int) -> torch.Tensor:
-    """(n, n) bool: cells whose centre lies within `radius` of the polyline, plus each point's own cell."""
-    pts = torch.tensor(points, dtype=torch.float32)  # (P, 2) as (x, y)
-    mask = torch.zeros(n, n, dtype=torch.bool)
-    # only cells whose centre can be within `radius`: the points' bounding box grown by radius (this runs
-    # for every preview frame, so it stays small)
-    lo = ((pts.min(0).values - radius) * n - 0.5).floor().clamp(0, n - 1).long().tolist()
-    hi = ((pts.max(0).values + radius) * n - 0.5).ceil().clamp(0, n - 1).long().tolist()
+    """(n, n) bool: cells whose centre lies within `radius` of the polyline, plus each point's own cell.
+    (numpy, float32: this runs for every preview frame, and small torch ops cost more than the math.)"""
+    pts = np.asarray(points, dtype=np.float32).reshape(-1, 2)  # (P, 2) as (x, y)
+    mask = np.zeros((n, n), dtype=bool)
+    r = np.float32(radius)
+    # only cells whose centre can be within `radius`: the points' bounding box grown by radius
+    lo = np.clip(np.floor((pts.min(0) - r) * n - np.float32(0.5)), 0, n - 1).astype(int)
+    hi = np.clip(np.ceil((pts.max(0) + r) * n - np.float32(0.5)), 0, n - 1).astype(int)
     x0, y0, x1, y1 = lo[0], lo[1], hi[0] + 1, hi[1] + 1
-    c = (torch.arange(n, dtype=torch.float32) + 0.5) / n
-    y, x = torch.meshgrid(c[y0:y1], c[x0:x1], indexing="ij")
+    c = (np.arange(n, dtype=np.float32) + np.float32(0.5)) / np.float32(n)
+    y, x = np.meshgrid(c[y0:y1], c[x0:x1], indexing="ij")
     a = pts[:-1] if len(pts) > 1 else pts
-    b = pts[1:] if len(pts) > 1 else pts
-    d = b - a  # (S, 2)
-    px = torch.stack([x, y], dim=-1).reshape(-1, 1, 2)  # (n·n, 1, 2)
-    len2 = (d * d).sum(-1).clamp_min(1e-12)  # (S,)
-    t = (((px - a) * d).sum(-1) / len2).clamp(0, 1)  # (n·n, S)
-    closest = a + t[..., None] * d
-    dist2 = ((px - closest) ** 2).sum(-1).min(dim=1).values
-    mask[y0:y1, x0:x1] = (dist2 <= radius * radius).reshape(y1 - y0, x1 - x0)
-    idx = (pts * n).long().clamp(0, n - 1)
+    d = (pts[1:] if len(pts) > 1 else pts) - a  # (S, 2)
+    px, py = x.reshape(-1, 1), y.reshape(-1, 1)  # (cells, 1)
+    len2 = np.maximum(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1], np.float32(1e-12))  # (S,)
+    t = np.clip(((px - a[:, 0]) * d[:, 0] + (py - a[:, 1]) * d[:, 1]) / len2, 0, 1)  # (cells, S)
+    dx, dy = px - (a[:, 0] + t * d[:, 0]), py - (a[:, 1] + t * d[:, 1])
+    dist2 = (dx * dx + dy * dy).min(axis=1)
+    mask[y0:y1, x0:x1] = (dist2 <= r * r).reshape(y1 - y0, x1 - x0)
+    idx = np.clip((pts * n).astype(np.int64), 0, n - 1)
     mask[idx[:, 1], idx[:, 0]] = True
-    return mask
+    return torch.from_numpy(mask)
 
 
 def stroke_mask(stroke: Stroke, size: int, oversample: int = 4) -> torch.Tensor:

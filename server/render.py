@@ -13,6 +13,8 @@ they carry a `region` renderer (one per socket): then only the cells changed sin
 previous frame are recomputed, which beats batching for a stroke in progress.
 With `encode=`, an image is encoded in the worker when nothing else waits (one thread hop less on
 the latency path) and in a thread pool when jobs queue up (encoding then overlaps the next render).
+A batch on the CPU is split into one part per render thread (threads.py), and each thread prepares,
+renders, encodes and delivers its own part: the whole per-frame pipeline runs on every core at once.
 """
 from __future__ import annotations
 
@@ -22,7 +24,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Callable, Hashable
 
 import anyio
@@ -189,32 +190,88 @@ class Renderer:
             self.stats["worker_cpu_s"] += time.thread_time() - cpu
 
     def _work(self, jobs: list[_Job]) -> None:
-        groups: dict[Hashable, list[tuple[_Job, Prepared]]] = {}
+        groups: dict[Hashable, list[_Job]] = {}
         for job in jobs:
             if job.future.done():
                 continue
-            t = time.perf_counter()
-            self.stats["wait_s"] += t - job.submitted
-            try:
-                prepared = job.prepare()
-                self.stats["prepare_s"] += time.perf_counter() - t
-            except Exception as e:  # bad stroke data etc.: an answer for this caller only
-                self._deliver(job, None, e)
-                continue
+            self.stats["wait_s"] += time.perf_counter() - job.submitted
             gen = job.generator or job.model.generator
             alone = job.canonical or not self.batching or job.region is not None
             gkey = ("one", id(job)) if alone else ("batch", id(job.model), id(gen))
-            groups.setdefault(gkey, []).append((job, prepared))
+            groups.setdefault(gkey, []).append(job)
         for members in groups.values():
             for i in range(0, len(members), self.max_batch):
-                self._render_group(members[i : i + self.max_batch])
+                chunk = members[i : i + self.max_batch]
+                if len(chunk) > 1 and self._helpers is not None and chunk[0].model.device.type == "cpu":
+                    self._render_parts(chunk)
+                else:
+                    prepared = self._prepare(chunk, self.stats)
+                    if prepared:
+                        self._render_group(prepared)
 
-    def _render_batch(self, model: PaintModel, h: torch.Tensor, alpha: torch.Tensor, value: torch.Tensor,
-                      generator: Generator | None) -> torch.Tensor:
-        """A batch on the CPU is split into one part per render thread; on a GPU it goes through whole."""
-        if self._helpers is None or h.device.type != "cpu":
-            return model.render(h, alpha, value, generator=generator)
-        return split_render(self._helpers, self.threads, partial(model.render, generator=generator), h, alpha, value)
+    def _prepare(self, jobs: list[_Job], stats: dict) -> list[tuple[_Job, Prepared]]:
+        """Each job's (h, alpha, value); a job whose stroke data fails gets its error, the others go on."""
+        out = []
+        for job in jobs:
+            t = time.perf_counter()
+            try:
+                out.append((job, job.prepare()))
+            except Exception as e:  # bad stroke data etc.: an answer for this caller only
+                self._deliver(job, None, e)
+            stats["prepare_s"] += time.perf_counter() - t
+        return out
+
+    def _render_parts(self, jobs: list[_Job]) -> None:
+        """A CPU batch split into one part per render thread; each thread prepares, renders and encodes its
+        own part and delivers its frames, so the whole per-frame pipeline runs on every core at once."""
+        parts = min(len(jobs), self.threads or 1)
+        cuts = [round(i * len(jobs) / parts) for i in range(parts + 1)]
+        spans = [jobs[a:b] for a, b in zip(cuts[:-1], cuts[1:])]
+        t = time.perf_counter()
+        futures = [self._helpers.submit(self._part, span) for span in spans[1:]]
+        counts = [self._part(spans[0])] + [f.result() for f in futures]
+        for c in counts:
+            for k, v in c.items():
+                self.stats[k] += v
+        self.stats["batches"] += 1
+        self.stats["max_batch_seen"] = max(self.stats["max_batch_seen"], len(jobs))
+        self.stats["parts_s"] = self.stats.get("parts_s", 0.0) + time.perf_counter() - t
+
+    def _part(self, jobs: list[_Job]) -> dict:
+        """One render thread's share of a batch: prepare, render as one batch, convert, encode, deliver.
+        Returns its counters (summed by the caller: threads never write the shared stats)."""
+        stats = {"prepare_s": 0.0, "render_s": 0.0, "render_cpu_s": 0.0, "encode_s": 0.0, "jobs": 0, "images": 0}
+        members = self._prepare(jobs, stats)
+        if not members:
+            return stats
+        job0 = members[0][0]
+        t, cpu = time.perf_counter(), time.thread_time()
+        try:
+            h = torch.cat([p[0] for _, p in members])
+            alphas = [p[1] if p[1] is not None else torch.zeros_like(p[0][0]) for _, p in members]
+            values = [p[2] if p[2] is not None else torch.zeros_like(p[0][0]) for _, p in members]
+            img = job0.model.render(h, torch.stack(alphas), torch.stack(values), generator=job0.generator)
+            arrs = [np.ascontiguousarray(a) for a in to_uint8(img)]
+        except Exception as e:
+            log.exception("render failed")
+            for job, _ in members:
+                self._deliver(job, None, RuntimeError(f"render failed: {type(e).__name__}"))
+            return stats
+        now = time.perf_counter()
+        stats["render_s"] += now - t
+        stats["render_cpu_s"] += time.thread_time() - cpu
+        stats["jobs"] += len(members)
+        stats["images"] += len(members)
+        for job, arr in zip((j for j, _ in members), arrs):
+            if job.encode is not None:
+                try:
+                    arr = encode_array(arr, *job.encode)
+                except Exception as e:
+                    self._deliver(job, None, e)
+                    continue
+            self._deliver(job, arr, None)
+        stats["encode_s"] += time.perf_counter() - now
+        return stats
 
     def _render_group(self, members: list[tuple[_Job, Prepared]]) -> None:
         job0 = members[0][0]
@@ -230,7 +287,7 @@ class Renderer:
                 h = torch.cat([p[0] for _, p in members])
                 alphas = [p[1] if p[1] is not None else torch.zeros_like(p[0][0]) for _, p in members]
                 values = [p[2] if p[2] is not None else torch.zeros_like(p[0][0]) for _, p in members]
-                img = self._render_batch(job0.model, h, torch.stack(alphas), torch.stack(values), job0.generator)
+                img = job0.model.render(h, torch.stack(alphas), torch.stack(values), generator=job0.generator)
             arrs = [np.ascontiguousarray(a) for a in to_uint8(img)]  # PIL copies strided arrays slowly
         except Exception as e:
             log.exception("render failed")

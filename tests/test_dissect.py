@@ -154,7 +154,7 @@ def test_context_rules_put_doors_on_walls_and_domes_on_buildings():
 def test_draw_level_scale_is_chosen_by_insertion_success():
     """A scale of 0 inserts nothing (the fake's tree unit must be positive): calibration must pick 1."""
     m = unit_image_model()
-    table = dissect(m, RedTreeSegmenter(), config=DissectConfig(**{**SMALL, "value_scales": (0.0, 1.0)}))
+    table = dissect(m, RedTreeSegmenter(), config=DissectConfig(**{**SMALL, "value_scales": (0.0, 1.0), "extra_scales": ()}))
     cal = table.meta["calibration"]["tree"]
     zero = [t for t in cal["trials"].values() if t["scale"] == 0.0]
     one = [t for t in cal["trials"].values() if t["scale"] == 1.0]
@@ -193,7 +193,9 @@ def test_calibration_chooses_among_draw_rankings_of_several_levels():
     table = dissect(m, RedTreeSegmenter(), config=cfg)
     assert table.meta["ace"]["tree@2x"]["images"] > 0 and table.meta["ace"]["tree"]["images"] > 0
     cal = table.meta["calibration"]["tree"]
-    assert {t["ranking"] for t in cal["trials"].values()} == {"tree", "tree#1", "tree@2x", "tree@2x#1"}
+    assert {t["ranking"] for t in cal["trials"].values()} == {"tree", "tree#1", "tree@2x", "tree@2x#1",
+                                                               "tree~mean", "tree@2x~mean"}
+    assert table.meta["ace"]["tree~mean"]["objective"] == {"mean_of": ["tree", "tree#1"]}
     assert any(name.startswith("@2x:") for name in cal["trials"]) and any(name.startswith("@2x#1:") for name in cal["trials"])
     assert table.meta["ace"]["tree#1"]["images"] == table.meta["ace"]["tree"]["images"]
     best = pick_trial(cal["trials"].values())
@@ -205,6 +207,38 @@ def test_calibration_chooses_among_draw_rankings_of_several_levels():
         DissectConfig(draw_rankings=((None, None, 0.0),))
     with pytest.raises(ValueError):
         DissectConfig(draw_rankings=((None, None, 1.0), (300, 200, 6.0), (96, 80, 6.0)))
+
+def test_mean_ranking_averages_the_restarts_coefficients():
+    from ganpaint.dissect import _mean_rankings
+
+    runs = [("", 10, 5, 1.0, 0), ("#1", 10, 5, 1.0, 1), ("@6x", 10, 5, 6.0, 0)]
+    ace = {"door": {"alpha": torch.tensor([1.0, 0.0, 0.5, 0.0]), "gradient": [0.0, 3.0, 0.0, 1.0], "images": 4},
+           "door#1": {"alpha": torch.tensor([0.0, 0.2, 0.5, 0.0]), "gradient": [0.0, 1.0, 0.0, 2.0], "images": 5},
+           "door@6x": {"alpha": torch.tensor([0.0, 1.0, 0.0, 0.0]), "gradient": [0.0] * 4, "images": 4}}
+    out = _mean_rankings(ace, "door", runs, tie=torch.tensor([0.0, 0.0, 0.0, 9.0]))
+    assert list(out) == ["door~mean"]  # @6x has one run: nothing to average
+    m = out["door~mean"]
+    assert torch.allclose(m["alpha"], torch.tensor([0.5, 0.1, 0.5, 0.0]))
+    # units 0 and 2 tie on α (0.5) and on gradient (0): tie-break keeps index order via `tie` (both 0) → stable
+    assert m["order"][:2] == [0, 2] and m["order"][2:] == [1, 3]  # gradient 2.0 vs 1.5 after α 0.1 vs 0.0
+    assert m["images"] == 9
+    ace["door#1"]["images"] = 0  # a run without trial images is not averaged
+    assert _mean_rankings(ace, "door", runs, tie=torch.zeros(4)) == {}
+
+
+def test_scale_search_goes_past_the_grid_when_the_best_is_at_its_edge():
+    """Scales 0 and 0.01 insert (almost) nothing: the best sits at the grid's largest scale, so the extra
+    scales are tried in turn, and one that draws the fake's trees is chosen."""
+    m = unit_image_model()
+    cfg = DissectConfig(**{**SMALL, "value_scales": (0.0, 0.01), "extra_scales": (1.0, 2.0, 4.0, 8.0, 16.0)})
+    table = dissect(m, RedTreeSegmenter(), config=cfg)
+    cal = table.meta["calibration"]["tree"]
+    scales = {t["scale"] for t in cal["trials"].values()}
+    assert {0.0, 0.01, 1.0} <= scales and cal["scale"] >= 1.0 and cal["success"] > 0.5
+    # the share saturates at 4 (8 does no better, so the search stops there: 16 is never tried)
+    assert 16.0 not in scales and cal["scale"] == 4.0
+    assert table.concepts["tree"].value_scale == cal["scale"]
+
 
 def test_remove_brush_gets_its_own_ablation_ranking():
     m = unit_image_model()

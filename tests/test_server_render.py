@@ -79,6 +79,47 @@ def test_a_cpu_batch_is_split_across_the_render_threads_each_single_threaded(tin
         assert np.abs(arr.astype(int) - single.astype(int)).max() <= 1
 
 
+def test_each_render_thread_prepares_renders_and_encodes_its_own_part(tiny):
+    """threads=2: the batch's parts are prepared, rendered and encoded on both render threads; a job whose
+    stroke data fails gets its own error and the rest of its part still renders."""
+    import io
+
+    from PIL import Image
+
+    prepared = jobs_for(tiny, 6)
+    where: dict[int, str] = {}
+
+    def prep(i):
+        where[i] = threading.current_thread().name.split("_")[0]
+        if i == 4:
+            raise StrokeError("bad stroke")
+        return prepared[i]
+
+    async def go(renderer):
+        gate, hold = blocker()
+        first = asyncio.create_task(renderer.render("hold", tiny, lambda: hold(prepared[0])))
+        await asyncio.sleep(0.05)
+        tasks = [asyncio.create_task(renderer.render(f"k{i}", tiny, (lambda i=i: prep(i)), encode=("png", 90)))
+                 for i in range(6)]
+        await asyncio.sleep(0.05)
+        gate.set()
+        await first
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    renderer = Renderer(batching=True, max_batch=8, threads=2)
+    try:
+        out = asyncio.run(go(renderer))
+    finally:
+        renderer.stop()
+    assert set(where.values()) == {"ganpaint-render", "ganpaint-render-helper"}
+    assert isinstance(out[4], StrokeError)
+    for i in (0, 1, 2, 3, 5):
+        assert isinstance(out[i], bytes)
+        arr = np.asarray(Image.open(io.BytesIO(out[i])).convert("RGB"))
+        assert np.abs(arr.astype(int) - to_uint8(tiny.render(*prepared[i]))[0].astype(int)).max() <= 1
+    assert renderer.stats["images"] == 1 + 5 and renderer.stats["max_batch_seen"] == 6
+
+
 def test_unbatched_and_canonical_jobs_render_alone_and_deterministically(tiny):
     prepared = jobs_for(tiny, 4)
     for batching, canonical in ((False, False), (True, True)):
