@@ -101,8 +101,8 @@ async def paint(url: str, model_id: str, br: dict, moves: int, fmt: str = "webp"
 def breakdown(renderer: dict) -> dict:
     """Mean server-side ms per image from the renderer's counters (GET /api/health)."""
     n = max(1, renderer["images"])
-    return {k.removesuffix("_s") + "_ms": round(renderer[k] * 1000 / n, 3)
-            for k in ("wait_s", "prepare_s", "render_s", "encode_s", "render_cpu_s")} | {
+    return {k.removesuffix("_s") + "_ms": round(renderer.get(k, 0.0) * 1000 / n, 3)
+            for k in ("wait_s", "prepare_s", "render_s", "encode_s", "render_cpu_s", "parts_s", "join_wait_s")} | {
         "mean_batch": round(renderer["images"] / max(1, renderer["batches"]), 2)}
 
 

@@ -101,7 +101,7 @@ class Renderer:
         self.stats = {"jobs": 0, "batches": 0, "images": 0, "superseded": 0, "max_batch_seen": 0,
                       # seconds summed over jobs (wait, prepare) or batches (render, encode): where time goes
                       "wait_s": 0.0, "prepare_s": 0.0, "render_s": 0.0, "encode_s": 0.0, "render_cpu_s": 0.0,
-                      "worker_cpu_s": 0.0}
+                      "worker_cpu_s": 0.0, "join_wait_s": 0.0, "parts_s": 0.0}
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -229,13 +229,16 @@ class Renderer:
         spans = [jobs[a:b] for a, b in zip(cuts[:-1], cuts[1:])]
         t = time.perf_counter()
         futures = [self._helpers.submit(self._part, span) for span in spans[1:]]
-        counts = [self._part(spans[0])] + [f.result() for f in futures]
+        counts = [self._part(spans[0])]
+        t_join = time.perf_counter()
+        counts += [f.result() for f in futures]
+        self.stats["join_wait_s"] += time.perf_counter() - t_join  # the render thread waiting on its helpers
         for c in counts:
             for k, v in c.items():
                 self.stats[k] += v
         self.stats["batches"] += 1
         self.stats["max_batch_seen"] = max(self.stats["max_batch_seen"], len(jobs))
-        self.stats["parts_s"] = self.stats.get("parts_s", 0.0) + time.perf_counter() - t
+        self.stats["parts_s"] += time.perf_counter() - t
 
     def _part(self, jobs: list[_Job]) -> dict:
         """One render thread's share of a batch: prepare, render as one batch, convert, encode, deliver.
