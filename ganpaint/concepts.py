@@ -8,7 +8,9 @@ A table is plain JSON, one per model and layer:
      "brushes": ["tree", "grass", ...],           # palette order
      "concepts": {"tree": {"units": [ranked best first], "levels": [draw value per unit],
                            "scores": [...], "ranking": "ace" | "iou", "value_scale": 1.0,
-                           "remove_units": [ranked best first] (optional: units that remove it)}, ...},
+                           "remove_units": [ranked best first] (optional: units that remove it),
+                           "values": [learned draw value per unit] (optional: replaces levels × value_scale)},
+              ...},
      "meta": {"generator_sha256": ..., "segmenter": ..., "samples": ..., "seed": ..., "method": ...}}
 Strength is continuous and only chooses how many ranked units take part (at least one). A remove
 brush switches off `remove_units` when the table has them (ranked by ablation alone), else `units`.
@@ -39,6 +41,8 @@ class Concept:
     value_scale: float = 1.0
     remove_units: list[int] = field(default_factory=list)
     remove_scores: list[float] = field(default_factory=list)
+    # learned draw value per unit (dissect's level stage); when present, draw uses these, not levels × value_scale
+    values: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         d = {
@@ -47,6 +51,8 @@ class Concept:
         }
         if self.remove_units:
             d["remove_units"], d["remove_scores"] = self.remove_units, self.remove_scores
+        if self.values:
+            d["values"] = self.values
         return d
 
 
@@ -69,10 +75,13 @@ class ConceptTable:
                 levels = [float(d["q99"][u]) for u in units]
             if len(levels) != len(units):
                 raise ValueError(f"concept {name!r}: {len(units)} units but {len(levels)} levels")
+            values = [float(v) for v in c.get("values", [])]
+            if values and len(values) != len(units):
+                raise ValueError(f"concept {name!r}: {len(units)} units but {len(values)} values")
             concepts[name] = Concept(
                 name, units, levels, [float(s) for s in c.get("scores", [])],
                 c.get("ranking", "iou"), float(c.get("value_scale", 1.0)),
-                [int(u) for u in c.get("remove_units", [])], [float(s) for s in c.get("remove_scores", [])],
+                [int(u) for u in c.get("remove_units", [])], [float(s) for s in c.get("remove_scores", [])], values,
             )
         brushes = [b for b in d.get("brushes", []) if b in concepts]
         brushes += [n for n in concepts if n not in brushes]
@@ -96,7 +105,8 @@ class ConceptTable:
         Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n")
 
     def brush(self, concept: str, strength: float = 1.0, mode: str = "draw") -> tuple[list[int], list[float]]:
-        """(units, draw levels) of a concept's brush at this strength; remove uses `remove_units` if any."""
+        """(units, draw levels) of a concept's brush at this strength; remove uses `remove_units` if any.
+        Draw levels are the learned `values` when the table has them, else levels × value_scale."""
         if concept not in self.concepts:
             raise KeyError(concept)
         c = self.concepts[concept]
@@ -104,6 +114,8 @@ class ConceptTable:
             n = units_for_strength(len(c.remove_units), strength)
             return c.remove_units[:n], [0.0] * n
         n = units_for_strength(len(c.units), strength)
+        if c.values:
+            return c.units[:n], c.values[:n]
         return c.units[:n], [v * c.value_scale for v in c.levels[:n]]
 
     def unit_level(self, unit: int) -> float:

@@ -81,6 +81,10 @@ class DissectConfig:
     unit_counts: tuple[int, ...] = (8, 16, 24, 32, 40, 48)  # tried beside the α-kept count (capped at `top`)
     calib_images: int = 300
     calib_min_regions: int = 100  # a concept with room in few images (grass) is calibrated on more of them
+    # then each calibrated draw brush's per-unit values are optimized (from q99 × its scale) for insertion on
+    # the ranking samples, and kept when they draw better on the calibration samples; 0 steps: off
+    level_steps: int = 100
+    level_lr: float = 0.05  # Adam on log values
     remove_ranking: bool = True  # rank units for the remove brush by ablation alone
     draw_objective: str = "insert"  # "insert": the draw ranking rewards insertion only; "both": ablation too
 
@@ -269,6 +273,27 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
             progress("calibrate", ci + 1, len(order))
             maybe_save(force=True)
         state["times"]["calibrate_s"] = state["times"].get("calibrate_s", 0) + time.time() - t0
+        state.update(stage="levels")
+        maybe_save(force=True)
+
+    # ---------------------------------------------------------------- 5. learned draw values per concept
+    learned = state.setdefault("levels", {})
+    if state["stage"] == "levels":
+        t0 = time.time()
+        n_ace = max(run[1] for run in draw_runs + remove_runs)
+        lo = n_ace if cfg.samples - n_ace >= cfg.calib_images // 2 else 0
+        if cfg.level_steps > 0 and can_ace:
+            for ci, concept in enumerate(order):
+                trial = calib.get(concept)
+                if concept in learned or not trial or not trial.get("trials"):
+                    continue
+                k = labels_names.index(concept)
+                units = ace[trial["ranking"]]["order"][: trial["units"]]
+                learned[concept] = _learn_values(G, layer, nxt, segmenter, z_all, seg_labels, n_ace, lo, q99, units,
+                                                 trial["scale"], k, labels_names, g, cfg)
+                progress("levels", ci + 1, len(order))
+                maybe_save(force=True)
+        state["times"]["levels_s"] = state["times"].get("levels_s", 0) + time.time() - t0
         state.update(stage="done")
         maybe_save(force=True)
 
@@ -294,8 +319,9 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
         if concept in ace_rm and ace_rm[concept]["images"]:
             rm_units = _kept(ace_rm[concept], cfg)
             rm_scores = [round(float(ace_rm[concept]["alpha"][u]), 4) for u in rm_units]
+        values = learned[concept]["values"] if learned.get(concept, {}).get("kept") else []
         concepts[concept] = Concept(concept, units, [round(float(q99[u]), 4) for u in units], scores, ranking, scale,
-                                    rm_units, rm_scores)
+                                    rm_units, rm_scores, values)
     unit_best = best_iou.max(dim=1)
     # a loose threshold on a big class (sky) reaches IoU 0.05 by chance; IQR > 0.01 rules chance out
     meaningful = (best_iou > INTERPRETABLE_IOU) & (best_iqr > MIN_IQR)
@@ -307,6 +333,8 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
                    + (f", {cfg.ace_restarts} runs each" if cfg.ace_restarts > 1 else "") + ") where absent (context-allowed "
                    + ("regions) and ablation where present" if cfg.draw_objective == "both" else "regions)")
                    + "; per brush, ranking, unit count and level chosen by insertion success on held-out samples"
+                   + ("; then per-unit draw values optimized for insertion, kept where they draw better on those samples"
+                      if cfg.level_steps > 0 else "")
                    + ("; remove brushes: the same optimized for ablation alone" if cfg.remove_ranking else "")
                    + "; iou at each unit×concept threshold of best information quality ratio")
         if can_ace else "iou at each unit×concept threshold of best information quality ratio",
@@ -322,6 +350,7 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
         "ace": {c: {k: v for k, v in a.items() if k not in ("alpha", "order", "gradient")} for c, a in ace.items()},
         "ace_remove": {c: {k: v for k, v in a.items() if k not in ("alpha", "order", "gradient")} for c, a in ace_rm.items()},
         "calibration": calib,
+        "learned_values": {c: {k: v for k, v in d.items() if k != "values"} for c, d in learned.items()},
         "timing_s": {k: round(v, 1) for k, v in state["times"].items()},
         "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
     }
@@ -352,48 +381,20 @@ def _calibrate(G, layer: str, nxt: str, segmenter, z_all: torch.Tensor, all_labe
     then the scales at the chosen count; the best trial of all rankings wins. Each (ranking, count, scale)
     is scored by the share of trial regions where the segmenter then sees the concept on more than
     SUCCESS_SHARE of the region, and by the mean share."""
-    device = next(G.parameters()).device
-    z, labels = z_all[first:], all_labels[first:].long()
-    frac = cell_fractions(labels, len(names), g)
-    ok = allowed_cells(frac, names[k], names)
-    rng = np.random.default_rng(1000 + k)
-    regions, scanned = [], 0
-    for i in range(len(z)):
-        if i >= cfg.calib_images and len(regions) >= cfg.calib_min_regions:
-            break
-        r = pick_region(ok[i], REGION_SHAPES.get(names[k], (2, 2)), rng)
-        scanned = i + 1
-        if r is not None:
-            regions.append((i, r))
+    h, mask, n_regions, scanned = _calib_regions(G, layer, z_all, all_labels, first, k, names, g, cfg)
     first_name, (first_order, first_kept) = next(iter(rankings.items()))
-    if not regions:
+    if not n_regions:
         return {"ranking": first_name, "units": first_kept, "scale": 1.0, "trials": {}, "images": 0,
                 "samples": [first, first + scanned]}
-    idx = torch.tensor([i for i, _ in regions])
-    mask = torch.stack([r for _, r in regions]).float()[:, None].to(device)  # (N, 1, g, g)
-    with torch.inference_mode():
-        h = G.features(z[idx].to(device), upto=layer)
     trials: dict[str, dict] = {}
 
     def score(ranking: str, n: int, scale: float) -> None:
         name = f"{n}x{scale}" if ranking == first_name else f"{ranking[len(first_name):]}:{n}x{scale}"
         if name in trials:
             return
-        sel = torch.tensor(rankings[ranking][0][:n])
-        level = (q99.to(device) * scale).view(1, -1, 1, 1)
-        shares = []
-        with torch.inference_mode():
-            for b in range(0, len(h), 16):
-                hb, mb = h[b : b + 16], mask[b : b + 16]
-                a = torch.zeros_like(hb)
-                a[:, sel] = mb.expand(-1, n, -1, -1)
-                img = G.render_from(hb * (1 - a) + level * a, start=nxt)
-                lab = segment_at(segmenter, img, labels.shape[-1])
-                m = F.interpolate(mb, size=lab.shape[-2:], mode="nearest")[:, 0].cpu()
-                shares.append(((lab == k).float() * m).sum((1, 2)) / m.sum((1, 2)).clamp_min(1))
-        sh = torch.cat(shares)
-        trials[name] = {"ranking": ranking, "units": n, "scale": scale,
-                        "success": round(float((sh > SUCCESS_SHARE).float().mean()), 4), "share": round(float(sh.mean()), 4)}
+        units = rankings[ranking][0][:n]
+        sh = _insert_shares(G, nxt, segmenter, h, mask, units, q99[units] * scale, k, all_labels.shape[-1])
+        trials[name] = {"ranking": ranking, "units": n, "scale": scale, **_success(sh)}
 
     for ranking, (order, kept) in rankings.items():
         mine = lambda: [t for t in trials.values() if t["ranking"] == ranking]  # noqa: E731
@@ -416,7 +417,119 @@ def _calibrate(G, layer: str, nxt: str, segmenter, z_all: torch.Tensor, all_labe
                 best = new
     best = pick_trial(trials.values())
     return {"ranking": best["ranking"], "units": best["units"], "scale": best["scale"], "success": best["success"],
-            "share": best["share"], "trials": trials, "images": len(regions), "samples": [first, first + scanned]}
+            "share": best["share"], "trials": trials, "images": n_regions, "samples": [first, first + scanned]}
+
+
+def _trial_regions(ok: torch.Tensor, concept: str, rng: np.random.Generator, *, min_images: int | None = None,
+                   min_regions: int = 0) -> tuple[list[tuple[int, torch.Tensor]], int]:
+    """[(image, (g, g) region)] of insertion trials on the allowed cells `ok` (N, g, g), one per image that has
+    room; with `min_images`, scanning stops once that many images and `min_regions` regions are reached.
+    Returns the regions and the number of images scanned."""
+    regions, scanned = [], 0
+    for i in range(len(ok)):
+        if min_images is not None and i >= min_images and len(regions) >= min_regions:
+            break
+        r = pick_region(ok[i], REGION_SHAPES.get(concept, (2, 2)), rng)
+        scanned = i + 1
+        if r is not None:
+            regions.append((i, r))
+    return regions, scanned
+
+
+def _calib_regions(G, layer: str, z_all: torch.Tensor, all_labels: torch.Tensor, first: int, k: int,
+                   names: list[str], g: int, cfg: DissectConfig) -> tuple[torch.Tensor, torch.Tensor, int, int]:
+    """The calibration's trial regions for concept k on the samples from `first` on: their images' edit-layer
+    activations (N, C, g, g), masks (N, 1, g, g), the region count and the number of images scanned."""
+    device = next(G.parameters()).device
+    labels = all_labels[first:].long()
+    ok = allowed_cells(cell_fractions(labels, len(names), g), names[k], names)
+    regions, scanned = _trial_regions(ok, names[k], np.random.default_rng(1000 + k), min_images=cfg.calib_images,
+                                      min_regions=cfg.calib_min_regions)
+    if not regions:
+        return torch.zeros(0), torch.zeros(0), 0, scanned
+    idx = torch.tensor([first + i for i, _ in regions])
+    mask = torch.stack([r for _, r in regions]).float()[:, None].to(device)
+    with torch.inference_mode():
+        h = G.features(z_all[idx].to(device), upto=layer)
+    return h, mask, len(regions), scanned
+
+
+def _insert_shares(G, nxt: str, segmenter, h: torch.Tensor, mask: torch.Tensor, units: list[int],
+                   values: torch.Tensor, k: int, size: int, batch: int = 16) -> torch.Tensor:
+    """Per trial: the share of its region the segmenter labels k after `units` are set to `values` there."""
+    device = h.device
+    sel = torch.tensor(units, dtype=torch.long)
+    level = torch.zeros(h.shape[1], device=device)
+    level[sel.to(device)] = values.to(device, torch.float32)
+    level = level.view(1, -1, 1, 1)
+    shares = []
+    with torch.inference_mode():
+        for b in range(0, len(h), batch):
+            hb, mb = h[b : b + batch], mask[b : b + batch]
+            a = torch.zeros_like(hb)
+            a[:, sel] = mb.expand(-1, len(units), -1, -1)
+            img = G.render_from(hb * (1 - a) + level * a, start=nxt)
+            lab = segment_at(segmenter, img, size)
+            m = F.interpolate(mb, size=lab.shape[-2:], mode="nearest")[:, 0].cpu()
+            shares.append(((lab == k).float() * m).sum((1, 2)) / m.sum((1, 2)).clamp_min(1))
+    return torch.cat(shares)
+
+
+def _success(shares: torch.Tensor) -> dict:
+    return {"success": round(float((shares > SUCCESS_SHARE).float().mean()), 4), "share": round(float(shares.mean()), 4)}
+
+
+def _learn_values(G, layer: str, nxt: str, segmenter, z_all: torch.Tensor, all_labels: torch.Tensor, n_train: int,
+                  first: int, q99: torch.Tensor, units: list[int], scale: float, k: int, names: list[str], g: int,
+                  cfg: DissectConfig) -> dict:
+    """Per-unit draw values for a calibrated brush: from q99 × scale, Adam on their logs maximizes the
+    segmenter's probability of concept k inside insertion regions of the first `n_train` samples (the
+    ranking samples); then both are scored on the calibration's regions, and the learned values are kept
+    only when they do better there (success, then mean share, each beyond pick_trial's tolerance)."""
+    device = next(G.parameters()).device
+    start = (q99[units] * scale).float()
+    labels = all_labels[:n_train].long()
+    ok = allowed_cells(cell_fractions(labels, len(names), g), names[k], names)
+    regions, _ = _trial_regions(ok, names[k], np.random.default_rng((k, 7)))  # not the ranking's regions
+    h_cal, m_cal, n_cal, _ = _calib_regions(G, layer, z_all, all_labels, first, k, names, g, cfg)
+    out = {"units": len(units), "scale": scale, "steps": cfg.level_steps, "train_regions": len(regions),
+           "calib_regions": n_cal, "kept": False}
+    if not regions or not n_cal:
+        return out
+    idx = torch.tensor([i for i, _ in regions])
+    mask = torch.stack([r for _, r in regions]).float()[:, None].to(device)
+    with torch.inference_mode():
+        h_all = G.features(z_all[idx].to(device), upto=layer)
+    h_all = h_all.clone()
+    sel = torch.tensor(units, dtype=torch.long, device=device)
+    log_v = torch.log(start.clamp_min(1e-6)).to(device).requires_grad_(True)
+    opt = torch.optim.Adam([log_v], lr=cfg.level_lr)
+    history = []
+    for step in range(cfg.level_steps):
+        b = torch.arange(step * cfg.ace_batch, (step + 1) * cfg.ace_batch) % len(h_all)
+        h, m = h_all[b], mask[b]
+        a = torch.zeros_like(h)
+        a[:, sel] = m.expand(-1, len(units), -1, -1)
+        level = torch.zeros(h.shape[1], device=device).index_put((sel,), torch.exp(log_v)).view(1, -1, 1, 1)
+        img = G.render_from(h * (1 - a) + level * a, start=nxt)
+        p = segmenter.logits(img).softmax(1)[:, k]
+        m_up = F.interpolate(m, size=p.shape[-2:], mode="nearest")[:, 0]
+        inserted = (p * m_up).sum() / m_up.sum().clamp_min(1)
+        opt.zero_grad()
+        (-inserted).backward()
+        opt.step()
+        history.append(round(float(inserted.detach()), 4))
+    values = torch.exp(log_v.detach()).cpu()
+    size = all_labels.shape[-1]
+    base = _success(_insert_shares(G, nxt, segmenter, h_cal, m_cal, units, start, k, size))
+    new = _success(_insert_shares(G, nxt, segmenter, h_cal, m_cal, units, values, k, size))
+    tol = 0.01
+    kept = new["success"] > base["success"] + tol or (
+        new["success"] >= base["success"] - tol and new["share"] > base["share"] + tol)
+    n = len(history)
+    return {**out, "kept": kept, "values": [round(float(v), 4) for v in values],
+            "before": base, "after": new, "inserted_share": {"first": history[: max(1, n // 10)],
+                                                             "last": history[-max(1, n // 10):]}}
 
 
 def _mean_rankings(ace: dict, concept: str, draw_runs: list, tie: torch.Tensor) -> dict[str, dict]:

@@ -112,6 +112,9 @@ class ConceptOut(BaseModel):
                                     description="units the remove brush switches off, ranked by ablation alone, best "
                                                 "first; empty: remove uses `units`")
     remove_scores: list[float] = Field(default_factory=list)
+    values: list[float] = Field(default_factory=list,
+                                description="learned draw value per unit (optional); when present the draw brush "
+                                            "uses these instead of levels × value_scale")
 
 
 class ModelSummary(BaseModel):

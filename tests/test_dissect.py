@@ -9,7 +9,7 @@ from ganpaint.segmenter import NetSegmenter, UNet, UNetConfig
 
 torch.set_num_threads(1)
 SMALL = dict(samples=60, batch=20, seg_size=16, ace_images=30, ace_steps=8, ace_batch=10, ace_lr=0.2, top=4,
-             draw_rankings=((None, None, 1.0),), ace_restarts=1)
+             draw_rankings=((None, None, 1.0),), ace_restarts=1, level_steps=0)
 
 
 class NoGradSegmenter:
@@ -238,6 +238,32 @@ def test_scale_search_goes_past_the_grid_when_the_best_is_at_its_edge():
     # the share saturates at 4 (8 does no better, so the search stops there: 16 is never tried)
     assert 16.0 not in scales and cal["scale"] == 4.0
     assert table.concepts["tree"].value_scale == cal["scale"]
+
+
+def test_learned_values_are_kept_only_when_they_draw_better():
+    """Scales 0.001 and 0.002 insert almost nothing: the learned values must grow until trees appear, and
+    win on the calibration samples; with a scale that already draws, learning is not needed."""
+    m = unit_image_model()
+    cfg = DissectConfig(**{**SMALL, "value_scales": (0.001, 0.002), "extra_scales": (), "level_steps": 60,
+                           "level_lr": 0.3})
+    table = dissect(m, RedTreeSegmenter(), config=cfg)
+    info = table.meta["learned_values"]["tree"]
+    tree = table.concepts["tree"]
+    assert info["kept"] and info["after"]["success"] > info["before"]["success"] + 0.5
+    assert info["inserted_share"]["last"][-1] > info["inserted_share"]["first"][0]
+    assert tree.values and len(tree.values) == len(tree.units) and tree.values[0] > 0.002 * table.q99[0] * 10
+    units, levels = table.brush("tree")
+    assert levels == tree.values  # the learned values replace levels × value_scale
+    assert tree.levels == [table.q99[u] for u in tree.units]  # levels stay the units' q99
+    assert "per-unit draw values optimized" in table.meta["method"]
+    again = type(table).from_dict(table.to_dict())
+    assert again.concepts["tree"].values == tree.values
+    # scales that draw well already: the learned values must beat them by a margin to be kept
+    plain = dissect(m, RedTreeSegmenter(), config=DissectConfig(**{**SMALL, "value_scales": (1.0, 4.0),
+                                                                 "extra_scales": (), "level_steps": 5}))
+    p = plain.meta["learned_values"]["tree"]
+    assert p["before"] == {"success": 1.0, "share": 1.0} and p["train_regions"] > 0
+    assert not p["kept"] and plain.concepts["tree"].values == [] and "values" not in plain.to_dict()["concepts"]["tree"]
 
 
 def test_remove_brush_gets_its_own_ablation_ranking():
