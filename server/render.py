@@ -245,38 +245,18 @@ class Renderer:
         Returns its counters (summed by the caller: threads never write the shared stats)."""
         stats = {"prepare_s": 0.0, "render_s": 0.0, "render_cpu_s": 0.0, "encode_s": 0.0, "jobs": 0, "images": 0}
         members = self._prepare(jobs, stats)
-        if not members:
-            return stats
-        job0 = members[0][0]
-        t, cpu = time.perf_counter(), time.thread_time()
-        try:
-            h = torch.cat([p[0] for _, p in members])
-            alphas = [p[1] if p[1] is not None else torch.zeros_like(p[0][0]) for _, p in members]
-            values = [p[2] if p[2] is not None else torch.zeros_like(p[0][0]) for _, p in members]
-            img = job0.model.render(h, torch.stack(alphas), torch.stack(values), generator=job0.generator)
-            arrs = [np.ascontiguousarray(a) for a in to_uint8(img)]
-        except Exception as e:
-            log.exception("render failed")
-            for job, _ in members:
-                self._deliver(job, None, RuntimeError(f"render failed: {type(e).__name__}"))
-            return stats
-        now = time.perf_counter()
-        stats["render_s"] += now - t
-        stats["render_cpu_s"] += time.thread_time() - cpu
-        stats["jobs"] += len(members)
-        stats["images"] += len(members)
-        for job, arr in zip((j for j, _ in members), arrs):
-            if job.encode is not None:
-                try:
-                    arr = encode_array(arr, *job.encode)
-                except Exception as e:
-                    self._deliver(job, None, e)
-                    continue
-            self._deliver(job, arr, None)
-        stats["encode_s"] += time.perf_counter() - now
+        if members:
+            self._render_members(members, stats, encode_all=True)
         return stats
 
     def _render_group(self, members: list[tuple[_Job, Prepared]]) -> None:
+        self._render_members(members, self.stats, encode_all=False)
+        self.stats["batches"] += 1
+        self.stats["max_batch_seen"] = max(self.stats["max_batch_seen"], len(members))
+
+    def _render_members(self, members: list[tuple[_Job, Prepared]], stats: dict, *, encode_all: bool) -> None:
+        """Render prepared jobs as one batch (a region job alone), convert, deliver. Encodes every frame
+        with `encode_all`, else only while no other job waits (then callers encode in a thread pool)."""
         job0 = members[0][0]
         t, cpu = time.perf_counter(), time.thread_time()
         try:
@@ -298,22 +278,19 @@ class Renderer:
                 self._deliver(job, None, RuntimeError(f"render failed: {type(e).__name__}"))
             return
         now = time.perf_counter()
-        self.stats["render_s"] += now - t
-        self.stats["render_cpu_s"] += time.thread_time() - cpu
-        t = now
-        self.stats["jobs"] += len(members)
-        self.stats["batches"] += 1
-        self.stats["images"] += len(members)
-        self.stats["max_batch_seen"] = max(self.stats["max_batch_seen"], len(members))
+        stats["render_s"] += now - t
+        stats["render_cpu_s"] += time.thread_time() - cpu
+        stats["jobs"] += len(members)
+        stats["images"] += len(members)
         for (job, _), arr in zip(members, arrs):
-            if job.encode is not None and not self._pending:  # idle: encoding here is the shortest path
+            if job.encode is not None and (encode_all or not self._pending):  # idle: the shortest path
                 try:
                     arr = encode_array(arr, *job.encode)
                 except Exception as e:
                     self._deliver(job, None, e)
                     continue
             self._deliver(job, arr, None)
-        self.stats["encode_s"] += time.perf_counter() - t
+        stats["encode_s"] += time.perf_counter() - now
 
 
 async def session_frame(renderer: Renderer, session: Session, state: State, fmt: str, *, key: Hashable,
