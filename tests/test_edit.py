@@ -163,3 +163,24 @@ def test_remove_uses_the_ablation_ranked_units_when_the_table_has_them():
     again = ConceptTable.from_dict(t.to_dict())
     assert again.concepts["door"].remove_units == [7, 4, 2]
     assert "remove_units" not in again.to_dict()["concepts"]["tree"]
+
+
+def test_learned_values_replace_levels_times_scale_and_survive_the_json():
+    t = _table()
+    door = t.concepts["door"]
+    door.value_scale = 3.0
+    mask = np.zeros((8, 8), bool)
+    mask[2:4, 2:4] = True
+    _, value = stroke_edit(Stroke(concept="door", mask=mask), t, channels=8, size=8)
+    assert [value[u, 2, 2].item() for u in door.units] == pytest.approx([v * 3.0 for v in door.levels])
+    door.values = [11.0 + i for i in range(len(door.units))]
+    _, value = stroke_edit(Stroke(concept="door", mask=mask), t, channels=8, size=8)
+    assert [value[u, 2, 2].item() for u in door.units] == pytest.approx(door.values)
+    assert not value[:, 0, 0].any()  # still only inside the stroke
+    again = ConceptTable.from_dict(t.to_dict())
+    assert again.concepts["door"].values == door.values and again.brush("door")[1] == door.values
+    assert "values" not in again.to_dict()["concepts"]["tree"]
+    bad = t.to_dict()
+    bad["concepts"]["door"]["values"] = [1.0]
+    with pytest.raises(ValueError, match="values"):
+        ConceptTable.from_dict(bad)
