@@ -98,7 +98,8 @@ images, then {recipe.get("stable_images")} stable images per resolution). World 
 {recipe.get("pool_size")} renders refreshed by {recipe.get("pool_refresh")} new scenes every step.
 
 Reproduce or continue: `ganpaint train --run runs/scenes --minutes 60 --save-compact models/scenes/train_state.pt --export models/scenes`
-(a new run folder starts from the shipped compact checkpoint `train_state.pt`).
+(a new run folder starts from the compact checkpoint `train_state.pt` when it is there; at 20 MiB it is kept
+out of git, so a fresh clone starts a new run).
 
 ## Samples
 64 samples on fixed latents: ![samples](samples.png)

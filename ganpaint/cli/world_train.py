@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from . import command
 from . import fail as _fail
@@ -52,7 +53,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                         "resume is then not bit-exact; default 0: render in-line)")
     p.add_argument("--export", default=None, help="after training, export the EMA generator to this model folder")
     p.add_argument("--init", default="models/scenes/train_state.pt",
-                   help="compact checkpoint to start from when the run folder has none (default: the shipped one)")
+                   help="compact checkpoint to start from when the run folder has none (default: the local one that "
+                        "--save-compact writes; it is kept out of git, so a fresh clone starts a new run)")
     p.add_argument("--save-compact", default=None, help="after training, write a small resumable checkpoint here")
 
 
@@ -76,6 +78,8 @@ def cmd_train(args) -> None:
         _fail(str(e))
     if args.render_workers < 0:
         _fail("--render-workers must be >= 0")
+    if args.init and not Path(args.init).exists() and not (Path(args.run) / "checkpoint.pt").exists():
+        print(f"note: no checkpoint in {args.run} and none at {args.init}: starting a new run", file=sys.stderr)
     trainer = Trainer(config, run_dir=args.run, device=args.device, init_from=args.init,
                       render_workers=args.render_workers)
     trainer.max_resolution = args.max_resolution
