@@ -254,10 +254,10 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
 
     # ---------------------------------------------------------------- 4. draw level and unit count per concept
     calib = state.setdefault("scale", {})  # per concept: the chosen unit count and scale, and every trial
+    n_ace = max(run[1] for run in draw_runs + remove_runs)  # the ranking samples; calibration starts after them
+    lo = n_ace if cfg.samples - n_ace >= cfg.calib_images // 2 else 0  # too few samples: reuse the ACE images
     if state["stage"] == "calibrate":
         t0 = time.time()
-        n_ace = max(run[1] for run in draw_runs + remove_runs)
-        lo = n_ace if cfg.samples - n_ace >= cfg.calib_images // 2 else 0  # too few samples: reuse the ACE images
         for ci, concept in enumerate(order):
             if concept in calib or concept not in ace or len(cfg.value_scales) < 2 and len(draw_runs) < 2:
                 continue
@@ -280,8 +280,6 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
     learned = state.setdefault("levels", {})
     if state["stage"] == "levels":
         t0 = time.time()
-        n_ace = max(run[1] for run in draw_runs + remove_runs)
-        lo = n_ace if cfg.samples - n_ace >= cfg.calib_images // 2 else 0
         if cfg.level_steps > 0 and can_ace:
             for ci, concept in enumerate(order):
                 trial = calib.get(concept)
@@ -290,7 +288,7 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
                 k = labels_names.index(concept)
                 units = ace[trial["ranking"]]["order"][: trial["units"]]
                 learned[concept] = _learn_values(G, layer, nxt, segmenter, z_all, seg_labels, n_ace, lo, q99, units,
-                                                 trial["scale"], k, labels_names, g, cfg)
+                                                 trial, k, labels_names, g, cfg)
                 progress("levels", ci + 1, len(order))
                 maybe_save(force=True)
         state["times"]["levels_s"] = state["times"].get("levels_s", 0) + time.time() - t0
@@ -480,13 +478,14 @@ def _success(shares: torch.Tensor) -> dict:
 
 
 def _learn_values(G, layer: str, nxt: str, segmenter, z_all: torch.Tensor, all_labels: torch.Tensor, n_train: int,
-                  first: int, q99: torch.Tensor, units: list[int], scale: float, k: int, names: list[str], g: int,
+                  first: int, q99: torch.Tensor, units: list[int], trial: dict, k: int, names: list[str], g: int,
                   cfg: DissectConfig) -> dict:
-    """Per-unit draw values for a calibrated brush: from q99 × scale, Adam on their logs maximizes the
-    segmenter's probability of concept k inside insertion regions of the first `n_train` samples (the
-    ranking samples); then both are scored on the calibration's regions, and the learned values are kept
-    only when they do better there (success, then mean share, each beyond pick_trial's tolerance)."""
+    """Per-unit draw values for a calibrated brush (`trial`: its calibration result): from q99 × scale, Adam
+    on their logs maximizes the segmenter's probability of concept k inside insertion regions of the first
+    `n_train` samples (the ranking samples); then they are scored on the calibration's regions and kept only
+    when they beat the calibrated trial there (success, then mean share, each beyond pick_trial's tolerance)."""
     device = next(G.parameters()).device
+    scale = trial["scale"]
     start = (q99[units] * scale).float()
     labels = all_labels[:n_train].long()
     ok = allowed_cells(cell_fractions(labels, len(names), g), names[k], names)
@@ -521,7 +520,7 @@ def _learn_values(G, layer: str, nxt: str, segmenter, z_all: torch.Tensor, all_l
         history.append(round(float(inserted.detach()), 4))
     values = torch.exp(log_v.detach()).cpu()
     size = all_labels.shape[-1]
-    base = _success(_insert_shares(G, nxt, segmenter, h_cal, m_cal, units, start, k, size))
+    base = {"success": trial["success"], "share": trial["share"]}  # the same units and levels on the same regions
     new = _success(_insert_shares(G, nxt, segmenter, h_cal, m_cal, units, values, k, size))
     tol = 0.01
     kept = new["success"] > base["success"] + tol or (
