@@ -280,6 +280,19 @@ class Trainer:
             self.held_images = state.get("held_images", 0)
             self.wall_by_device = dict(state.get("wall_by_device") or {"cpu": self.wall_s})
         self.pool: WorldPool | None = None
+        # optional fine-tuning term (see class_match.py); a run-time option like max_resolution
+        self.class_match = None
+        self.class_match_every = 4
+        self._class_match_state = state.get("class_match") if state is not None else None
+
+    def attach_class_match(self, matcher, every: int = 4) -> None:
+        """Add a class-share matching term to the generator loss every `every` steps at full resolution."""
+        if every < 1:
+            raise ValueError("class-match interval must be >= 1")
+        if self._class_match_state:
+            matcher.load_state_dict(self._class_match_state)
+        matcher.segmenter.to(self.device)
+        self.class_match, self.class_match_every = matcher, every
 
     # ------------------------------------------------------------------ checkpoint
     def save(self) -> None:
@@ -293,6 +306,10 @@ class Trainer:
             "rng": self.rng.get_state(), "step": self.step, "images": self.images, "wall_s": self.wall_s,
             "held_images": self.held_images, "wall_by_device": self.wall_by_device,
         }
+        if self.class_match is not None:
+            state["class_match"] = self._class_match_state = self.class_match.state_dict()
+        elif self._class_match_state:
+            state["class_match"] = self._class_match_state
         tmp = self.ckpt_path.with_suffix(".tmp")
         torch.save(state, tmp)
         os.replace(tmp, self.ckpt_path)  # atomic: a kill never leaves a half checkpoint
@@ -368,9 +385,18 @@ class Trainer:
 
         # generator
         self.D.requires_grad_(False)
-        loss_g = F.softplus(-self.D(self.G(z2, r, alpha), alpha)).mean()
+        fake = self.G(z2, r, alpha)
+        loss_g = F.softplus(-self.D(fake, alpha)).mean()
+        loss_cm = None
+        if (self.class_match is not None and r == cfg.resolution and alpha >= 1.0
+                and self.step % self.class_match_every == 0):
+            ref = None
+            if self.class_match.reference == "ema":
+                with torch.no_grad():
+                    ref = self.G_ema(z2, r, alpha)
+            loss_cm = self.class_match.loss(fake, real.detach(), reference=ref) * self.class_match_every
         self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
+        (loss_g if loss_cm is None else loss_g + loss_cm).backward()
         self.opt_g.step()
 
         self.images += cfg.batch
@@ -378,7 +404,10 @@ class Trainer:
         self.current_phase()  # keep held_images current for the checkpoint
         self._ema_update()
         self.pool.advance()
-        return {"res": r, "alpha": round(alpha, 3), "loss_d": loss_d_report.item(), "loss_g": loss_g.detach().item(), "r1": r1.detach().item()}
+        stats = {"res": r, "alpha": round(alpha, 3), "loss_d": loss_d_report.item(), "loss_g": loss_g.detach().item(), "r1": r1.detach().item()}
+        if loss_cm is not None:
+            stats["class_ratios"] = self.class_match.ratios()
+        return stats
 
     @property
     def device_label(self) -> str:
@@ -487,6 +516,18 @@ class Trainer:
                 "recipe": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self.config).items()},
             },
         }
+        cm = self.class_match.state_dict() if self.class_match is not None else self._class_match_state
+        if cm and cm.get("images"):
+            ratios = {}
+            if cm.get("fake_sum") is not None and cm.get("real_sum") is not None:
+                f = (cm["fake_sum"] / cm["fake_w"]).clamp_min(1e-4)
+                r = (cm["real_sum"] / cm["real_w"]).clamp_min(1e-4)
+                ratios = {c: round(float(f[i] / r[i]), 3) for i, c in enumerate(cm["labels"])}
+            info["training"]["class_match"] = {
+                "weight": cm["weight"], "reference": cm.get("reference", "fake"), "images": cm["images"],
+                "share_ratios_at_export": ratios,
+                "about": "fine-tuning term pulling each class's segmenter-read pixel share towards the world's "
+                         "(ganpaint/class_match.py)"}
         (out / "config.json").write_text(json.dumps(info, indent=2) + "\n")
         Image_path = out / "samples.png"
         from PIL import Image

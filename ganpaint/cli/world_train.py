@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -56,6 +57,15 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                    help="compact checkpoint to start from when the run folder has none (default: the local one that "
                         "--save-compact writes; it is kept out of git, so a fresh clone starts a new run)")
     p.add_argument("--save-compact", default=None, help="after training, write a small resumable checkpoint here")
+    p.add_argument("--class-match", type=float, default=0.0, metavar="W",
+                   help="fine-tuning: add a loss (weight W) that pulls each class's pixel share, read by the "
+                        "segmenter, towards the world's (for classes the generator under-draws; default 0: off)")
+    p.add_argument("--class-match-every", type=int, default=4, help="apply the class-match term every N steps")
+    p.add_argument("--class-match-reference", choices=("ema", "fake"), default="ema",
+                   help="whose class shares must match the world's: the EMA generator that gets exported "
+                        "(default) or the raw generator being trained")
+    p.add_argument("--segmenter", default="models/scenes/segmenter.safetensors",
+                   help="segmenter for --class-match (default: the embedded model's)")
 
 
 @command("train", "train (or resume) the scene GAN on the procedural world")
@@ -83,6 +93,20 @@ def cmd_train(args) -> None:
     trainer = Trainer(config, run_dir=args.run, device=args.device, init_from=args.init,
                       render_workers=args.render_workers)
     trainer.max_resolution = args.max_resolution
+    if args.class_match < 0:
+        _fail("--class-match must be >= 0")
+    if args.class_match > 0:
+        from ..class_match import ClassShareMatcher
+        from ..segmenter import SegmenterError, load_segmenter
+
+        try:
+            seg = load_segmenter(args.segmenter)
+        except SegmenterError as e:
+            _fail(str(e))
+        try:
+            trainer.attach_class_match(ClassShareMatcher(seg, weight=args.class_match, reference=args.class_match_reference), every=args.class_match_every)
+        except ValueError as e:
+            _fail(str(e))
     if trainer.step and overrides:
         print("note: resuming an existing run; --resolution/--widths/--batch are ignored", file=sys.stderr)
     print(f"run {args.run}: step {trainer.step}, {trainer.images} images seen, device {trainer.device}")
@@ -91,10 +115,19 @@ def cmd_train(args) -> None:
 
     bar = tqdm(initial=trainer.images, total=args.max_images, unit="img", unit_scale=True, dynamic_ncols=True)
 
+    last_ratios: dict[str, float] = {}
+
     def progress(stats: dict) -> None:
         bar.update(stats["images"] - bar.n)
+        if stats.get("class_ratios"):
+            last_ratios.update(stats["class_ratios"])
         if stats["step"] % 10 == 0:
-            bar.set_postfix(res=stats["res"], a=stats["alpha"], d=f"{stats['loss_d']:.3f}", g=f"{stats['loss_g']:.3f}")
+            extra = {}
+            if last_ratios:  # the class whose share is furthest from the world's
+                c, v = max(last_ratios.items(), key=lambda kv: abs(math.log(max(kv[1], 1e-6))))
+                extra = {"worst": f"{c} {v:.2f}x"}
+            bar.set_postfix(res=stats["res"], a=stats["alpha"], d=f"{stats['loss_d']:.3f}", g=f"{stats['loss_g']:.3f}",
+                            **extra)
 
     import signal
 
