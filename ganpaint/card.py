@@ -71,6 +71,18 @@ def write_model_card(folder: str | os.PathLike) -> Path:
         f"{v / 3600:.2f} h on a 2-core CPU machine (float32, 1–2 threads)" if k == "cpu"
         else f"{v / 60:.0f} min on one {k} GPU (world scenes rendered by CPU worker processes)"
         for k, v in by_device.items())
+    cm = tr.get("class_match")
+    fine_tuning = ""
+    if cm:
+        ratios = ", ".join(f"{c} {v:.2f}×" for c, v in (cm.get("share_ratios_at_export") or {}).items())
+        fine_tuning = f"""
+Class-share fine-tuning: on {cm.get("images", 0):,} generated images{f" (every {cm['every_steps']} steps of the last {cm['images'] * cm['every_steps']:,})" if cm.get("every_steps") else ""} a loss term (weight {cm.get("weight")},
+`ganpaint train --class-match`, `ganpaint/class_match.py`) pulled each class's pixel share, read by the
+world segmenter on the {"EMA" if cm.get("reference") == "ema" else "raw"} generator's images, towards its share in the world
+(running means of sharpened softmax shares; ratios at export: {ratios}). The adversarial loss still
+decides what the classes look like; the term only changes how much of each the generator draws. The
+evaluation's class fractions below use the same segmenter, so they are not an independent check of it.
+"""
     text = f"""# Model card: `{folder.name}`
 
 A Progressive GAN generator in the official GANPaint layout (`layer1…layer{G.config.num_layers}`,
@@ -96,7 +108,7 @@ Adam (lr {recipe.get("lr")}, β = {recipe.get("betas")}), EMA of G (half-life {r
 batch {recipe.get("batch")}, progressive growing from {recipe.get("start_resolution")} px (fade-in {recipe.get("fade_images")}
 images, then {recipe.get("stable_images")} stable images per resolution). World scenes come from a ring pool of
 {recipe.get("pool_size")} renders refreshed by {recipe.get("pool_refresh")} new scenes every step.
-
+{fine_tuning}
 Reproduce or continue: `ganpaint train --run runs/scenes --minutes 60 --save-compact models/scenes/train_state.pt --export models/scenes`
 (a new run folder starts from the compact checkpoint `train_state.pt` when it is there; at 20 MiB it is kept
 out of git, so a fresh clone starts a new run).

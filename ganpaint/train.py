@@ -307,7 +307,8 @@ class Trainer:
             "held_images": self.held_images, "wall_by_device": self.wall_by_device,
         }
         if self.class_match is not None:
-            state["class_match"] = self._class_match_state = self.class_match.state_dict()
+            state["class_match"] = self._class_match_state = {**self.class_match.state_dict(),
+                                                              "every": self.class_match_every}
         elif self._class_match_state:
             state["class_match"] = self._class_match_state
         tmp = self.ckpt_path.with_suffix(".tmp")
@@ -525,6 +526,7 @@ class Trainer:
                 ratios = {c: round(float(f[i] / r[i]), 3) for i, c in enumerate(cm["labels"])}
             info["training"]["class_match"] = {
                 "weight": cm["weight"], "reference": cm.get("reference", "fake"), "images": cm["images"],
+                "every_steps": cm.get("every", self.class_match_every if self.class_match is not None else None),
                 "share_ratios_at_export": ratios,
                 "about": "fine-tuning term pulling each class's segmenter-read pixel share towards the world's "
                          "(ganpaint/class_match.py)"}
