@@ -75,8 +75,10 @@ def write_model_card(folder: str | os.PathLike) -> Path:
     fine_tuning = ""
     if cm:
         ratios = ", ".join(f"{c} {v:.2f}×" for c, v in (cm.get("share_ratios_at_export") or {}).items())
+        images, every = cm.get("images", 0), cm.get("every_steps")
+        span = f" (every {every} steps of the last {images * every:,})" if every else ""
         fine_tuning = f"""
-Class-share fine-tuning: on {cm.get("images", 0):,} generated images{f" (every {cm['every_steps']} steps of the last {cm['images'] * cm['every_steps']:,})" if cm.get("every_steps") else ""} a loss term (weight {cm.get("weight")},
+Class-share fine-tuning: on {images:,} generated images{span} a loss term (weight {cm.get("weight")},
 `ganpaint train --class-match`, `ganpaint/class_match.py`) pulled each class's pixel share, read by the
 world segmenter on the {"EMA" if cm.get("reference") == "ema" else "raw"} generator's images, towards its share in the world
 (running means of sharpened softmax shares; ratios at export: {ratios}). The adversarial loss still

@@ -12,8 +12,8 @@ surrogate `Σ_c sg[∂L/∂s_fake,c] · batch_share_c` differentiates, so the pu
 long-run log-ratio (clamped) and is zero for a class whose share already matches. With
 `reference="ema"` the shares measured are those of the trainer's EMA generator (what gets exported):
 the raw generator's class shares swing from batch to batch and its weight average can draw a rare
-class less often than any of the states it averages, so the push continues until the EMA's shares match. The discriminator
-stays in charge of realism; the term only changes how often the generator draws each class.
+class less often than any of the states it averages, so the push continues until the EMA's shares match.
+The discriminator stays in charge of realism; the term only changes how often the generator draws each class.
 """
 from __future__ import annotations
 
@@ -82,14 +82,11 @@ class ClassShareMatcher:
         return self.weight * (coef * s_fake).sum()
 
     def ratios(self) -> dict[str, float]:
-        if self.real is None:
-            return {}
-        r, f = self.real.clamp_min(self.floor), self.fake.clamp_min(self.floor)
-        return {c: round(float(f[i] / r[i]), 3) for i, c in enumerate(self.labels)}
+        return share_ratios(self.state_dict(), self.floor)
 
     def state_dict(self) -> dict:
-        return {"weight": self.weight, "reference": self.reference, "real_sum": self.real_sum, "real_w": self.real_w, "fake_sum": self.fake_sum,
-                "fake_w": self.fake_w, "images": self.images, "labels": self.labels}
+        return {"weight": self.weight, "reference": self.reference, "real_sum": self.real_sum, "real_w": self.real_w,
+                "fake_sum": self.fake_sum, "fake_w": self.fake_w, "images": self.images, "labels": self.labels}
 
     def load_state_dict(self, state: dict) -> None:
         if list(state.get("labels") or []) != self.labels:
@@ -98,3 +95,12 @@ class ClassShareMatcher:
         if state.get("reference", "fake") == self.reference:  # else the fake side measured something else
             self.fake_sum, self.fake_w = state["fake_sum"], float(state["fake_w"])
         self.images = int(state["images"])
+
+
+def share_ratios(state: dict, floor: float = 1e-4) -> dict[str, float]:
+    """Fake over real running share per class, from a matcher's state_dict (empty before its first batch)."""
+    if state.get("real_sum") is None or state.get("fake_sum") is None:
+        return {}
+    r = (state["real_sum"] / state["real_w"]).clamp_min(floor)
+    f = (state["fake_sum"] / state["fake_w"]).clamp_min(floor)
+    return {c: round(float(f[i] / r[i]), 3) for i, c in enumerate(state["labels"])}

@@ -294,6 +294,12 @@ class Trainer:
         matcher.segmenter.to(self.device)
         self.class_match, self.class_match_every = matcher, every
 
+    def _class_match_record(self) -> dict | None:
+        """The class-match term's state (with its interval): the attached one's, else the one resumed from."""
+        if self.class_match is not None:
+            self._class_match_state = {**self.class_match.state_dict(), "every": self.class_match_every}
+        return self._class_match_state
+
     # ------------------------------------------------------------------ checkpoint
     def save(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -306,11 +312,8 @@ class Trainer:
             "rng": self.rng.get_state(), "step": self.step, "images": self.images, "wall_s": self.wall_s,
             "held_images": self.held_images, "wall_by_device": self.wall_by_device,
         }
-        if self.class_match is not None:
-            state["class_match"] = self._class_match_state = {**self.class_match.state_dict(),
-                                                              "every": self.class_match_every}
-        elif self._class_match_state:
-            state["class_match"] = self._class_match_state
+        if cm := self._class_match_record():
+            state["class_match"] = cm
         tmp = self.ckpt_path.with_suffix(".tmp")
         torch.save(state, tmp)
         os.replace(tmp, self.ckpt_path)  # atomic: a kill never leaves a half checkpoint
@@ -517,17 +520,13 @@ class Trainer:
                 "recipe": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self.config).items()},
             },
         }
-        cm = self.class_match.state_dict() if self.class_match is not None else self._class_match_state
+        cm = self._class_match_record()
         if cm and cm.get("images"):
-            ratios = {}
-            if cm.get("fake_sum") is not None and cm.get("real_sum") is not None:
-                f = (cm["fake_sum"] / cm["fake_w"]).clamp_min(1e-4)
-                r = (cm["real_sum"] / cm["real_w"]).clamp_min(1e-4)
-                ratios = {c: round(float(f[i] / r[i]), 3) for i, c in enumerate(cm["labels"])}
+            from .class_match import share_ratios
+
             info["training"]["class_match"] = {
                 "weight": cm["weight"], "reference": cm.get("reference", "fake"), "images": cm["images"],
-                "every_steps": cm.get("every", self.class_match_every if self.class_match is not None else None),
-                "share_ratios_at_export": ratios,
+                "every_steps": cm.get("every"), "share_ratios_at_export": share_ratios(cm),
                 "about": "fine-tuning term pulling each class's segmenter-read pixel share towards the world's "
                          "(ganpaint/class_match.py)"}
         (out / "config.json").write_text(json.dumps(info, indent=2) + "\n")

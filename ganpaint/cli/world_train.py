@@ -104,7 +104,8 @@ def cmd_train(args) -> None:
         except SegmenterError as e:
             _fail(str(e))
         try:
-            trainer.attach_class_match(ClassShareMatcher(seg, weight=args.class_match, reference=args.class_match_reference), every=args.class_match_every)
+            matcher = ClassShareMatcher(seg, weight=args.class_match, reference=args.class_match_reference)
+            trainer.attach_class_match(matcher, every=args.class_match_every)
         except ValueError as e:
             _fail(str(e))
     if trainer.step and overrides:
