@@ -1,0 +1,126 @@
+"""The model's graders: the judge segmenter and the discriminator (realism), trained beside the model."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import command
+from . import fail as _fail
+from .analysis import _model_folder
+
+
+# ----------------------------------------------------------------------------- train-discriminator
+def _train_discriminator_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="scenes", help="model id (folder under models/) or a model folder")
+    p.add_argument("--init", required=True, help="a training state (checkpoint.pt or compact) whose D to start from")
+    p.add_argument("--minutes", type=float, default=5.0, help="fine-tuning time (default 5)")
+    p.add_argument("--reals", type=int, default=1500, help="world renders to train on (default 1500)")
+    p.add_argument("--heldout", type=int, default=256, help="held-out renders and generated images to measure on (default 256)")
+    p.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate (default 5e-4)")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
+
+
+@command("train-discriminator", "fine-tune a training state's discriminator against the shipped generator and ship it")
+def cmd_train_discriminator(args) -> None:
+    import torch
+
+    from ..model import ModelError, PaintModel
+    from ..realism import (DISCRIMINATOR_FILE, Discriminator, finetune_discriminator, realism_scores,
+                           save_discriminator, separation, world_reals)
+    from ..train import HELDOUT_SEED_BASE
+
+    torch.set_num_threads(args.threads)
+    folder = _model_folder(args.model)
+    try:
+        G = PaintModel.load(folder).generator
+        state = torch.load(args.init, map_location="cpu", weights_only=True)
+        cfg = state["config"]
+        D = Discriminator(cfg["resolution"], tuple(cfg["widths"]), group=1)
+        D.load_state_dict(state["D"])
+    except (ModelError, OSError, KeyError, RuntimeError) as e:
+        _fail(f"cannot start: {e}")
+    if D.resolution != G.config.resolution:
+        _fail(f"the state's D is for {D.resolution} px, the generator renders {G.config.resolution} px")
+    # seeds: training reals far from the GAN's pool and the segmenters' seeds; measurement on held-out ones
+    train_first, heldout_first = 50_000_000, HELDOUT_SEED_BASE + 100_000
+    heldout_real = world_reals(range(heldout_first, heldout_first + args.heldout), D.resolution).float() / 127.5 - 1
+    with torch.no_grad():
+        heldout_fake = G(torch.randn(args.heldout, G.config.z_dim, generator=torch.Generator().manual_seed(777)))
+
+    def auc(d) -> float:
+        return round(separation(realism_scores(d, heldout_real), realism_scores(d, heldout_fake)), 4)
+
+    before = {"per_image": auc(D)}
+    D.group = 4
+    before["groups_of_4"] = auc(D)
+    D.group = 1
+    print(f"before: held-out AUC real vs generated {before}", file=sys.stderr)
+    reals = world_reals(range(train_first, train_first + args.reals), D.resolution)
+    print(f"rendered {len(reals)} world scenes; fine-tuning for {args.minutes} min", file=sys.stderr)
+    last = [0.0]
+
+    def progress(s: dict) -> None:
+        if s["step"] % 25 == 0:
+            print(f"  step {s['step']} loss {s['loss']:.3f}", file=sys.stderr)
+
+    run = finetune_discriminator(D, G, reals, steps=10**9, lr=args.lr, time_limit_s=args.minutes * 60,
+                                 progress_fn=progress)
+    after = auc(D)
+    print(f"after {run['steps']} steps ({run['images']} images, {run['wall_s']} s): held-out AUC {after}")
+    provenance = {
+        "init": f"{Path(args.init).name} (D at {state.get('images')} images)",
+        "generator": "generator.safetensors (frozen)", "finetune": run, "lr": args.lr,
+        "train_world_seeds": [train_first, train_first + args.reals - 1],
+        "heldout_world_seeds": [heldout_first, heldout_first + args.heldout - 1],
+        "heldout_fake_z": "torch normal, generator seed 777",
+        "heldout_auc_before": before, "heldout_auc_after": after,
+        "about": "ROC AUC of real world renders vs generated images by per-image score; 0.5 = chance",
+    }
+    out = folder / DISCRIMINATOR_FILE
+    ident = save_discriminator(D, out, provenance=provenance)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, id {ident})")
+
+
+# ----------------------------------------------------------------------------- train-judge
+def _train_judge_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="scenes", help="model id (folder under models/) or a model folder")
+    p.add_argument("--minutes", type=float, default=12.0, help="training time (default 12)")
+    p.add_argument("--steps", type=int, default=100_000, help="stop after this many steps if the time is not up first")
+    p.add_argument("--scenes", type=int, default=3000, help="world scenes to train on (default 3000)")
+    p.add_argument("--eval-count", type=int, default=1000, help="held-out renders for the metrics (default 1000)")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
+
+
+@command("train-judge", "train the judge segmenter (grades brushes, never ranks them) on its own world seeds")
+def cmd_train_judge(args) -> None:
+    import json
+
+    import torch
+
+    from ..judge import JUDGE_FILE
+    from ..judge_train import JudgeTrainConfig, export_judge, train_judge
+    from ..model import ModelError, PaintModel
+
+    torch.set_num_threads(args.threads)
+    folder = _model_folder(args.model)
+    try:
+        model = PaintModel.load(folder)
+        cfg = JudgeTrainConfig(scenes=args.scenes, steps=args.steps, minutes=args.minutes)
+    except (ModelError, ValueError) as e:
+        _fail(str(e))
+
+    def progress(s: dict) -> None:
+        if s["stage"] == "train" and s["step"] % 100:
+            return
+        print("  " + " ".join(f"{k}={v}" for k, v in s.items()), file=sys.stderr)
+
+    net, record = train_judge(cfg, progress_fn=progress)
+    info = export_judge(net, folder / JUDGE_FILE, record=record, ranking=model.segmenter, generator=model.generator,
+                        eval_count=args.eval_count)
+    (folder / "judge.json").write_text(json.dumps(info, indent=1) + "\n")
+    h = info["heldout"]
+    agree = info.get("agreement_with_ranking_on_generated", {}).get("pixel_agreement")
+    print(f"wrote {folder / JUDGE_FILE} ({info['bytes'] / 1e6:.2f} MB, id {info['id']}): held-out pixel accuracy "
+          f"{h['pixel_accuracy']:.4f}, mean IoU {h['mean_iou']:.3f}; agreement with the ranking segmenter on generated "
+          f"images {agree}")
