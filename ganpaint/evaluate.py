@@ -1,16 +1,17 @@
-"""Measure a paintable model: brush success, interpretable units, Fréchet Segmentation Distance.
+"""Measure a paintable model: brush success under an independent judge, realism, interpretable units, FSD.
 
-    report = evaluate(model, segmenter, config=EvalConfig(trials=200), pictures="docs/brushes")
+    report = evaluate(model, segmenter, judge=judge, discriminator=D, config=EvalConfig(trials=200),
+                      pictures="docs/brushes")
     write_report(report, "models/scenes")      # evaluation.json + a MODEL_CARD.md section
 
-Brush trials use the real edit engine (a mask stroke at the edit layer's grid, strength 1):
-- draw (context): a region where the concept is absent and the scene allows it (regions.allowed_cells);
-  the score is the share of the region's pixels the segmenter labels as the concept afterwards, and
-  a trial succeeds when that share exceeds 60 %;
-- draw (random): the same shapes anywhere the concept is absent ("where can you put a door?");
-- remove: cells where the concept covers ≥ 30 %; the score is the drop of its pixels there.
+The trials themselves (draw in context, freehand round strokes, random regions, remove) are in
+`ganpaint.trials`. The headline grader is the judge (`ganpaint.judge`): the ranking segmenter chose the
+units and learned their values, so its own verdict is reported beside the judge's, never instead of it.
+Realism: per brush, the discriminator's score change from the unedited to the edited image, in units of
+the unedited images' standard deviation; an edit is within the margin when it lowers the mean score by
+at most REALISM_MARGIN_SD of them.
 FSD (DESIGN.md §6): Fréchet distance between Gaussians fitted to per-image class fractions of
-generated and world images, next to world vs world for the same sample count.
+generated and world images (read by the headline grader), next to world vs world for the same sample count.
 """
 from __future__ import annotations
 
@@ -28,15 +29,18 @@ import torch.nn.functional as F
 
 from .checkpoint import state_dict_sha256
 from .dissect import BRUSH_ORDER, sample_latents
-from .edit import Stroke, compose
-from .regions import REGION_SHAPES, SUCCESS_SHARE, allowed_cells, cell_fractions, pick_region, present_cells
+from .regions import SUCCESS_SHARE
 from .segmenter import Segmenter
+from .trials import REMOVE_DROP
+from .trials import brush_trials as run_trials
 from .stats import frechet_distance
 from .train import HELDOUT_SEED_BASE
 
-__all__ = ["EvalConfig", "evaluate", "brush_trials", "fsd_report", "write_report", "wilson_interval", "SUCCESS_SHARE"]
+__all__ = ["EvalConfig", "evaluate", "brush_trials", "fsd_report", "write_report", "wilson_interval", "SUCCESS_SHARE",
+           "REALISM_MARGIN_SD"]
 
 GOAL_DRAW, GOAL_REMOVE = 0.8, 0.7
+REALISM_MARGIN_SD = 0.5  # an edit may lower the mean realism score by at most half a standard deviation
 FSD_WORLD_SEEDS = HELDOUT_SEED_BASE + 100_000  # two disjoint held-out sets start here
 
 
@@ -50,112 +54,54 @@ class EvalConfig:
     fsd_samples: int = 1000
     strength: float = 1.0
     concepts: tuple[str, ...] | None = None  # None: every brush of the table
+    freehand: bool = True  # also freehand round strokes
 
 
-def _render(model, h: torch.Tensor, alpha=None, value=None) -> torch.Tensor:
-    with torch.inference_mode():
-        return model.render(h, alpha, value).cpu()
+def brush_trials(model, segmenter: Segmenter, *, judge: Segmenter | None = None, discriminator=None,
+                 config: EvalConfig | None = None, progress_fn: Callable[[str, int, int], None] | None = None,
+                 keep_examples: bool = True) -> dict:
+    """Draw/remove trials for each brush of the model's table, summarized per concept (+ examples).
 
-
-def _region_share(labels: torch.Tensor, masks: torch.Tensor, k: int) -> torch.Tensor:
-    """Share of each mask's pixels labelled k: labels (T, H, W), masks (T, g, g) → (T,)."""
-    up = F.interpolate(masks[:, None].float(), size=labels.shape[-2:], mode="nearest")[:, 0]
-    return ((labels == k).float() * up).sum((1, 2)) / up.sum((1, 2)).clamp_min(1)
-
-
-def _random_cells(own: torch.Tensor, shape: tuple[int, int], rng: np.random.Generator) -> torch.Tensor | None:
-    return pick_region(own < 0.05, shape, rng)
-
-
-def brush_trials(model, segmenter: Segmenter, *, config: EvalConfig | None = None,
-                 progress_fn: Callable[[str, int, int], None] | None = None, keep_examples: bool = True) -> dict:
-    """Draw/remove trials for each brush of the model's table; returns per-concept results (+ examples)."""
+    With a judge, every number at the top of a summary is the judge's and the ranking segmenter's sits
+    beside it under "ranking"; without one, the ranking segmenter is the only grader."""
     cfg = config or EvalConfig()
-    table, names = model.table, list(segmenter.labels)
-    concepts = [c for c in table.brushes if c in names and (cfg.concepts is None or c in cfg.concepts)]
-    want = {c: cfg.trials if c in BRUSH_ORDER else cfg.other_trials for c in concepts}
-    res = {c: {"draw": [], "draw_before": [], "random": [], "remove_before": [], "remove_after": []} for c in concepts}
-    examples: dict[str, dict] = {}
-    rng = np.random.default_rng(cfg.seed)
-    z_all = sample_latents(cfg.max_images, model.generator.config.z_dim, cfg.seed)
-    g, C = model.layer_size, model.channels
-    seen = 0
-    for start in range(0, cfg.max_images, cfg.batch):
-        if all(len(res[c]["draw"]) >= want[c] and len(res[c]["random"]) >= want[c]
-               and len(res[c]["remove_before"]) >= want[c] for c in concepts):
-            break
-        z = z_all[start : start + cfg.batch]
-        with torch.inference_mode():
-            h = model.features(z)
-        base = _render(model, h)
-        labels = segmenter.segment(base).cpu()
-        frac = cell_fractions(labels, len(names), g)
-        seen += len(z)
-        for c in concepts:
-            k, r = names.index(c), res[c]
-            shape = REGION_SHAPES.get(c, (2, 2))
-            ok = allowed_cells(frac, c, names)
-            own = frac[:, k]
-            present = present_cells(frac, c, names)
-            jobs = []  # (kind, image index, mask)
-            for i in range(len(z)):
-                if len(r["draw"]) + sum(j[0] == "draw" for j in jobs) < want[c]:
-                    m = pick_region(ok[i], shape, rng)
-                    if m is not None:
-                        jobs.append(("draw", i, m))
-                if len(r["random"]) + sum(j[0] == "random" for j in jobs) < want[c]:
-                    m = _random_cells(own[i], shape, rng)
-                    if m is not None:
-                        jobs.append(("random", i, m))
-                if len(r["remove_before"]) + sum(j[0] == "remove" for j in jobs) < want[c] and present[i].any():
-                    jobs.append(("remove", i, present[i]))
-            if not jobs:
-                continue
-            edits = [compose([Stroke(mode="remove" if kind == "remove" else "draw", concept=c, strength=cfg.strength,
-                                     mask=m.numpy())], table, C, g) for kind, _, m in jobs]
-            alpha = torch.stack([e[0] for e in edits])
-            value = torch.stack([e[1] for e in edits])
-            idx = torch.tensor([i for _, i, _ in jobs])
-            masks = torch.stack([m for _, _, m in jobs])
-            after = _render(model, h[idx], alpha, value)
-            lab_after = segmenter.segment(after).cpu()
-            share_after = _region_share(lab_after, masks, k)
-            share_before = _region_share(labels[idx], masks, k)
-            for t, (kind, i, m) in enumerate(jobs):
-                if kind == "draw":
-                    r["draw"].append(float(share_after[t]))
-                    r["draw_before"].append(float(share_before[t]))
-                elif kind == "random":
-                    r["random"].append(float(share_after[t]))
-                else:
-                    r["remove_before"].append(float(share_before[t]))
-                    r["remove_after"].append(float(share_after[t]))
-                if keep_examples and kind in ("draw", "remove") and (c, kind) not in examples:
-                    examples[(c, kind)] = {"before": base[i], "after": after[t], "mask": m}
-        if progress_fn:
-            progress_fn("trials", seen, cfg.max_images)
+    raw = run_trials(model, segmenter, judge=judge, discriminator=discriminator, config=cfg,
+                     progress_fn=progress_fn, keep_examples=keep_examples)
+    head, sd = raw["headline"], raw["realism_sd"]
     out = {}
-    for c in concepts:
-        r = res[c]
-        draw, rand = np.array(r["draw"]), np.array(r["random"])
-        rb, ra = np.array(r["remove_before"]), np.array(r["remove_after"])
-        out[c] = {
-            "draw": _draw_summary(draw, np.array(r["draw_before"])),
-            "draw_random": _draw_summary(rand, None),
-            "remove": {
-                "trials": len(rb),
-                "mean_drop": round(float(np.mean(1 - ra / np.maximum(rb, 1e-9))), 4) if len(rb) else None,
-                "pooled_drop": round(float(1 - ra.sum() / max(rb.sum(), 1e-9)), 4) if len(rb) else None,
-                "share_before": round(float(rb.mean()), 4) if len(rb) else None,
-                "share_after": round(float(ra.mean()), 4) if len(rb) else None,
-            },
-        }
+    for c, rec in raw["concepts"].items():
+        b = {"draw": _draw_summary(rec["draw"], head), "draw_random": _draw_summary(rec["random"], head),
+             "remove": _remove_summary(rec["remove"], head)}
+        if "freehand" in rec:
+            b["draw_freehand"] = _draw_summary(rec["freehand"], head)
+        if head != "ranking":
+            for key, kind in (("draw", "draw"), ("draw_random", "random"), ("draw_freehand", "freehand")):
+                if key in b:
+                    b[key]["ranking"] = _draw_summary(rec[kind], "ranking", short=True)
+            b["remove"]["ranking"] = _remove_summary(rec["remove"], "ranking", short=True)
+        if sd:
+            b["realism"] = {key: _realism_summary(rec[kind], sd) for key, kind in
+                            (("draw", "draw"), ("draw_freehand", "freehand"), ("remove", "remove")) if kind in rec}
         if c in BRUSH_ORDER:
-            out[c]["goals_met"] = {
-                "draw": bool(out[c]["draw"]["success_rate"] is not None and out[c]["draw"]["success_rate"] >= GOAL_DRAW),
-                "remove": bool(out[c]["remove"]["mean_drop"] is not None and out[c]["remove"]["mean_drop"] >= GOAL_REMOVE),
-            }
-    return {"concepts": out, "images": seen, "examples": examples}
+            b["goals_met"] = _goals(b)
+        out[c] = b
+    return {"concepts": out, "images": raw["images"], "examples": raw["examples"], "graded_by": raw["graded_by"],
+            "headline": head, "realism_sd": None if sd is None else round(sd, 4)}
+
+
+def _goals(b: dict) -> dict:
+    def rate(d):
+        return d.get("success_rate") if d else None
+
+    rm = b["remove"]
+    goals = {"draw": rate(b["draw"]) is not None and rate(b["draw"]) >= GOAL_DRAW,
+             "remove": rm["mean_drop"] is not None and rm["mean_drop"] >= GOAL_REMOVE
+             and (rm.get("success_rate") is None or rm["success_rate"] >= GOAL_REMOVE)}
+    if "draw_freehand" in b:
+        goals["freehand"] = rate(b["draw_freehand"]) is not None and rate(b["draw_freehand"]) >= GOAL_DRAW
+    if "realism" in b:
+        goals["realism"] = all(v["within_margin"] for v in b["realism"].values() if v["trials"])
+    return {k: bool(v) for k, v in goals.items()}
 
 
 def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
@@ -168,16 +114,48 @@ def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def _draw_summary(after: np.ndarray, before: np.ndarray | None) -> dict:
-    if not len(after):
+def _draw_summary(recs: list[dict], grader: str, short: bool = False) -> dict:
+    if not recs:
         return {"trials": 0, "mean_share": None, "success_rate": None}
+    before = np.array([r[grader][0] for r in recs])
+    after = np.array([r[grader][1] for r in recs])
     wins = int((after > SUCCESS_SHARE).sum())
-    d = {"trials": len(after), "mean_share": round(float(after.mean()), 4),
-         "success_rate": round(wins / len(after), 4),
+    d = {"trials": len(after), "mean_share": round(float(after.mean()), 4), "success_rate": round(wins / len(after), 4),
          "success_ci95": [round(v, 4) for v in wilson_interval(wins, len(after))]}
-    if before is not None:
+    if not short:
         d["share_before"] = round(float(before.mean()), 4)
     return d
+
+
+def _remove_summary(recs: list[dict], grader: str, short: bool = False) -> dict:
+    if not recs:
+        return {"trials": 0, "mean_drop": None, "pooled_drop": None, "share_before": None, "share_after": None}
+    rb = np.array([r[grader][0] for r in recs])
+    ra = np.array([r[grader][1] for r in recs])
+    drop = 1 - ra / np.maximum(rb, 1e-9)
+    d = {"trials": len(rb), "mean_drop": round(float(drop.mean()), 4),
+         "pooled_drop": round(float(1 - ra.sum() / max(rb.sum(), 1e-9)), 4),
+         "share_before": round(float(rb.mean()), 4), "share_after": round(float(ra.mean()), 4)}
+    if not short and "plausible" in recs[0]:
+        wins = int(sum(bool(r["plausible"]) and dr >= REMOVE_DROP for r, dr in zip(recs, drop)))
+        d["success_rate"] = round(wins / len(recs), 4)  # dropped enough AND became a plausible class
+        d["success_ci95"] = [round(v, 4) for v in wilson_interval(wins, len(recs))]
+        d["plausible_rate"] = round(float(np.mean([r["plausible"] for r in recs])), 4)
+        counts: dict[str, int] = {}
+        for r in recs:
+            counts[r["majority"]] = counts.get(r["majority"], 0) + 1
+        d["becomes"] = dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+    return d
+
+
+def _realism_summary(recs: list[dict], sd: float) -> dict:
+    """Mean change of the discriminator's score, also in units of the unedited images' spread (sd)."""
+    deltas = np.array([r["realism"] for r in recs if "realism" in r])
+    if not len(deltas):
+        return {"trials": 0, "mean_delta": None, "delta_sd": None, "within_margin": True}
+    mean = float(deltas.mean())
+    return {"trials": len(deltas), "mean_delta": round(mean, 4), "delta_sd": round(mean / sd, 3),
+            "lower_share": round(float((deltas < 0).mean()), 4), "within_margin": bool(mean / sd >= -REALISM_MARGIN_SD)}
 
 
 def _class_fractions(labels: torch.Tensor, k: int) -> np.ndarray:
@@ -221,73 +199,45 @@ def fsd_report(model, segmenter: Segmenter, *, samples: int = 1000, seed: int = 
             "classes_outside_25pct": [c for c, v in classes.items() if not v["within_25pct"] and mw[names.index(c)] > 0.001]}
 
 
-def evaluate(model, segmenter: Segmenter, *, config: EvalConfig | None = None, pictures: str | os.PathLike | None = None,
+def evaluate(model, segmenter: Segmenter, *, judge: Segmenter | None = None, discriminator=None,
+             config: EvalConfig | None = None, pictures: str | os.PathLike | None = None,
              progress_fn: Callable[[str, int, int], None] | None = None) -> dict:
+    """Everything `ganpaint evaluate` reports; `pictures`: a folder for the brushes' contact sheets."""
+    from .brush_sheets import save_sheets
+
     cfg = config or EvalConfig()
     t0 = time.time()
-    trials = brush_trials(model, segmenter, config=cfg, progress_fn=progress_fn, keep_examples=pictures is not None)
+    trials = brush_trials(model, segmenter, judge=judge, discriminator=discriminator, config=cfg,
+                          progress_fn=progress_fn, keep_examples=pictures is not None)
     t1 = time.time()
     fsd = None
     if cfg.fsd_samples:
-        fsd = fsd_report(model, segmenter, samples=cfg.fsd_samples, seed=cfg.seed, progress_fn=progress_fn)
+        fsd = fsd_report(model, judge or segmenter, samples=cfg.fsd_samples, seed=cfg.seed, progress_fn=progress_fn)
     t2 = time.time()
-    written = save_pictures(trials.pop("examples"), pictures) if pictures is not None else []
+    written = save_sheets(trials.pop("examples"), pictures) if pictures is not None else []
     interp = model.table.meta.get("interpretable", {})
     sha = state_dict_sha256(model.generator)
+    realism = None
+    if discriminator is not None:
+        realism = {"discriminator": getattr(discriminator, "id", "discriminator"), "unedited_sd": trials["realism_sd"],
+                   "margin_sd": REALISM_MARGIN_SD,
+                   "heldout_auc_real_vs_generated": getattr(discriminator, "provenance", {}).get("heldout_auc_after")}
     return {
         "model": model.id, "generator_sha256": sha, "resolution": model.resolution, "segmenter": segmenter.id,
+        "judge": judge.id if judge is not None else None, "graded_by": trials["graded_by"],
+        "headline": trials["headline"], "realism": realism,
         "concept_table": {k: model.table.meta.get(k) for k in ("method", "samples", "generator_sha256", "segmenter")},
         "table_matches_generator": model.table.meta.get("generator_sha256") == sha,
-        "config": asdict(cfg), "success_share": SUCCESS_SHARE,
-        "goals": {"draw_success_rate": GOAL_DRAW, "remove_mean_drop": GOAL_REMOVE},
+        "config": asdict(cfg), "success_share": SUCCESS_SHARE, "remove_drop": REMOVE_DROP,
+        "goals": {"draw_success_rate": GOAL_DRAW, "remove_mean_drop": GOAL_REMOVE, "remove_success_rate": GOAL_REMOVE,
+                  "realism_margin_sd": REALISM_MARGIN_SD},
         "brushes": trials["concepts"], "trial_images": trials["images"],
         "interpretable_units": {"layer": model.edit_layer, "units": interp.get("units"), "of": model.channels,
                                 "fraction": interp.get("fraction"), "iou_threshold": interp.get("threshold"),
                                 "at_fixed_q99_threshold": interp.get("q99_threshold_units")},
-        "fsd": fsd, "pictures": written,
+        "fsd": fsd, "fsd_segmenter": (judge or segmenter).id if fsd else None, "pictures": written,
         "timing_s": {"trials": round(t1 - t0, 1), "fsd": round(t2 - t1, 1)},
     }
-
-
-def _outline(img: np.ndarray, mask: torch.Tensor, color=(255, 0, 255)) -> np.ndarray:
-    """Draw the border of a layer-grid mask onto an (H, W, 3) uint8 image."""
-    m = F.interpolate(mask[None, None].float(), size=img.shape[:2], mode="nearest")[0, 0].bool().numpy()
-    edge = m & ~(np.roll(m, 1, 0) & np.roll(m, -1, 0) & np.roll(m, 1, 1) & np.roll(m, -1, 1))
-    out = img.copy()
-    out[edge] = color
-    return out
-
-
-def save_pictures(examples: dict, folder: str | os.PathLike, scale: int | None = None) -> list[str]:
-    """docs/brushes/<concept>.png: [before | after draw] [before | after remove], regions outlined.
-
-    Pixels are repeated `scale` times (default: enough for 256 px tall panels, at least 2)."""
-    from PIL import Image
-
-    from .imaging import to_uint8
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for c in BRUSH_ORDER:
-        panels = []
-        for kind in ("draw", "remove"):
-            ex = examples.get((c, kind))
-            if ex is None:
-                continue
-            for key in ("before", "after"):
-                panels.append(_outline(to_uint8(ex[key]), ex["mask"]))
-        if not panels:
-            continue
-        h = panels[0].shape[0]
-        scale = scale or max(2, 256 // h)
-        gap = np.full((h, 4, 3), 255, np.uint8)
-        row = np.concatenate([p for pair in zip(panels, [gap] * len(panels)) for p in pair][:-1], 1)
-        im = Image.fromarray(row).resize((row.shape[1] * scale, h * scale), Image.NEAREST)
-        path = folder / f"{c}.png"
-        im.save(path)
-        written.append(str(path))
-    return written
 
 
 def write_report(report: dict, folder: str | os.PathLike) -> tuple[Path, Path]:
@@ -319,22 +269,59 @@ def _success(d: dict) -> str:
     return f"{_pct(d['success_rate'])} ({100 * lo:.0f}–{100 * hi:.0f})"
 
 
+def _by(d: dict | None) -> str:
+    return "–" if not d or d.get("success_rate") is None else _pct(d["success_rate"])
+
+
+def _realism_cell(b: dict, key: str) -> str:
+    v = (b.get("realism") or {}).get(key)
+    if not v or v["delta_sd"] is None:
+        return "–"
+    return f"{v['delta_sd']:+.2f}" + ("" if v["within_margin"] else " ✗")
+
+
 def render_card_section(r: dict) -> str:
+    judged = r.get("judge") is not None
     lines = ["<!-- evaluation:start -->", "### Measured by `ganpaint evaluate`", ""]
-    lines.append(f"Generator sha256 `{r['generator_sha256'][:16]}…` ({r['resolution']} px), segmenter `{r['segmenter']}`, "
-                 f"concept table: {r['concept_table'].get('method') or 'none'}"
+    lines.append(f"Generator sha256 `{r['generator_sha256'][:16]}…` ({r['resolution']} px), ranking segmenter "
+                 f"`{r['segmenter']}`" + (f", judge `{r['judge']}`" if judged else "")
+                 + f", concept table: {r['concept_table'].get('method') or 'none'}"
                  + ("" if r["table_matches_generator"] else " — **table was computed for another generator**") + ".")
-    lines += ["", f"Brushes (strength 1, mask strokes at the edit layer's grid; a draw succeeds when > "
-              f"{SUCCESS_SHARE:.0%} of the region is labelled as the concept; goals: draw ≥ {GOAL_DRAW:.0%} success, "
-              f"remove ≥ {GOAL_REMOVE:.0%} drop):", "",
-              "| brush | draw trials | draw share | draw success (95 % CI) | random-region success | remove trials | remove drop | goals |",
-              "|---|---|---|---|---|---|---|---|"]
+    grader = "the judge" if judged else "the ranking segmenter"
+    lines += ["", f"Brushes (strength 1). Every success rate is {grader}'s"
+              + (" (the ranking segmenter's, which chose the units and learned their values, in brackets)" if judged else "")
+              + f"; 95 % Wilson intervals. A draw succeeds when > {SUCCESS_SHARE:.0%} of the painted region reads as "
+              f"the concept: *cell* = a rectangle of edit-layer cells where the context allows the concept, *freehand* = "
+              f"a round stroke of the page's default size where the context allows it, *random* = a rectangle anywhere. "
+              f"A removal succeeds when the concept's pixels there drop by ≥ {r.get('remove_drop', 0.7):.0%} and the "
+              f"region becomes a plausible class (its new majority class covers ≥ half of it, occurs around the region "
+              f"or on the concept's context list). Realism: mean change of the discriminator's score from the unedited to "
+              f"the edited image, in standard deviations of unedited images' scores; margin "
+              f"−{(r.get('goals') or {}).get('realism_margin_sd', 0.5)} (✗ = beyond). Goals: draw ≥ {GOAL_DRAW:.0%}, "
+              f"remove ≥ {GOAL_REMOVE:.0%} (mean drop and success).", "",
+              "| brush | draw, cell | draw, freehand | random region | remove: mean drop | remove: success | "
+              "becomes | realism Δ draw / freehand / remove | goals |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for c, b in r["brushes"].items():
         goals = b.get("goals_met")
-        g = "–" if goals is None else " / ".join(f"{k} {'✓' if goals[k] else '✗'}" for k in ("draw", "remove"))
-        d, rnd, rm = b["draw"], b["draw_random"], b["remove"]
-        lines.append(f"| {c} | {d['trials']} | {_pct(d['mean_share'])} | {_success(d)} | "
-                     f"{_pct(rnd['success_rate'])} | {rm['trials']} | {_pct(rm['mean_drop'])} | {g} |")
+        g = "–" if goals is None else " ".join(f"{k} {'✓' if v else '✗'}" for k, v in goals.items())
+        d, fh, rnd, rm = b["draw"], b.get("draw_freehand"), b["draw_random"], b["remove"]
+
+        def cell(x):
+            if not x:
+                return "–"
+            return _success(x) + (f" [{_by(x.get('ranking'))}]" if judged else "")
+
+        drop = _pct(rm["mean_drop"]) + (f" [{_pct((rm.get('ranking') or {}).get('mean_drop'))}]" if judged else "")
+        becomes = ", ".join(f"{k} {v}" for k, v in list((rm.get("becomes") or {}).items())[:3]) or "–"
+        rs = " / ".join(_realism_cell(b, k) for k in ("draw", "draw_freehand", "remove"))
+        lines.append(f"| {c} | {cell(d)} | {cell(fh)} | {_by(rnd)} | {drop} | "
+                     f"{_success(rm) if rm.get('success_rate') is not None else '–'} | {becomes} | {rs} | {g} |")
+    re_ = r.get("realism")
+    if re_:
+        lines += ["", f"Discriminator `{re_['discriminator']}`: unedited generated images' scores have standard deviation "
+                  f"{re_['unedited_sd']}; it tells held-out world renders from generated images with ROC AUC "
+                  f"{re_.get('heldout_auc_real_vs_generated')} (0.5 = chance)."]
     iu = r["interpretable_units"]
     if iu.get("units") is not None:
         lines += ["", f"Interpretable {iu['layer']} units (IoU > {iu['iou_threshold']} with some class, at the unit×class "
@@ -342,8 +329,8 @@ def render_card_section(r: dict) -> str:
                   f"({_pct(iu['fraction'])}); with a fixed q99 threshold: {iu['at_fixed_q99_threshold']}."]
     f = r.get("fsd")
     if f:
-        lines += ["", f"Fréchet Segmentation Distance over {f['samples']} images: generated vs world "
-                  f"**{f['fsd_generated_vs_world']:.4f}**, world vs world {f['fsd_world_vs_world']:.4f}. "
+        lines += ["", f"Fréchet Segmentation Distance over {f['samples']} images (classes read by `{r.get('fsd_segmenter')}`): "
+                  f"generated vs world **{f['fsd_generated_vs_world']:.4f}**, world vs world {f['fsd_world_vs_world']:.4f}. "
                   f"Classes dropped: {', '.join(f['classes_dropped']) or 'none'}; outside ±25 %: "
                   f"{', '.join(f['classes_outside_25pct']) or 'none'}.", "",
                   "| class | world share | generated share | ratio |", "|---|---|---|---|"]
@@ -351,7 +338,7 @@ def render_card_section(r: dict) -> str:
             ratio = "–" if v["ratio"] is None else f"{v['ratio']:.2f}"
             lines.append(f"| {c} | {100 * v['world']:.1f} % | {100 * v['generated']:.1f} % | {ratio} |")
     if r.get("pictures"):
-        lines += ["", "Before/after pictures (draw, then remove; regions outlined): "
+        lines += ["", "Contact sheets of 16 consecutive trials each (not picked; before with the region outlined, then after): "
                   + ", ".join(f"[{Path(p).stem}](../../docs/brushes/{Path(p).name})" for p in r["pictures"])]
     lines.append("<!-- evaluation:end -->")
     return "\n".join(lines)

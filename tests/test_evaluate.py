@@ -21,7 +21,9 @@ def test_the_right_unit_draws_and_removes_trees():
     assert tree["draw"]["share_before"] < 0.05  # trials start where the concept is absent
     assert tree["draw"]["success_rate"] == 1.0 and tree["draw"]["mean_share"] > 0.95
     assert tree["remove"]["mean_drop"] > 0.95  # unit 0 at 0 → red 0 inside (bilinear bleed at the border only)
-    assert tree["goals_met"] == {"draw": True, "remove": True}
+    assert tree["remove"]["success_rate"] == 1.0 and tree["remove"]["becomes"] == {"sky": 30}  # sky is plausible
+    assert tree["draw_freehand"]["trials"] == 30 and tree["draw_freehand"]["success_rate"] == 1.0
+    assert tree["goals_met"] == {"draw": True, "remove": True, "freehand": True}
 
 
 def test_a_wrong_unit_fails_the_same_trials():
@@ -29,7 +31,7 @@ def test_a_wrong_unit_fails_the_same_trials():
     tree = r["concepts"]["tree"]
     assert tree["draw"]["success_rate"] == 0.0 and tree["draw"]["mean_share"] < 0.1
     assert abs(tree["remove"]["mean_drop"]) < 0.05
-    assert tree["goals_met"] == {"draw": False, "remove": False}
+    assert tree["goals_met"] == {"draw": False, "remove": False, "freehand": False}
 
 
 def test_fsd_report_compares_against_world_renders():
@@ -53,10 +55,10 @@ def test_evaluate_writes_json_card_section_and_pictures(tmp_path):
     assert data["interpretable_units"]["fraction"] == 0.125
     text = card.read_text()
     assert text.startswith("# Card\n\nintro\n\n<!-- evaluation:start -->") and text.endswith("<!-- evaluation:end -->\n\ntail\n")
-    assert "\nold\n" not in text and "| tree | 30 |" in text
-    with Image.open(tmp_path / "pics" / "tree.png") as pic:
-        size = pic.size
-    assert size == (16 * (4 * 16 + 3 * 4), 16 * 16)  # before/after draw, before/after remove, 256 px tall
+    assert "\nold\n" not in text and "| tree | 100 % (89–100) | 100 % (89–100) | 100 % | 99.2 % | 100 % (89–100) | sky 30 |" in text
+    for name in ("tree.png", "tree-freehand.png", "tree-remove.png"):
+        with Image.open(tmp_path / "pics" / name) as pic:  # 16 trials: 4 rows of 4 [before | after] pairs
+            assert pic.size == (8 * (4 * (2 * 16 + 2) + 3 * 10), 8 * (4 * 16 + 3 * 10)), name
     # a card without markers gets the section appended
     (folder / "MODEL_CARD.md").write_text("# Card\n")
     write_report(report, folder)
@@ -73,14 +75,16 @@ def test_success_rates_come_with_a_wilson_interval_and_are_not_rounded_up_to_a_g
     folder = tmp_path / "model"
     folder.mkdir()
     _, card = write_report(report, folder)
-    assert "| 79.5 % (73–85) |" in card.read_text()
+    assert "| tree | 79.5 % (73–85) |" in card.read_text()
 
 
-def test_outlines_show_the_painted_region(tmp_path):
+def test_contact_sheets_outline_the_painted_region_before_and_show_the_trials_in_order(tmp_path):
     report = evaluate(unit_image_model(), RedTreeSegmenter(), config=CFG, pictures=tmp_path)
     with Image.open(report["pictures"][0]) as im:
         arr = np.asarray(im)
-    assert ((arr == [255, 0, 255]).all(-1)).any()
+    magenta = (arr == [255, 0, 255]).all(-1)
+    assert magenta[:, : 8 * 16].any() and not magenta[:, 8 * 18 : 8 * 34].any()  # outline on 'before' only
+
 
 
 @pytest.mark.slow
@@ -99,3 +103,85 @@ def test_shipped_tree_brush_draws_and_removes_trees():
     assert tree["draw"]["mean_share"] > tree["draw"]["share_before"] + 0.03
     # … and removing them where they were lowers it
     assert tree["remove"]["share_after"] < 0.8 * tree["remove"]["share_before"]
+
+
+class DomeWhereRedVanishes(RedTreeSegmenter):
+    """A judge that reads a red channel near 0 (what removal leaves; sky is about -0.9) as 'dome'."""
+
+    labels = ["sky", "tree", "dome"]
+    id = "dome-judge-test"
+
+    def segment(self, images):
+        out = super().segment(images)
+        out[(images[:, 0] > -0.6) & (images[:, 0] <= 0)] = 2
+        return out
+
+
+class RedIsUnreal(torch.nn.Module):
+    """A 'discriminator' whose realism score falls as the image gets redder (as drawn trees make it)."""
+
+    resolution = 16
+
+    def __init__(self):
+        super().__init__()
+        self.dummy = torch.nn.Parameter(torch.zeros(1))
+        self.id = "red-is-unreal"
+
+    def forward(self, x):
+        return -x[:, 0].mean((1, 2))[:, None] * 10
+
+
+def test_the_judge_is_the_headline_and_the_ranking_segmenter_stands_beside_it(monkeypatch):
+    import ganpaint.trials
+
+    # this judge also sees 'dome' at every tree's edge, so the surroundings would excuse it: only the list counts here
+    monkeypatch.setattr(ganpaint.trials, "RING_SHARE", 2.0)
+    r = brush_trials(unit_image_model(tree_units=(0,)), RedTreeSegmenter(), judge=DomeWhereRedVanishes(), config=CFG)
+    assert r["graded_by"] == {"judge": "dome-judge-test", "ranking": "red-tree-test"} and r["headline"] == "judge"
+    rm = r["concepts"]["tree"]["remove"]
+    # both see the trees go, but the judge sees a dome where they were: not a plausible replacement for a tree
+    assert rm["mean_drop"] > 0.9 and rm["ranking"]["mean_drop"] > 0.9
+    assert max(rm["becomes"], key=rm["becomes"].get) == "dome" and rm["becomes"]["dome"] >= 20
+    assert rm["plausible_rate"] == pytest.approx(1 - rm["becomes"]["dome"] / 30, abs=1e-3) and rm["success_rate"] <= rm["plausible_rate"]
+    assert r["concepts"]["tree"]["goals_met"]["remove"] is False
+    assert r["concepts"]["tree"]["draw"]["ranking"]["success_rate"] == 1.0
+
+
+def test_realism_change_is_measured_against_the_unedited_image():
+    r = brush_trials(unit_image_model(tree_units=(0,)), RedTreeSegmenter(), discriminator=RedIsUnreal(), config=CFG)
+    re = r["concepts"]["tree"]["realism"]
+    assert r["realism_sd"] > 0
+    assert re["draw"]["mean_delta"] < 0 and re["draw"]["lower_share"] == 1.0  # drawing red lowers the score …
+    assert re["remove"]["mean_delta"] > 0  # … removing it raises it
+    assert re["draw"]["delta_sd"] < -0.5 and re["draw"]["within_margin"] is False  # a big red block is beyond the margin
+    assert re["remove"]["within_margin"] is True
+    assert r["concepts"]["tree"]["goals_met"]["realism"] is False
+
+
+def test_plausible_classes_come_from_the_surroundings_and_the_context_list():
+    from ganpaint.trials import plausible_classes
+
+    names = ["sky", "tree", "brick", "dome", "road"]
+    frac = torch.zeros(5, 8, 8)
+    frac[0] = 1.0  # sky everywhere …
+    frac[0, 2:4, 2:4], frac[2, 2:4, 2:4] = 0.0, 1.0  # … but a brick wall in the region
+    region = torch.zeros(8, 8, dtype=torch.bool)
+    region[2:4, 2:4] = True
+    assert plausible_classes(frac, region, "brick", names) == {"sky", "tree"}  # around it, or on brick's list
+    frac[4, 1, 1:5], frac[0, 1, 1:5] = 1.0, 0.0  # a road above the region
+    assert "road" in plausible_classes(frac, region, "brick", names)
+
+
+def test_freehand_strokes_stay_inside_the_allowed_cells():
+    from ganpaint.edit import Stroke, stroke_mask
+    from ganpaint.trials import FREEHAND_RADIUS, freehand_points
+
+    ok = torch.zeros(8, 8, dtype=torch.bool)
+    ok[4:8, 0:5] = True
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        pts = freehand_points(ok, rng)
+        assert pts is not None and len(pts) == 4
+        touched = stroke_mask(Stroke(concept="x", points=pts, radius=FREEHAND_RADIUS), 8) > 0
+        assert ok[touched].all()
+    assert freehand_points(torch.zeros(8, 8, dtype=torch.bool), rng) is None

@@ -159,16 +159,31 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trials", type=int, default=200, help="trials per kind for the 7 palette brushes (default 200)")
     p.add_argument("--other-trials", type=int, default=50, help="trials per kind for other concepts (default 50)")
     p.add_argument("--fsd-samples", type=int, default=1000, help="images per set for FSD (default 1000; 0 = skip)")
-    p.add_argument("--pictures", default="docs/brushes", help="folder for before/after pictures ('' = none)")
+    p.add_argument("--pictures", default="docs/brushes", help="folder for the brushes' contact sheets ('' = none)")
+    p.add_argument("--no-judge", action="store_true",
+                   help="grade with the ranking segmenter only, even when the model ships a judge (judge.safetensors)")
 
 
 @command("evaluate", "measure brush success, interpretable units and FSD; write evaluation.json + MODEL_CARD section")
 def cmd_evaluate(args) -> None:
     from tqdm import tqdm
 
+    from ..artifacts import ArtifactError
     from ..evaluate import EvalConfig, evaluate, write_report
+    from ..judge import load_judge
+    from ..realism import load_discriminator
 
     folder, model, seg = _load_for_analysis(args)
+    try:
+        judge = None if args.no_judge else load_judge(folder, device=args.device)
+        disc = load_discriminator(folder, device=args.device)
+    except ArtifactError as e:
+        _fail(str(e))
+    if judge is not None and judge.id == seg.id:
+        _fail("the judge and the ranking segmenter are the same file: a brush would be graded by what chose it")
+    print(f"graded by {'judge ' + judge.id if judge else 'the ranking segmenter ' + seg.id}"
+          f"{'' if judge is None else ' (ranking segmenter ' + seg.id + ' beside it)'}; "
+          f"realism: {disc.id if disc is not None else 'no discriminator shipped'}", file=sys.stderr)
     if not model.table.concepts:
         _fail(f"model {args.model!r} has no concept table yet; run `ganpaint dissect --model {args.model}` first")
     bars: dict = {}
@@ -181,13 +196,17 @@ def cmd_evaluate(args) -> None:
         bars[stage].update(done - bars[stage].n)
 
     config = EvalConfig(trials=args.trials, other_trials=args.other_trials, fsd_samples=args.fsd_samples)
-    report = evaluate(model, seg, config=config, pictures=args.pictures or None, progress_fn=progress)
+    report = evaluate(model, seg, judge=judge, discriminator=disc, config=config, pictures=args.pictures or None,
+                      progress_fn=progress)
     for b in bars.values():
         b.close()
     json_path, card = write_report(report, folder)
     print(f"wrote {json_path} and the evaluation section of {card}")
     for c, b in report["brushes"].items():
-        print(f"  {c:9s} draw success {b['draw']['success_rate']}  random {b['draw_random']['success_rate']}  "
-              f"remove drop {b['remove']['mean_drop']}")
+        fh = (b.get("draw_freehand") or {}).get("success_rate")
+        rl = " ".join(f"{k} {v['delta_sd']}" for k, v in (b.get("realism") or {}).items())
+        print(f"  {c:9s} draw success {b['draw']['success_rate']} (ranking {(b['draw'].get('ranking') or {}).get('success_rate')})"
+              f"  freehand {fh}  random {b['draw_random']['success_rate']}  remove drop {b['remove']['mean_drop']}"
+              f" success {b['remove'].get('success_rate')}  realism Δ/sd {rl or '–'}")
     if report["fsd"]:
         print(f"  FSD generated-vs-world {report['fsd']['fsd_generated_vs_world']}, world-vs-world {report['fsd']['fsd_world_vs_world']}")
