@@ -54,7 +54,8 @@ class EvalConfig:
     fsd_samples: int = 1000
     strength: float = 1.0
     concepts: tuple[str, ...] | None = None  # None: every brush of the table
-    freehand: bool = True  # also freehand round strokes
+    kinds: tuple[str, ...] = ("draw", "freehand", "random", "remove")  # see ganpaint.trials
+    first_image: int = 0  # trials use latents first_image … first_image + max_images - 1 of `seed`
 
 
 def brush_trials(model, segmenter: Segmenter, *, judge: Segmenter | None = None, discriminator=None,
@@ -70,15 +71,15 @@ def brush_trials(model, segmenter: Segmenter, *, judge: Segmenter | None = None,
     head, sd = raw["headline"], raw["realism_sd"]
     out = {}
     for c, rec in raw["concepts"].items():
-        b = {"draw": _draw_summary(rec["draw"], head), "draw_random": _draw_summary(rec["random"], head),
-             "remove": _remove_summary(rec["remove"], head)}
+        b = {"draw": _draw_summary(rec.get("draw", []), head), "draw_random": _draw_summary(rec.get("random", []), head),
+             "remove": _remove_summary(rec.get("remove", []), head)}
         if "freehand" in rec:
             b["draw_freehand"] = _draw_summary(rec["freehand"], head)
         if head != "ranking":
             for key, kind in (("draw", "draw"), ("draw_random", "random"), ("draw_freehand", "freehand")):
                 if key in b:
-                    b[key]["ranking"] = _draw_summary(rec[kind], "ranking", short=True)
-            b["remove"]["ranking"] = _remove_summary(rec["remove"], "ranking", short=True)
+                    b[key]["ranking"] = _draw_summary(rec.get(kind, []), "ranking", short=True)
+            b["remove"]["ranking"] = _remove_summary(rec.get("remove", []), "ranking", short=True)
         if sd:
             b["realism"] = {key: _realism_summary(rec[kind], sd) for key, kind in
                             (("draw", "draw"), ("draw_freehand", "freehand"), ("remove", "remove")) if kind in rec}

@@ -117,11 +117,11 @@ def brush_trials(model, segmenter, *, judge=None, discriminator=None, config,
     concepts = [c for c in table.brushes if all(c in n for n in names.values())
                 and (cfg.concepts is None or c in cfg.concepts)]
     want = {c: cfg.trials if c in BRUSH_ORDER else cfg.other_trials for c in concepts}
-    kinds = [k for k in KINDS if k != "freehand" or getattr(cfg, "freehand", True)]
+    kinds = [k for k in KINDS if k in cfg.kinds]
     rec = {c: {k: [] for k in kinds} for c in concepts}
     examples: dict[tuple[str, str], list] = {}
     rng = np.random.default_rng(cfg.seed)
-    z_all = sample_latents(cfg.max_images, model.generator.config.z_dim, cfg.seed)
+    z_all = sample_latents(cfg.first_image + cfg.max_images, model.generator.config.z_dim, cfg.seed)[cfg.first_image :]
     g, C, R = model.layer_size, model.channels, model.resolution
     seen, base_scores = 0, []
     for start in range(0, cfg.max_images, cfg.batch):

@@ -124,3 +124,47 @@ def cmd_train_judge(args) -> None:
     print(f"wrote {folder / JUDGE_FILE} ({info['bytes'] / 1e6:.2f} MB, id {info['id']}): held-out pixel accuracy "
           f"{h['pixel_accuracy']:.4f}, mean IoU {h['mean_iou']:.3f}; agreement with the ranking segmenter on generated "
           f"images {agree}")
+
+
+# ----------------------------------------------------------------------------- choose-levels
+def _choose_levels_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="scenes", help="model id (folder under models/) or a model folder")
+    p.add_argument("--factors", default="0.5,0.7,1.0", help="multipliers of each brush's draw values to try")
+    p.add_argument("--trials", type=int, default=50, help="trials per kind and factor (default 50)")
+    p.add_argument("--dry-run", action="store_true", help="print the choice, leave concepts.json as it is")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
+
+
+@command("choose-levels", "scale each brush's draw values so that it draws without costing realism (discriminator)")
+def cmd_choose_levels(args) -> None:
+    import json
+
+    import torch
+
+    from ..levels import apply_levels, choose_levels
+    from ..model import ModelError, PaintModel
+    from ..realism import load_discriminator
+
+    torch.set_num_threads(args.threads)
+    folder = _model_folder(args.model)
+    try:
+        model = PaintModel.load(folder)
+        factors = tuple(float(f) for f in args.factors.split(","))
+    except (ModelError, ValueError) as e:
+        _fail(str(e))
+    D = load_discriminator(folder)
+    if D is None or model.segmenter is None:
+        _fail(f"{folder} needs both segmenter.safetensors and discriminator.safetensors")
+    if model.table.meta.get("realism_levels"):
+        _fail("this concept table's levels were already chosen (meta.realism_levels); re-run dissect first")
+    record = choose_levels(model, model.segmenter, D, factors=factors, trials=args.trials,
+                           progress_fn=lambda s, d, t: print(f"  factor {d}/{t} done", file=sys.stderr))
+    for c, rows in record["candidates"].items():
+        print(f"  {c:6s} " + "  ".join(f"×{r['factor']}: {r['success']:.2f} Δ{r['realism_sd']}" for r in rows)
+              + f"  → ×{record['chosen'].get(c)}")
+    if args.dry_run:
+        print(json.dumps(record["chosen"]))
+        return
+    path = folder / model.info.get("concepts", "concepts.json")
+    apply_levels(model.table, record).save(path)
+    print(f"wrote {path}")
