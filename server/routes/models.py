@@ -17,11 +17,12 @@ import numpy as np
 import torch
 from fastapi import APIRouter, File, HTTPException, UploadFile
 from fastapi.responses import Response
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from ganpaint.edit import StrokeError, StrokeLimits, compose
 from ganpaint.imaging import MEDIA_TYPES
 from ganpaint.model import PaintModel
+from ganpaint.photo import decode_photo
 
 from ..deps import ModelDep, ModelsDep, RendererDep, SettingsDep
 from ..schemas import IMAGE_RESPONSES, ConceptOut, ErrorOut, ModelDetail, ModelSummary, RenderIn, SegmentOut
@@ -75,22 +76,14 @@ async def render(body: RenderIn, m: ModelDep, settings: SettingsDep, renderer: R
     return Response(data, media_type=MEDIA_TYPES[body.format])
 
 
-def _read_image(raw: bytes, settings: Settings) -> Image.Image:
-    try:
-        im = Image.open(io.BytesIO(raw))
-        if im.width * im.height > settings.max_upload_pixels:
-            raise HTTPException(413, f"image has {im.width}×{im.height} pixels, more than {settings.max_upload_pixels}")
-        im.load()
-        return im.convert("RGB")
-    except HTTPException:
-        raise
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError):
-        raise HTTPException(415, "unsupported image: send a PNG, JPEG or WebP file") from None
+def _read_image(raw: bytes, settings: Settings) -> np.ndarray:
+    """(H, W, 3) uint8, decoded exactly as photo uploads are (same formats, limits and statuses)."""
+    return decode_photo(raw, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_upload_pixels)
 
 
-def _segment(m: PaintModel, im: Image.Image) -> dict:
+def _segment(m: PaintModel, rgb: np.ndarray) -> dict:
     r = m.resolution
-    arr = np.asarray(im.resize((r, r), Image.BILINEAR), dtype=np.float32) / 127.5 - 1.0
+    arr = np.asarray(Image.fromarray(rgb).resize((r, r), Image.BILINEAR), dtype=np.float32) / 127.5 - 1.0
     x = torch.from_numpy(arr).permute(2, 0, 1)[None].to(m.device)  # (1, 3, R, R) in [-1, 1]
     with torch.inference_mode():
         labels = m.segmenter.segment(x)[0].to("cpu", torch.int64)  # (R', R')
@@ -111,11 +104,9 @@ async def segment(m: ModelDep, settings: SettingsDep,
                   file: Annotated[UploadFile, File(description="an image file")]) -> dict:
     if m.segmenter is None:
         raise HTTPException(404, f"model {m.id!r} has no segmenter")
-    raw = await file.read(settings.max_upload_bytes + 1)
-    if len(raw) > settings.max_upload_bytes:
-        raise HTTPException(413, f"image is larger than {settings.max_upload_bytes} bytes")
-    im = await anyio.to_thread.run_sync(_read_image, raw, settings)
-    return await anyio.to_thread.run_sync(_segment, m, im)
+    raw = await file.read(settings.max_upload_bytes + 1)  # one byte more: decode_photo says "too large"
+    rgb = await anyio.to_thread.run_sync(_read_image, raw, settings)
+    return await anyio.to_thread.run_sync(_segment, m, rgb)
 
 
 __all__ = ["router", "stroke_limits", "z_from_list", "StrokeError"]
