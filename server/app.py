@@ -30,7 +30,7 @@ from ganpaint.photo import PhotoError
 from . import ws
 from .jobs import JobQueueFull, JobRunner
 from .render import Busy, Renderer
-from .routes import health
+from .routes import fallback, health
 from .routes import jobs as jobs_routes
 from .routes import photos as photos_routes
 from .routes import models as models_routes
@@ -218,6 +218,7 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
                            allow_headers=["*"])
     for module in (health, models_routes, sessions_routes, photos_routes, jobs_routes, ws):
         app.include_router(module.router)
+    app.include_router(fallback.router)  # after every API router: 404/405 for the /api paths they leave
     # the frontend is mounted at "/" and matches every path: routers must be included before it
     _mount_frontend(app, settings)
     _publish_error_shape(app)
