@@ -28,6 +28,7 @@ from ganpaint.model import ModelError, PaintModel
 from ganpaint.photo import PhotoError
 
 from . import ws
+from .decoding import Decoding
 from .jobs import JobQueueFull, JobRunner
 from .render import Busy, Renderer
 from .routes import fallback, health
@@ -36,6 +37,7 @@ from .routes import photos as photos_routes
 from .routes import models as models_routes
 from .routes import sessions as sessions_routes
 from .sessions import SessionError, SessionStore, StoreFull
+from .strokes import MaskBudgetExceeded
 from .settings import Settings
 from .threads import default_render_threads, single_threaded
 
@@ -130,6 +132,10 @@ def _install_error_handlers(app: FastAPI) -> None:
             return err(422, f"the request body could not be read: {exc.detail}")
         return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
 
+    @app.exception_handler(MaskBudgetExceeded)
+    async def _masks(request, exc: MaskBudgetExceeded):
+        return err(413, str(exc))
+
     @app.exception_handler(StrokeError)
     async def _stroke(request, exc: StrokeError):
         return err(422, f"bad stroke: {exc}")
@@ -209,6 +215,7 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
                                   max_pending=settings.max_pending)
     app.state.painters = {}  # session id → set of open websocket painters (ws.Painter)
     app.state.jobs = JobRunner(workers=settings.job_workers, max_queued=settings.job_queue, keep_s=settings.job_keep_s)
+    app.state.decoding = Decoding(settings.decode_threads)
     app.state.encoders = {}  # model id → photo encoder or None, loaded by the first photo job
 
     _install_error_handlers(app)

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     max_upload_pixels: int = Field(4096 * 4096, ge=1)
     max_points: int = Field(2048, ge=1, description="points in one stroke")
     max_mask_bytes: int = Field(2_000_000, ge=1)
+    max_request_mask_pixels: int = Field(4096 * 4096, ge=1, description="pixels of all masks in one request or "
+                                         "websocket message together: decoding a 4096² RGBA mask takes ~1 s of CPU")
+    decode_threads: int = Field(2, ge=1, description="threads that decode masks and uploads (one client uses one "
+                                "at a time)")
 
     # rendering
     batching: bool = True
