@@ -29,6 +29,7 @@ from ganpaint.photo import PhotoError
 
 from . import ws
 from .decoding import Decoding
+from .security import Guard, allowed_hosts
 from .jobs import JobQueueFull, JobRunner
 from .render import Busy, Renderer
 from .routes import fallback, health
@@ -223,6 +224,7 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"])
+    app.add_middleware(Guard, hosts=allowed_hosts(settings), origins=settings.cors_origins)  # outermost
     for module in (health, models_routes, sessions_routes, photos_routes, jobs_routes, ws):
         app.include_router(module.router)
     app.include_router(fallback.router)  # after every API router: 404/405 for the /api paths they leave

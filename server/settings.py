@@ -30,7 +30,10 @@ class Settings(BaseSettings):
     models: list[str] = Field(["scenes"], description='model ids to load; ["all"] loads every model with weights')
     home: Path | None = Field(None, description="download cache with pulled models (default ~/.cache/ganpaint)")
     frontend_dir: Path = REPO_ROOT / "frontend"
-    cors_origins: list[str] = []
+    cors_origins: list[str] = Field([], description="other sites' origins that may call the API, upload and open "
+                                    "websockets (e.g. https://tools.example.org)")
+    allowed_hosts: list[str] | None = Field(None, description='Host names served ("*.example.org" and "*" work); '
+                                            "default: localhost names when bound to loopback, else any")
 
     # sessions: every one holds cached activations and its history, so both are capped
     session_ttl_s: float = Field(3600.0, gt=0)
