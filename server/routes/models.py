@@ -24,12 +24,13 @@ from ganpaint.imaging import MEDIA_TYPES
 from ganpaint.model import PaintModel
 from ganpaint.photo import decode_photo
 
-from ..deps import ModelDep, ModelsDep, RendererDep, SettingsDep
+from ..deps import ClientDep, DecodingDep, ModelDep, ModelsDep, RendererDep, SettingsDep
 from ..schemas import IMAGE_RESPONSES, ConceptOut, ErrorOut, ModelDetail, ModelSummary, RenderIn, SegmentOut
 from ..settings import Settings
-from ..strokes import parse_stroke
+from ..strokes import parse_strokes
 
-router = APIRouter(tags=["models"], responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}})
+router = APIRouter(tags=["models"], responses={404: {"model": ErrorOut}, 413: {"model": ErrorOut},
+                                               422: {"model": ErrorOut}})
 
 
 def stroke_limits(settings: Settings) -> StrokeLimits:
@@ -62,9 +63,11 @@ def get_model(model: str, m: ModelDep) -> dict:
 
 @router.post("/api/models/{model}/render", response_class=Response, responses=IMAGE_RESPONSES,
              summary="Render a seed or latent with strokes (stateless)")
-async def render(body: RenderIn, m: ModelDep, settings: SettingsDep, renderer: RendererDep) -> Response:
-    limits = stroke_limits(settings)
-    strokes = [parse_stroke(s.to_dict(), m, limits).stroke for s in body.strokes]
+async def render(body: RenderIn, m: ModelDep, settings: SettingsDep, renderer: RendererDep, decoding: DecodingDep,
+                 client: ClientDep) -> Response:
+    entries = await decoding.run(client, parse_strokes, [s.to_dict() for s in body.strokes], m,
+                                 stroke_limits(settings), settings.max_request_mask_pixels)
+    strokes = [e.stroke for e in entries]
     z = m.z_for_seed(body.seed) if body.seed is not None else z_from_list(m, body.z)
 
     def prepare():
@@ -100,12 +103,12 @@ def _segment(m: PaintModel, rgb: np.ndarray) -> dict:
 
 @router.post("/api/models/{model}/segment", response_model=SegmentOut,
              responses={413: {"model": ErrorOut}, 415: {"model": ErrorOut}}, summary="Segment an image into concepts")
-async def segment(m: ModelDep, settings: SettingsDep,
+async def segment(m: ModelDep, settings: SettingsDep, decoding: DecodingDep, client: ClientDep,
                   file: Annotated[UploadFile, File(description="an image file")]) -> dict:
     if m.segmenter is None:
         raise HTTPException(404, f"model {m.id!r} has no segmenter")
     raw = await file.read(settings.max_upload_bytes + 1)  # one byte more: decode_photo says "too large"
-    rgb = await anyio.to_thread.run_sync(_read_image, raw, settings)
+    rgb = await decoding.run(client, _read_image, raw, settings)
     return await anyio.to_thread.run_sync(_segment, m, rgb)
 
 
