@@ -3,9 +3,10 @@
     entry = parse_stroke({"concept": "tree", "points": [[0.2, 0.8]]}, model, limits)   # or StrokeError
     entry.stroke, entry.points, entry.public()
 
-Validation is the core's (`Stroke.from_dict`) plus the cheap per-model checks (known concept, unit
-ids in range), so a bad stroke is answered before any rendering work is queued. Mask strokes are
-reduced to the grid the edit engine rasterizes on, so a 4096² upload costs ~1 KB in a session.
+Validation is the core's (`Stroke.from_dict`, then `check_stroke` against the model), so a bad stroke
+is answered before any rendering work is queued. Mask strokes are reduced to the grid the edit engine
+rasterizes on (`mask_grid`, the engine's own reduction), so a 4096² upload costs ~1 KB in a session
+and paints exactly the cells the full mask would.
 """
 from __future__ import annotations
 
@@ -16,18 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from PIL import Image
 
-from ganpaint.edit import Stroke, StrokeError, StrokeLimits
+from ganpaint.edit import OVERSAMPLE, Stroke, StrokeLimits, check_stroke, mask_grid
 from ganpaint.model import PaintModel
 
-__all__ = ["Entry", "parse_stroke", "check_stroke", "MASK_OVERSAMPLE"]
-
-# ganpaint.edit.stroke_mask rasterizes at layer_size × 4 by default; a mask reduced to exactly that
-# grid (area average, then >= 0.5) rasterizes to the same footprint, bit for bit.
-MASK_OVERSAMPLE = 4
+__all__ = ["Entry", "parse_stroke"]
 
 
 @dataclass(frozen=True)
@@ -41,17 +36,6 @@ class Entry:
         return self.stroke.to_dict()
 
 
-def check_stroke(stroke: Stroke, model: PaintModel) -> None:
-    """The per-model checks of ganpaint.edit.stroke_edit, without rasterizing anything."""
-    if stroke.concept is not None and stroke.concept not in model.table.concepts:
-        known = ", ".join(model.table.brushes) or "none"
-        raise StrokeError(f"unknown concept {stroke.concept!r}; this model knows: {known}")
-    if stroke.units is not None:
-        bad = [u for u in stroke.units if u >= model.channels]
-        if bad:
-            raise StrokeError(f"unit {bad[0]} does not exist: {model.edit_layer} has units 0…{model.channels - 1}")
-
-
 def _mask_data_url(mask: np.ndarray) -> str:
     buf = io.BytesIO()
     Image.fromarray(np.where(mask, 0, 255).astype(np.uint8), "L").save(buf, "PNG")  # dark = painted
@@ -62,9 +46,7 @@ def _compact(stroke: Stroke, layer_size: int) -> Stroke:
     if stroke.mask is None:
         # the point tuples are the stroke; the request dict would only duplicate them
         return dataclasses.replace(stroke, source=None)
-    n = layer_size * MASK_OVERSAMPLE
-    m = torch.from_numpy(np.ascontiguousarray(stroke.mask, dtype=np.float32))[None, None]
-    small = (F.interpolate(m, size=(n, n), mode="area")[0, 0] >= 0.5).numpy()
+    small = mask_grid(stroke.mask, layer_size * OVERSAMPLE)
     public = {k: v for k, v in (stroke.source or {}).items() if k != "mask"}
     public["mask"] = _mask_data_url(small)
     return dataclasses.replace(stroke, mask=small, source=public)
@@ -73,6 +55,6 @@ def _compact(stroke: Stroke, layer_size: int) -> Stroke:
 def parse_stroke(d: Any, model: PaintModel, limits: StrokeLimits) -> Entry:
     """Validate and compact one stroke dict; raise StrokeError with a readable reason."""
     stroke = Stroke.from_dict(d, limits)
-    check_stroke(stroke, model)
+    check_stroke(stroke, model.table, model.channels)
     stroke = _compact(stroke, model.layer_size)
     return Entry(stroke, len(stroke.points) if stroke.points is not None else 1)

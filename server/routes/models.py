@@ -19,27 +19,17 @@ from fastapi import APIRouter, File, HTTPException, UploadFile
 from fastapi.responses import Response
 from PIL import Image, UnidentifiedImageError
 
-from ganpaint.edit import StrokeError, StrokeLimits, compose
+from ganpaint.edit import compose
 from ganpaint.imaging import MEDIA_TYPES
 from ganpaint.model import PaintModel
 
 from ..deps import ModelDep, ModelsDep, RendererDep, SettingsDep
 from ..schemas import IMAGE_RESPONSES, ConceptOut, ErrorOut, ModelDetail, ModelSummary, RenderIn, SegmentOut
 from ..settings import Settings
+from ..sources import z_from_list
 from ..strokes import parse_stroke
 
 router = APIRouter(tags=["models"], responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}})
-
-
-def stroke_limits(settings: Settings) -> StrokeLimits:
-    return StrokeLimits(max_points=settings.max_points, max_mask_bytes=settings.max_mask_bytes)
-
-
-def z_from_list(model: PaintModel, z: list[float]) -> torch.Tensor:
-    zdim = model.generator.config.z_dim
-    if len(z) != zdim:
-        raise HTTPException(422, f"z must have {zdim} numbers for model {model.id!r}, got {len(z)}")
-    return torch.tensor([z], dtype=torch.float32, device=model.device)
 
 
 def _summary(mid: str, m: PaintModel) -> dict:
@@ -62,7 +52,7 @@ def get_model(model: str, m: ModelDep) -> dict:
 @router.post("/api/models/{model}/render", response_class=Response, responses=IMAGE_RESPONSES,
              summary="Render a seed or latent with strokes (stateless)")
 async def render(body: RenderIn, m: ModelDep, settings: SettingsDep, renderer: RendererDep) -> Response:
-    limits = stroke_limits(settings)
+    limits = settings.stroke_limits()
     strokes = [parse_stroke(s.to_dict(), m, limits).stroke for s in body.strokes]
     z = m.z_for_seed(body.seed) if body.seed is not None else z_from_list(m, body.z)
 
@@ -118,4 +108,4 @@ async def segment(m: ModelDep, settings: SettingsDep,
     return await anyio.to_thread.run_sync(_segment, m, im)
 
 
-__all__ = ["router", "stroke_limits", "z_from_list", "StrokeError"]
+__all__ = ["router"]
