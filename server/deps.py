@@ -14,6 +14,7 @@ from starlette.requests import HTTPConnection
 
 from ganpaint.model import PaintModel
 
+from .decoding import Decoding
 from .jobs import JobRunner
 from .photos import Photos
 from .render import Renderer
@@ -22,7 +23,7 @@ from .settings import Settings
 from .store import SessionStore
 
 __all__ = ["SettingsDep", "ModelsDep", "ModelDep", "SessionsDep", "SessionDep", "RendererDep", "JobsDep",
-           "PhotosDep", "DeviceDep", "lookup_model"]
+           "PhotosDep", "DeviceDep", "DecodingDep", "ClientDep", "client_of", "lookup_model"]
 
 
 def _settings(conn: HTTPConnection) -> Settings:
@@ -53,7 +54,19 @@ def _device(conn: HTTPConnection) -> str:
     return conn.app.state.device
 
 
+def client_of(conn: HTTPConnection) -> str:
+    """Who sent a request, for per-client limits: the peer address (uvicorn puts a trusted proxy's
+    X-Forwarded-For client there)."""
+    return conn.client.host if conn.client else "unknown"
+
+
+def _decoding(conn: HTTPConnection) -> Decoding:
+    return conn.app.state.decoding
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
+ClientDep = Annotated[str, Depends(client_of)]
+DecodingDep = Annotated[Decoding, Depends(_decoding)]
 ModelsDep = Annotated[dict[str, PaintModel], Depends(_models)]
 SessionsDep = Annotated[SessionStore, Depends(_sessions)]
 RendererDep = Annotated[Renderer, Depends(_renderer)]

@@ -15,7 +15,8 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/api/health", response_model=HealthOut, summary="Liveness and loaded models")
-def health(models: ModelsDep, sessions: SessionsDep, renderer: RendererDep, device: DeviceDep) -> HealthOut:
+async def health(models: ModelsDep, sessions: SessionsDep, renderer: RendererDep, device: DeviceDep) -> HealthOut:
+    # on the loop, not in a thread: it answers when threads are busy
     loaded = {mid: {"device": str(m.device), "resolution": m.resolution} for mid, m in models.items()}
     return HealthOut(status="ok", device=device, models=loaded, sessions=len(sessions),
                      renderer={**renderer.stats, "pending": renderer.pending_count(), "batching": renderer.batching,
