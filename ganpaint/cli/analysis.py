@@ -184,6 +184,8 @@ def cmd_evaluate(args) -> None:
     print(f"graded by {'judge ' + judge.id if judge else 'the ranking segmenter ' + seg.id}"
           f"{'' if judge is None else ' (ranking segmenter ' + seg.id + ' beside it)'}; "
           f"realism: {disc.id if disc is not None else 'no discriminator shipped'}", file=sys.stderr)
+    if model.device.type == "cpu":
+        model = model.folded()  # brushes are judged on the images the server renders
     if not model.table.concepts:
         _fail(f"model {args.model!r} has no concept table yet; run `ganpaint dissect --model {args.model}` first")
     bars: dict = {}
