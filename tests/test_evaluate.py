@@ -22,8 +22,10 @@ def test_the_right_unit_draws_and_removes_trees():
     assert tree["draw"]["success_rate"] == 1.0 and tree["draw"]["mean_share"] > 0.95
     assert tree["remove"]["mean_drop"] > 0.95  # unit 0 at 0 → red 0 inside (bilinear bleed at the border only)
     assert tree["remove"]["success_rate"] == 1.0 and tree["remove"]["becomes"] == {"sky": 30}  # sky is plausible
-    assert tree["draw_freehand"]["trials"] == 30 and tree["draw_freehand"]["success_rate"] == 1.0
-    assert tree["goals_met"] == {"draw": True, "remove": True, "freehand": True}
+    # a round stroke covers its edge cells only partly, and soft alpha draws them partly: red, but not everywhere
+    fh = tree["draw_freehand"]
+    assert fh["trials"] == 30 and fh["share_before"] == 0 and 0.5 <= fh["mean_share"] < 1 and fh["success_rate"] >= 0.5
+    assert tree["goals_met"] == {"draw": True, "remove": True, "freehand": fh["success_rate"] >= 0.8}
 
 
 def test_a_wrong_unit_fails_the_same_trials():
@@ -55,7 +57,7 @@ def test_evaluate_writes_json_card_section_and_pictures(tmp_path):
     assert data["interpretable_units"]["fraction"] == 0.125
     text = card.read_text()
     assert text.startswith("# Card\n\nintro\n\n<!-- evaluation:start -->") and text.endswith("<!-- evaluation:end -->\n\ntail\n")
-    assert "\nold\n" not in text and "| tree | 100 % (89–100) | 100 % (89–100) | 100 % | 99.2 % | 100 % (89–100) | sky 30 |" in text
+    assert "\nold\n" not in text and "| tree | 100 % (89–100) | 70 % (52–83) | 100 % | 99.2 % | 100 % (89–100) | sky 30 |" in text
     for name in ("tree.png", "tree-freehand.png", "tree-remove.png"):
         with Image.open(tmp_path / "pics" / name) as pic:  # 16 trials: 4 rows of 4 [before | after] pairs
             assert pic.size == (8 * (4 * (2 * 16 + 2) + 3 * 10), 8 * (4 * 16 + 3 * 10)), name
