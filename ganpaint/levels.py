@@ -82,7 +82,7 @@ def choose_levels(model, segmenter, discriminator, *, factors=FACTORS, trials: i
 
 def apply_levels(table: ConceptTable, record: dict) -> ConceptTable:
     """The table with each brush's draw values scaled by its chosen factor; the record goes into its meta."""
-    t = table
+    t = copy.deepcopy(table)
     for c, f in record["chosen"].items():
         t = _scaled(t, f, [c])
     t.meta = {**t.meta, "realism_levels": record}

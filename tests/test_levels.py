@@ -1,0 +1,40 @@
+from fakes import RedTreeSegmenter, unit_image_model
+
+from ganpaint.levels import _pick, apply_levels, choose_levels
+
+
+def rows(*triples):
+    return [{"factor": f, "trials": 50, "success": s, "realism_sd": r} for f, s, r in triples]
+
+
+def test_a_level_that_buys_success_with_realism_is_rejected():
+    # ×1 draws best but costs 0.9 sd of realism: beyond the margin, so ×0.5 (inside it) wins
+    assert _pick(rows((0.5, 0.80, -0.4), (1.0, 0.95, -0.9)), margin_sd=0.5)["factor"] == 0.5
+    # inside the margin the most successful wins; near-ties go to the more realistic
+    assert _pick(rows((0.5, 0.80, -0.1), (0.7, 0.90, -0.3), (1.0, 0.91, -0.45)), margin_sd=0.5)["factor"] == 0.7
+    # none inside: the most realistic of those that still draw about as well as the best
+    assert _pick(rows((0.3, 0.40, -0.6), (0.5, 0.88, -0.9), (1.0, 0.90, -1.2)), margin_sd=0.5)["factor"] == 0.5
+
+
+def test_choose_levels_measures_every_factor_and_apply_scales_the_values():
+    import torch
+
+    class RedIsUnreal(torch.nn.Module):
+        resolution = 16
+
+        def __init__(self):
+            super().__init__()
+            self.p = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            return -x[:, 0].mean((1, 2))[:, None] * 10
+
+    model = unit_image_model(tree_units=(0,), level=3.0)
+    rec = choose_levels(model, RedTreeSegmenter(), RedIsUnreal(), factors=(0.3, 1.0), trials=10, concepts=("tree",))
+    r = {row["factor"]: row for row in rec["candidates"]["tree"]}
+    assert set(r) == {0.3, 1.0} and all(row["trials"] == 20 for row in r.values())
+    # a value of 0.9 (×0.3) barely lifts the red unit from -1.5: fewer trees drawn, and less red (more 'realistic')
+    assert r[0.3]["success"] < r[1.0]["success"] and r[0.3]["realism_sd"] > r[1.0]["realism_sd"]
+    assert model.table.concepts["tree"].levels == [3.0]  # the model's own table is untouched
+    table = apply_levels(model.table, {**rec, "chosen": {"tree": 0.5}})
+    assert table.concepts["tree"].value_scale == 0.5 and table.meta["realism_levels"]["chosen"] == {"tree": 0.5}
