@@ -304,6 +304,8 @@ def render_card_section(r: dict) -> str:
               "becomes | realism Δ draw / freehand / remove | goals |",
               "|---|---|---|---|---|---|---|---|---|"]
     for c, b in r["brushes"].items():
+        if not b["draw"]["trials"] and not b["remove"]["trials"]:
+            continue  # a concept this run did not try (e.g. --other-trials 0)
         goals = b.get("goals_met")
         g = "–" if goals is None else " ".join(f"{k} {'✓' if v else '✗'}" for k, v in goals.items())
         d, fh, rnd, rm = b["draw"], b.get("draw_freehand"), b["draw_random"], b["remove"]

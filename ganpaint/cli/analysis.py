@@ -160,6 +160,8 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--other-trials", type=int, default=50, help="trials per kind for other concepts (default 50)")
     p.add_argument("--fsd-samples", type=int, default=1000, help="images per set for FSD (default 1000; 0 = skip)")
     p.add_argument("--pictures", default="docs/brushes", help="folder for the brushes' contact sheets ('' = none)")
+    p.add_argument("--kinds", default="draw,freehand,random,remove",
+                   help="trial kinds (default all: draw,freehand,random,remove; see ganpaint/trials.py)")
     p.add_argument("--no-judge", action="store_true",
                    help="grade with the ranking segmenter only, even when the model ships a judge (judge.safetensors)")
 
@@ -197,7 +199,12 @@ def cmd_evaluate(args) -> None:
             bars[stage] = tqdm(total=total, desc=stage, unit="img", dynamic_ncols=True)
         bars[stage].update(done - bars[stage].n)
 
-    config = EvalConfig(trials=args.trials, other_trials=args.other_trials, fsd_samples=args.fsd_samples)
+    kinds = tuple(k for k in args.kinds.split(",") if k)
+    from ..trials import KINDS
+
+    if not kinds or set(kinds) - set(KINDS):
+        _fail(f"--kinds takes some of {', '.join(KINDS)}")
+    config = EvalConfig(trials=args.trials, other_trials=args.other_trials, fsd_samples=args.fsd_samples, kinds=kinds)
     report = evaluate(model, seg, judge=judge, discriminator=disc, config=config, pictures=args.pictures or None,
                       progress_fn=progress)
     for b in bars.values():
