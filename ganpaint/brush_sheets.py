@@ -57,6 +57,7 @@ def save_sheets(examples: dict, folder: str | os.PathLike, scale: int | None = N
                 continue
             s = scale or max(1, 128 // trials[0]["before"].shape[0])
             path = folder / f"{c}{suffix}.png"
-            Image.fromarray(_sheet(trials, s)).save(path, optimize=True)
+            # an adaptive 256-colour palette keeps 21 sheets at a few MB in git; the generator's 128 px output loses nothing visible
+            Image.fromarray(_sheet(trials, s)).quantize(256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
             written.append(str(path))
     return written

@@ -83,8 +83,8 @@ def test_success_rates_come_with_a_wilson_interval_and_are_not_rounded_up_to_a_g
 def test_contact_sheets_outline_the_painted_region_before_and_show_the_trials_in_order(tmp_path):
     report = evaluate(unit_image_model(), RedTreeSegmenter(), config=CFG, pictures=tmp_path)
     with Image.open(report["pictures"][0]) as im:
-        arr = np.asarray(im)
-    magenta = (arr == [255, 0, 255]).all(-1)
+        arr = np.asarray(im.convert("RGB")).astype(int)
+    magenta = (arr[..., 0] > 200) & (arr[..., 1] < 60) & (arr[..., 2] > 200)  # the palette may shift it a little
     assert magenta[:, : 8 * 16].any() and not magenta[:, 8 * 18 : 8 * 34].any()  # outline on 'before' only
 
 
