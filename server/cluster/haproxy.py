@@ -25,6 +25,7 @@ global
 defaults
   mode http
   option http-server-close
+  default-server init-addr last,libc,none
   timeout connect 2s
   timeout client 120s
   timeout server 120s

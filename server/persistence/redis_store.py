@@ -12,7 +12,7 @@ class RedisStore:
             import redis
         except ImportError:
             raise StoreError("GANPAINT_STORE names Redis but the 'redis' package is not installed "
-                             "(pip install 'ganpaint[cluster]')") from None
+                             "(pip install redis)") from None
         self._errors = (redis.RedisError, OSError)
         self._r = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
         self._call("ping")
