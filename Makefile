@@ -8,7 +8,7 @@ PORT ?= 8000
 # install any newer torch into .venv before `make run`.
 TORCH ?= torch==2.13.0
 
-.PHONY: run test venv tables bench clean
+.PHONY: run test venv tables bench clean cluster
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -21,6 +21,11 @@ venv: $(BIN)/.installed
 
 run: $(BIN)/.installed
 	$(BIN)/ganpaint serve --host $(HOST) --port $(PORT)
+
+# several replicas behind HAProxy sharing sessions through Redis (Debian's redis-server and haproxy)
+REPLICAS ?= 2
+cluster: $(BIN)/.installed
+	$(BIN)/python -m server.cluster --replicas $(REPLICAS) --port $(PORT)
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q -p no:cacheprovider
