@@ -39,6 +39,8 @@ from .routes import models as models_routes
 from .routes import sessions as sessions_routes
 from .photos import Photos
 from .sessions import SessionError
+from .persist import Persistence
+from .persistence import open_store
 from .store import SessionStore, StoreFull
 from .strokes import MaskBudgetExceeded
 from .settings import Settings
@@ -213,6 +215,9 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
             sweeper.cancel()
             await app.state.jobs.stop()
             app.state.renderer.stop()
+            if persistence is not None:
+                await persistence.flush()
+                records.close()
 
     app = FastAPI(
         title="GANPaint", version=ganpaint.__version__, lifespan=lifespan,
@@ -222,7 +227,9 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
     app.state.settings = settings
     app.state.device = _resolve_device(settings) if not injected else _injected_device(models)
     app.state.models = serving_models(models or {}, settings, app.state.device)
-    app.state.sessions = SessionStore(settings)
+    records = open_store(settings.store, zoo.home(settings.home))  # StoreError: a clear reason at start-up
+    persistence = Persistence(records, app.state.models, settings) if records is not None else None
+    app.state.sessions = SessionStore(settings, persistence=persistence)
     app.state.renderer = Renderer(batching=settings.batching, max_batch=settings.max_batch,
                                   max_pending=settings.max_pending)
     app.state.jobs = JobRunner(workers=settings.job_workers, max_queued=settings.job_queue, keep_s=settings.job_keep_s)

@@ -178,7 +178,9 @@ class JobRunner:
                listener: Callable[[Job], None] | None = None) -> Job:
         self._prune()
         self.check_capacity()
-        job = Job(secrets.token_hex(12), kind, owner, work, stop_if, on_done, listener, created=self.clock())
+        # a job id starts with its session's id: a load balancer routing by session id sends both to one replica
+        jid = f"{owner}-{secrets.token_hex(8)}" if owner else secrets.token_hex(12)
+        job = Job(jid, kind, owner, work, stop_if, on_done, listener, created=self.clock())
         job._report = self._progress
         job._ended = asyncio.Event()
         self._jobs[job.id] = job

@@ -114,7 +114,7 @@ class Photos:
             final = st.get("fine", {})
             job.metrics = {"encoder": job.metrics.get("encoder", False), "l1": final.get("l1"),
                            "psnr": final.get("psnr"), "seconds": result.metrics.get("seconds"), "stages": st}
-            session.adopt_photo(result.h, model.prepare_generator(result.generator))
+            session.adopt_photo(result.h, model.prepare_generator(result.generator), result)
 
         def listener(job: Job) -> None:  # event loop
             if stop_if():

@@ -33,7 +33,7 @@ from .settings import Settings
 from .sources import PhotoSource, SeedSource
 from .strokes import parse_stroke
 
-__all__ = ["encode_session", "encode_photo", "decode_session", "CodecError", "VERSION"]
+__all__ = ["encode_session", "encode_photo", "decode_session", "read_model_id", "CodecError", "VERSION"]
 
 VERSION = 1
 
@@ -81,16 +81,29 @@ def encode_photo(s: Session, adaptation: Adaptation | None) -> bytes:
     return st_save(tensors, metadata={"photo": json.dumps(meta)})
 
 
-def _read(data: bytes, key: str) -> tuple[dict, dict]:
+def _meta(data: bytes, key: str) -> dict:
     try:
-        tensors = st_load(data)
         n = int.from_bytes(data[:8], "little")  # the safetensors header: JSON after its 8-byte length
         meta = json.loads(json.loads(data[8:8 + n])["__metadata__"][key])
     except Exception as e:  # damaged or foreign bytes
         raise CodecError(f"unreadable session record: {str(e)[:120]}") from None
     if meta.get("version") != VERSION:
         raise CodecError(f"session record version {meta.get('version')!r}, this server reads {VERSION}")
+    return meta
+
+
+def _read(data: bytes, key: str) -> tuple[dict, dict]:
+    meta = _meta(data, key)
+    try:
+        tensors = st_load(data)
+    except Exception as e:
+        raise CodecError(f"unreadable session record: {str(e)[:120]}") from None
     return meta, tensors
+
+
+def read_model_id(data: bytes) -> str:
+    """Which model a session record needs, without decoding the rest."""
+    return _meta(data, "session")["model"]
 
 
 def _photo(data: bytes, model: PaintModel) -> tuple[Photo, dict, dict]:
@@ -110,7 +123,7 @@ def decode_session(data: bytes, photo_data: bytes | None, model: PaintModel, set
     limits = StrokeLimits(max_points=settings.max_points, max_mask_bytes=settings.max_mask_bytes)
     entries = [parse_stroke(d, model, limits) for d in meta["strokes"]]
     device = model.device
-    generator = photo = None
+    generator = photo = adaptation = None
     if kind == "seed":
         source = SeedSource(**src)
         z = model.z_for_seed(source.seed) if source.seed is not None else tensors["z"].to(device)
@@ -124,7 +137,7 @@ def decode_session(data: bytes, photo_data: bytes | None, model: PaintModel, set
             if source.status == "ready" and adapt:
                 a = Adaptation.from_state(model.generator, {k: v.to(device) for k, v in adapt.items()},
                                           coarse_layer=pmeta["coarse_layer"], fine_layer=pmeta["fine_layer"])
-                h, generator = a.h, a.generator
+                h, generator, adaptation = a.h, model.prepare_generator(a.generator), a
         if generator is None and source.status in ("adapting", "ready"):
             source = dataclasses.replace(source, status="failed",
                                          error="the server restarted before the photo was ready; upload it again")
@@ -135,4 +148,5 @@ def decode_session(data: bytes, photo_data: bytes | None, model: PaintModel, set
     s._next_id = max(st.id for st in s.history)
     s.options = SessionOptions(**meta.get("options", {}))
     s.ttl_s = meta.get("ttl_s")
+    s.adaptation = adaptation
     return s

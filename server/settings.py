@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     allowed_hosts: list[str] | None = Field(None, description='Host names served ("*.example.org" and "*" work); '
                                             "default: localhost names when bound to loopback, else any")
 
+    store: str | None = Field(None, description="where sessions outlive the process: unset → an SQLite file under "
+                              "GANPAINT_HOME (a restarted server keeps them); 'redis://host:port/db' → shared by "
+                              "replicas; 'none' → in memory only, lost on restart")
+
     # sessions: every one holds cached activations and its history, so both are capped
     session_ttl_s: float = Field(3600.0, gt=0)
     max_sessions: int = Field(256, ge=1)

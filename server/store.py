@@ -6,6 +6,9 @@
     store.delete(s.id)                                   # closes it: its subscribers hear Closed, its job stops
 
 A session with an open websocket (connections > 0) is never evicted or expired.
+With a `persistence` (server.persist) every session is also written to the record store: a session
+this process does not hold is restored from there on `get` (after a restart, or from another
+replica), an evicted one can come back, and deleted or expired ones are forgotten there too.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import torch
 from ganpaint.model import PaintModel
 from ganpaint.networks import Generator
 
+from .persist import Persistence
 from .sessions import Session, new_session_id
 from .settings import Settings
 
@@ -31,8 +35,9 @@ class StoreFull(RuntimeError):
 class SessionStore:
     """Sessions by id, least recently used first; expired or surplus idle sessions are dropped."""
 
-    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
-        self.settings, self.clock = settings, clock
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic, *,
+                 persistence: Persistence | None = None) -> None:
+        self.settings, self.clock, self.persistence = settings, clock, persistence
         self._sessions: OrderedDict[str, Session] = OrderedDict()
 
     def __len__(self) -> int:
@@ -41,7 +46,7 @@ class SessionStore:
     def __iter__(self):
         return iter(list(self._sessions.values()))
 
-    def add(self, session: Session) -> Session:
+    def add(self, session: Session, *, restored: bool = False) -> Session:
         self.sweep()
         while len(self._sessions) >= self.settings.max_sessions:
             idle = next((s for s in self._sessions.values() if s.connections == 0), None)
@@ -49,6 +54,12 @@ class SessionStore:
                 raise StoreFull(f"all {self.settings.max_sessions} sessions are in use")
             self._sessions.pop(idle.id).close()
         self._sessions[session.id] = session
+        if self.persistence is not None:
+            try:
+                self.persistence.attach(session, save=not restored)
+            except Exception:
+                self._sessions.pop(session.id, None)
+                raise
         return session
 
     def create(self, model_id: str, model: PaintModel, *, seed: int | None, z: torch.Tensor,
@@ -64,23 +75,36 @@ class SessionStore:
     def get(self, sid: str) -> Session | None:
         s = self._sessions.get(sid)
         if s is None:
-            return None
+            if self.persistence is None:
+                return None
+            s = self.persistence.restore(sid, self.clock)  # a restart, or another replica's session
+            if s is None:
+                return None
+            self.add(s, restored=True)
         if self._expired(s, self.clock()):
-            self._sessions.pop(sid).close()
+            self._drop(sid)
             return None
         s.touch()
+        if self.persistence is not None:
+            self.persistence.touch(s, self.clock())
         self._sessions.move_to_end(sid)
         return s
 
-    def delete(self, sid: str) -> bool:
+    def _drop(self, sid: str) -> Session | None:
+        """Delete or expire: gone from memory and from the record store."""
         s = self._sessions.pop(sid, None)
         if s is not None:
             s.close()
-        return s is not None
+        if self.persistence is not None:
+            self.persistence.forget(sid)
+        return s
+
+    def delete(self, sid: str) -> bool:
+        return self._drop(sid) is not None
 
     def sweep(self) -> int:
         now = self.clock()
         dead = [sid for sid, s in self._sessions.items() if self._expired(s, now)]
         for sid in dead:
-            self._sessions.pop(sid).close()
+            self._drop(sid)
         return len(dead)

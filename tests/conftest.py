@@ -25,7 +25,7 @@ def make_app(tiny):
     from server.settings import Settings
 
     def make(models=None, **overrides):
-        return create_app(Settings(models=["tiny"], **overrides), models=models or {"tiny": tiny})
+        return create_app(Settings(**{"models": ["tiny"], "store": "none", **overrides}), models=models or {"tiny": tiny})
 
     return make
 

@@ -19,8 +19,11 @@ from .sqlite import SQLiteStore
 __all__ = ["RecordStore", "StoreError", "MemoryStore", "SQLiteStore", "open_store"]
 
 
-def open_store(url: str | None, home: Path) -> RecordStore:
-    """The store a setting names: unset → SQLite file under `home`; "memory:"; "sqlite:///path"; "redis://…"."""
+def open_store(url: str | None, home: Path) -> RecordStore | None:
+    """The store a setting names: unset → SQLite file under `home`; "none" (sessions live in memory only);
+    "memory:" (records in this process); "sqlite:///path"; "redis://…"."""
+    if url == "none":
+        return None
     if not url:
         return SQLiteStore(Path(home) / "sessions.sqlite3")
     if url == "memory:":
@@ -31,4 +34,4 @@ def open_store(url: str | None, home: Path) -> RecordStore:
         from .redis_store import RedisStore
 
         return RedisStore(url)
-    raise StoreError(f"GANPAINT_STORE must be unset, 'memory:', 'sqlite:///path' or 'redis://…', not {url[:80]!r}")
+    raise StoreError(f"GANPAINT_STORE must be unset, 'none', 'memory:', 'sqlite:///path' or 'redis://…', not {url[:80]!r}")

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import JSONResponse
 
+from ..cluster.haproxy import SESSION_HEADER
 from ..deps import JobsDep, ModelsDep, PhotosDep, SettingsDep, lookup_model
 from ..schemas import ErrorOut, PhotoOut
 
@@ -36,4 +37,5 @@ async def upload_photo(models: ModelsDep, settings: SettingsDep, photos: PhotosD
     src = session.source
     body = PhotoOut(session=session.id, job=job.id, model=model_id, width=src.width, height=src.height,
                     fit=src.fit, position=jobs.position(job))
-    return JSONResponse(body.model_dump(), 202, headers={"Location": f"/api/jobs/{job.id}"})
+    return JSONResponse(body.model_dump(), 202, headers={"Location": f"/api/jobs/{job.id}",
+                                                          SESSION_HEADER: session.id})
