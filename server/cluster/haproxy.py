@@ -45,7 +45,8 @@ backend replicas
   stick store-response res.hdr({SESSION_HEADER})
   balance hash var(txn.sid)
   hash-type consistent
-  option httpchk GET /api/health
+  option httpchk
+  http-check send meth GET uri /api/health ver HTTP/1.1 hdr Host localhost
   http-check expect status 200
 {servers}
 """

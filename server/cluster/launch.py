@@ -75,8 +75,9 @@ class Cluster:
         return [f"http://127.0.0.1:{p}" for p in self.replica_ports]
 
     def _spawn(self, name: str, cmd: list[str], env: dict | None = None) -> subprocess.Popen:
-        log = open(self.dir / f"{name}.log", "wb")
-        p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env or self.env, start_new_session=True)
+        with open(self.dir / f"{name}.log", "ab") as log:  # the child keeps its own descriptor
+            p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env or self.env,
+                                 start_new_session=True)
         self.procs[name] = p
         return p
 
@@ -98,7 +99,10 @@ class Cluster:
                                       "--save", "", "--appendonly", "no"])
                 self.store = f"redis://127.0.0.1:{rport}/0"
                 deadline = time.monotonic() + 10
-                while socket.socket().connect_ex(("127.0.0.1", rport)) != 0:
+                while True:
+                    with socket.socket() as probe:
+                        if probe.connect_ex(("127.0.0.1", rport)) == 0:
+                            break
                     if time.monotonic() > deadline:
                         raise ClusterError("redis-server did not start")
                     time.sleep(0.05)
