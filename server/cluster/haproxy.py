@@ -45,6 +45,7 @@ backend replicas
   stick store-response res.hdr({SESSION_HEADER})
   balance hash var(txn.sid)
   hash-type consistent
+  http-response set-header X-Ganpaint-Replica %s
   option httpchk
   http-check send meth GET uri /api/health ver HTTP/1.1 hdr Host localhost
   http-check expect status 200
