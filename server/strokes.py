@@ -26,7 +26,7 @@ from ganpaint.model import PaintModel
 __all__ = ["Entry", "parse_stroke", "check_stroke", "MASK_OVERSAMPLE"]
 
 # ganpaint.edit.stroke_mask rasterizes at layer_size × 4 by default; a mask reduced to exactly that
-# grid (area average, then >= 0.5) rasterizes to the same footprint, bit for bit.
+# grid (area average, then >= 0.5) rasterizes to the same per-cell coverage, bit for bit.
 MASK_OVERSAMPLE = 4
 
 
