@@ -34,14 +34,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ganpaint.dissect import BRUSH_ORDER, sample_latents  # noqa: E402
-from ganpaint.edit import ALPHA_GAMMA, Stroke, _points_mask, apply_edit, stroke_edit  # noqa: E402
+from ganpaint.edit import ALPHA_GAMMA, OVERSAMPLE, Stroke, _points_mask, apply_edit, stroke_edit  # noqa: E402
 from ganpaint.imaging import to_uint8  # noqa: E402
 from ganpaint.model import PaintModel  # noqa: E402
 from ganpaint.regions import allowed_cells, cell_fractions  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "brush_size.json"
 RADII = (0.01, 0.02, 0.03, 0.04, 0.06, 0.08, 0.10, 0.15)
-OVERSAMPLE = 4  # ganpaint.edit.stroke_mask's default
 
 
 def dab_edit(model: PaintModel, concept: str, xy: tuple[float, float], radius: float,

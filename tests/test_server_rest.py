@@ -86,6 +86,24 @@ def test_delete_stroke_reset_and_forget(client):
         assert r.status_code == 404 and "unknown session" in r.json()["detail"]
 
 
+def test_options_are_patched_reported_and_undo_neutral(client):
+    sid = new_session(client)
+    assert client.get(f"/api/sessions/{sid}").json()["options"] == {"remove_artifacts": False}
+    client.post(f"/api/sessions/{sid}/strokes", json=TREE_TOP_LEFT)
+    r = client.patch(f"/api/sessions/{sid}", json={"remove_artifacts": True})
+    assert r.status_code == 200 and r.json()["options"] == {"remove_artifacts": True}
+    assert r.json()["undo_depth"] == 1  # not a history step
+    client.post(f"/api/sessions/{sid}/undo")
+    state = client.get(f"/api/sessions/{sid}").json()
+    assert state["options"] == {"remove_artifacts": True} and state["undo_depth"] == 0
+    assert client.patch(f"/api/sessions/{sid}", json={}).json()["options"] == {"remove_artifacts": True}
+    for body in ({"remove_artifacts": "maybe"}, {"remove_artefacts": True}):
+        r = client.patch(f"/api/sessions/{sid}", json=body)
+        assert r.status_code == 422 and "remove_art" in r.json()["detail"]
+    assert client.patch("/api/sessions/nope", json={}).status_code == 404
+    assert "patch" in client.get("/openapi.json").json()["paths"]["/api/sessions/{session_id}"]
+
+
 def test_bad_input_is_4xx_with_a_detail(client):
     sid = new_session(client)
     cases = [
@@ -202,3 +220,29 @@ def test_segment(make_app, tiny):
         assert upload(c, b"not an image").status_code == 415
         assert upload(c, b"x" * 4096).status_code == 413
         assert c.post("/api/models/tiny/segment").status_code == 422
+
+
+def _bad_images() -> dict[str, tuple[bytes, int]]:
+    def save(im, fmt, **kw) -> bytes:
+        buf = io.BytesIO()
+        im.save(buf, fmt, **kw)
+        return buf.getvalue()
+
+    good = save(Image.fromarray(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)), "PNG")
+    small = Image.new("RGB", (8, 8), (200, 30, 30))
+    return {
+        "bomb": (save(Image.new("L", (6000, 6000), 0), "PNG", optimize=True), 413),
+        "truncated": (good[: len(good) // 2], 422),
+        "gif": (save(small, "GIF"), 415), "bmp": (save(small, "BMP"), 415), "tiff": (save(small, "TIFF"), 415),
+        "text": (b"not an image", 415),
+    }
+
+
+def test_segment_decodes_exactly_like_photo_uploads(make_app, tiny):
+    tiny.segmenter = FakeSegmenter()
+    with TestClient(make_app(adapt_h_steps=0, adapt_coarse_steps=0, adapt_fine_steps=0)) as c:
+        for name, (data, status) in _bad_images().items():
+            seg = c.post("/api/models/tiny/segment", files={"file": ("x.png", data, "image/png")})
+            up = c.post("/api/photos", files={"file": ("x.png", data, "image/png")})
+            assert (name, seg.status_code, up.status_code) == (name, status, status), seg.text
+            assert seg.json()["detail"] == up.json()["detail"]
