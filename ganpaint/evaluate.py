@@ -32,7 +32,7 @@ from .edit import Stroke, compose
 from .regions import REGION_SHAPES, SUCCESS_SHARE, allowed_cells, cell_fractions, pick_region, present_cells
 from .segmenter import Segmenter
 from .stats import frechet_distance
-from .train import HELDOUT_SEED_BASE
+from .world import HELDOUT_SEED_BASE
 
 __all__ = ["EvalConfig", "evaluate", "brush_trials", "fsd_report", "write_report", "wilson_interval", "SUCCESS_SHARE"]
 

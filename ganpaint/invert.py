@@ -32,11 +32,10 @@ from torch import nn
 
 from .checkpoint import state_dict_sha256
 from .networks import Generator
-from .train import HELDOUT_SEED_BASE
-from .world import render_batch
+from .world import HELDOUT_SEED_BASE, render_batch
 
 __all__ = ["EncoderConfig", "Encoder", "EncoderError", "EncoderTrainer", "EncoderTrainConfig", "FeatureNet",
-           "load_encoder", "save_encoder", "find_encoder", "perceptual_distance"]
+           "load_encoder", "save_encoder", "find_encoder", "perceptual_distance", "psnr"]
 
 
 class EncoderError(ValueError):
@@ -131,6 +130,12 @@ def perceptual_distance(fnet: FeatureNet, a: torch.Tensor, b: torch.Tensor | lis
     """Mean L1 between feature maps (b may be precomputed features), one scalar."""
     fb = b if isinstance(b, list) else fnet(b)
     return sum((x - y).abs().mean() for x, y in zip(fnet(a), fb)) / len(fb)
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """PSNR in dB of two images in [-1, 1] (compared on the 0…1 scale after clamping)."""
+    mse = ((a.clamp(-1, 1) - b.clamp(-1, 1)) / 2).pow(2).mean().item()
+    return float("inf") if mse == 0 else 10 * math.log10(1.0 / mse)
 
 
 # ----------------------------------------------------------------------------- files
@@ -318,8 +323,6 @@ class EncoderTrainer:
     @torch.no_grad()
     def evaluate(self, count: int = 64) -> dict:
         """Reconstruction of held-out world renders by encoder + generator alone (no adaptation)."""
-        from .adapt import psnr
-
         imgs, _ = render_batch(range(HELDOUT_SEED_BASE, HELDOUT_SEED_BASE + count), self.G.config.resolution)
         x = torch.from_numpy(imgs).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
         self.E.eval()

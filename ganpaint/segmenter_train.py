@@ -6,7 +6,7 @@
     metrics = evaluate_segmenter(load_segmenter(path), count=1000)  # pixel accuracy + per-class IoU
 
 Training scenes are world seeds 0 … train_scenes-1, rendered once at 128 px and cached in the run
-folder; held-out evaluation uses seeds from `ganpaint.train.HELDOUT_SEED_BASE` up, never trained on.
+folder; held-out evaluation uses seeds from `ganpaint.world.HELDOUT_SEED_BASE` up, never trained on.
 Most steps see random 64-px crops (4× cheaper on CPU); the last steps see whole images so the net
 also learns the global context (doors low on walls, domes on top). Half of the inputs are degraded
 (downsampled to 16–64 px and back) so low-resolution generator outputs segment sensibly too.
@@ -27,8 +27,7 @@ import torch.nn.functional as F
 
 from .segmenter import Segmenter, UNet, UNetConfig, load_segmenter, save_segmenter
 from .stats import ConfusionMatrix
-from .train import HELDOUT_SEED_BASE
-from .world import CLASSES, render_batch
+from .world import CLASSES, HELDOUT_SEED_BASE, render_batch
 
 __all__ = ["SegTrainConfig", "SegmenterTrainer", "evaluate_segmenter", "HELDOUT_SEGMENTER_SEEDS"]
 

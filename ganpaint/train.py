@@ -28,9 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .networks import Discriminator, Generator, GeneratorConfig, ToRGB
-from .world import render_batch
-
-HELDOUT_SEED_BASE = 1_000_000_000  # world seeds at and above this are never used for training
+from .world import HELDOUT_SEED_BASE, render_batch  # noqa: F401 (HELDOUT_SEED_BASE: its old home)
 
 
 @dataclass
