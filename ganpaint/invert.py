@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .artifacts import ArtifactError, load_artifact, save_artifact
 from .checkpoint import state_dict_sha256
 from .networks import Generator
 from .world import HELDOUT_SEED_BASE, render_batch
@@ -140,37 +141,24 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 
 # ----------------------------------------------------------------------------- files
 def save_encoder(E: Encoder, path: str | os.PathLike, meta: dict | None = None) -> Path:
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    info = {"config": asdict(E.config), **(meta or E.meta)}
-    tmp = path.with_suffix(".tmp")
-    # float16 on disk halves the file (≈1.8 MB at 128 px); an initializer loses nothing that matters
-    save_file({k: v.detach().to(torch.float16).contiguous() for k, v in E.state_dict().items()}, str(tmp),
-              metadata={"ganpaint": json.dumps(info)})
-    os.chmod(tmp, 0o644)  # safetensors writes 0600; the server may run as another user (Docker)
-    os.replace(tmp, path)
-    return path
+    """Write the encoder as an artifact (kind "encoder", its config, `meta` as provenance)."""
+    # float16 on disk halves the file; an initializer loses nothing that matters
+    save_artifact(path, E.state_dict(), kind="encoder", config=asdict(E.config), provenance=meta or E.meta, half=True)
+    return Path(path)
 
 
 def load_encoder(path: str | os.PathLike, generator: Generator | None = None, edit_layer: str = "layer4") -> Encoder:
     """Read an encoder file; with `generator`, check that its output fits that generator's edit layer."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
     path = Path(path)
     if not path.is_file():
         raise EncoderError(f"no encoder file at {path}")
     try:
-        with safe_open(str(path), "pt") as f:
-            info = json.loads((f.metadata() or {}).get("ganpaint", "{}"))
-        state = load_file(str(path))
-        E = Encoder(EncoderConfig(**info["config"]))
-        E.load_state_dict({k: v.float() for k, v in state.items()})
-    except Exception as e:  # safetensors raises its own SafetensorError; any failure means "not an encoder"
+        art = load_artifact(path, kind="encoder")
+        E = Encoder(EncoderConfig(**art.config))
+        E.load_state_dict(art.tensors)
+    except (ArtifactError, TypeError, ValueError, RuntimeError) as e:  # any failure means "not an encoder"
         raise EncoderError(f"{path.name} is not a ganpaint encoder ({str(e).splitlines()[0][:200]})") from None
-    E.meta = {k: v for k, v in info.items() if k != "config"}
+    E.meta = art.provenance
     if generator is not None:
         cfg = generator.config
         want = (cfg.resolution, cfg.layer_channels(edit_layer), cfg.layer_resolution(edit_layer))

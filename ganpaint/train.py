@@ -497,17 +497,15 @@ class Trainer:
         return path
 
     def export(self, out_dir: str | os.PathLike) -> dict:
-        """Write the EMA generator (safetensors, GANPaint keys) and its config; return the config."""
-        from safetensors.torch import save_file
+        """Write the EMA generator (an artifact: GANPaint keys, its config, the training record as provenance)
+        and config.json; return the config."""
+        from .checkpoint import save_generator
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         r = self.exportable_resolution()
         G = self.G_ema.cpu().export(r)
         self.G_ema.to(self.device)
-        state = {k: v.contiguous() for k, v in G.state_dict().items()}
-        save_file(state, str(out / "generator.safetensors"))
-        os.chmod(out / "generator.safetensors", 0o644)
         info = {
             **G.config.to_dict(),
             "edit_layer": "layer4",
@@ -529,6 +527,7 @@ class Trainer:
                 "every_steps": cm.get("every"), "share_ratios_at_export": share_ratios(cm),
                 "about": "fine-tuning term pulling each class's segmenter-read pixel share towards the world's "
                          "(ganpaint/class_match.py)"}
+        save_generator(G, out / "generator.safetensors", provenance=info["training"])
         (out / "config.json").write_text(json.dumps(info, indent=2) + "\n")
         Image_path = out / "samples.png"
         from PIL import Image
