@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -32,6 +31,7 @@ from torch import nn
 
 from .artifacts import ArtifactError, load_artifact, save_artifact
 from .checkpoint import state_dict_sha256
+from .training import train_loop
 from .networks import Generator
 from .world import HELDOUT_SEED_BASE, render_batch
 
@@ -285,28 +285,17 @@ class EncoderTrainer:
 
     def train(self, *, max_steps: int | None = None, time_limit_s: float | None = None,
               checkpoint_every_s: float = 300.0, progress_fn: Callable[[dict], None] | None = None,
-              abort_fn: Callable[[], bool] | None = None, log_fn: Callable[[str], None] | None = None) -> None:
-        start = last_ckpt = time.monotonic()
+              abort_fn: Callable[[], bool] | None = None, log_fn: Callable[[str], None] | None = None) -> str:
+        """Train until a stop condition (training.train_loop); return which one stopped it."""
         if self.pool is None:
             self._fill_pool(log_fn)
         self.E.train()
-        while True:
-            if max_steps is not None and self.step >= max_steps:
-                break
-            if time_limit_s is not None and time.monotonic() - start >= time_limit_s:
-                break
-            if abort_fn and abort_fn():
-                break
-            t0 = time.monotonic()
-            stats = self.iteration()
-            self.wall_s += time.monotonic() - t0
-            if progress_fn:
-                progress_fn({**stats, "step": self.step})
-            if time.monotonic() - last_ckpt >= checkpoint_every_s:
-                self.save()
-                last_ckpt = time.monotonic()
-        self.E.eval()
-        self.save()
+        try:
+            return train_loop(self, max_steps=max_steps, time_limit_s=time_limit_s,
+                              checkpoint_every_s=checkpoint_every_s, progress_fn=progress_fn, abort_fn=abort_fn,
+                              after_step=lambda stats, seconds: stats.update(step=self.step))
+        finally:
+            self.E.eval()
 
     @torch.no_grad()
     def evaluate(self, count: int = 64) -> dict:

@@ -17,7 +17,6 @@ import json
 import math
 import os
 import platform
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -28,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .networks import Discriminator, Generator, GeneratorConfig, ToRGB
+from .training import train_loop
 from .world import HELDOUT_SEED_BASE, render_batch  # noqa: F401 (HELDOUT_SEED_BASE: its old home)
 
 
@@ -426,42 +426,30 @@ class Trainer:
               time_limit_s: float | None = None, checkpoint_every_s: float = 300.0,
               sample_every_images: int | None = 20_000,
               progress_fn: Callable[[dict], None] | None = None,
-              abort_fn: Callable[[], bool] | None = None) -> None:
+              abort_fn: Callable[[], bool] | None = None) -> str:
+        """Train until a stop condition (training.train_loop); return which one stopped it."""
         try:
-            self._train_loop(max_images, max_steps, time_limit_s, checkpoint_every_s, sample_every_images,
+            return self._train_loop(max_images, max_steps, time_limit_s, checkpoint_every_s, sample_every_images,
                              progress_fn, abort_fn)
         finally:
             self.close_feed()
             self.pool = None
 
     def _train_loop(self, max_images, max_steps, time_limit_s, checkpoint_every_s, sample_every_images,
-                    progress_fn, abort_fn) -> None:
-        start = last_ckpt = time.monotonic()
-        next_sample = (self.images // sample_every_images + 1) * sample_every_images if sample_every_images else None
-        while True:
-            if max_images is not None and self.images >= max_images:
-                break
-            if max_steps is not None and self.step >= max_steps:
-                break
-            if time_limit_s is not None and time.monotonic() - start >= time_limit_s:
-                break
-            if abort_fn and abort_fn():
-                break
-            t0 = time.monotonic()
-            stats = self.iteration()
-            dt = time.monotonic() - t0
-            self.wall_s += dt
-            self.wall_by_device[self.device_label] = self.wall_by_device.get(self.device_label, 0.0) + dt
+                    progress_fn, abort_fn) -> str:
+        next_sample = [(self.images // sample_every_images + 1) * sample_every_images if sample_every_images else None]
+
+        def after_step(stats: dict, seconds: float) -> None:
+            self.wall_by_device[self.device_label] = self.wall_by_device.get(self.device_label, 0.0) + seconds
             stats.update(step=self.step, images=self.images)
-            if progress_fn:
-                progress_fn(stats)
-            if next_sample is not None and self.images >= next_sample:
+            if next_sample[0] is not None and self.images >= next_sample[0]:
                 self.save_samples()
-                next_sample += sample_every_images
-            if time.monotonic() - last_ckpt >= checkpoint_every_s:
-                self.save()
-                last_ckpt = time.monotonic()
-        self.save()
+                next_sample[0] += sample_every_images
+
+        return train_loop(self, max_steps=max_steps, time_limit_s=time_limit_s,
+                          done=lambda: max_images is not None and self.images >= max_images,
+                          checkpoint_every_s=checkpoint_every_s, progress_fn=progress_fn, abort_fn=abort_fn,
+                          after_step=after_step)
 
     # ------------------------------------------------------------------ outputs
     def current_phase(self) -> tuple[int, float]:
