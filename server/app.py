@@ -28,14 +28,17 @@ from ganpaint.model import ModelError, PaintModel
 from ganpaint.photo import PhotoError, PhotoTooLarge, UnsupportedPhoto
 
 from . import ws
+from .decoding import Decoding
+from .security import Guard, allowed_hosts
 from .jobs import JobQueueFull, JobRunner
 from .render import Busy, Renderer
-from .routes import health
+from .routes import fallback, health
 from .routes import jobs as jobs_routes
 from .routes import photos as photos_routes
 from .routes import models as models_routes
 from .routes import sessions as sessions_routes
 from .sessions import SessionError, SessionStore, StoreFull
+from .strokes import MaskBudgetExceeded
 from .settings import Settings
 from .threads import default_render_threads, single_threaded
 
@@ -147,6 +150,10 @@ def _install_error_handlers(app: FastAPI) -> None:
             return err(422, f"the request body could not be read: {exc.detail}")
         return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
 
+    @app.exception_handler(MaskBudgetExceeded)
+    async def _masks(request, exc: MaskBudgetExceeded):
+        return err(413, str(exc))
+
     @app.exception_handler(StrokeError)
     async def _stroke(request, exc: StrokeError):
         return err(422, f"bad stroke: {exc}")
@@ -227,6 +234,7 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
                                   max_pending=settings.max_pending)
     app.state.painters = {}  # session id → set of open websocket painters (ws.Painter)
     app.state.jobs = JobRunner(workers=settings.job_workers, max_queued=settings.job_queue, keep_s=settings.job_keep_s)
+    app.state.decoding = Decoding(settings.decode_threads)
     app.state.encoders = {}  # model id → photo encoder or None, loaded by the first photo job
 
     _install_error_handlers(app)
@@ -234,8 +242,10 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"])
+    app.add_middleware(Guard, hosts=allowed_hosts(settings), origins=settings.cors_origins)  # outermost
     for module in (health, models_routes, sessions_routes, photos_routes, jobs_routes, ws):
         app.include_router(module.router)
+    app.include_router(fallback.router)  # after every API router: 404/405 for the /api paths they leave
     # the frontend is mounted at "/" and matches every path: routers must be included before it
     _mount_frontend(app, settings)
     _publish_error_shape(app)
