@@ -103,7 +103,7 @@ def failover(args) -> dict:
 # ------------------------------------------------------------------------------------------ restart
 def _serve(port: int, store: str) -> subprocess.Popen:
     env = {**os.environ, **ENV, "GANPAINT_STORE": store}
-    p = subprocess.Popen([sys.executable, "-m", "ganpaint.cli", "serve", "--port", str(port), "--log-level", "warning"],
+    p = subprocess.Popen([sys.executable, "-m", "server", "--port", str(port), "--log-level", "warning"],
                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     wait_http(f"http://127.0.0.1:{port}/api/health", 120, p)
     return p

@@ -83,7 +83,7 @@ class Cluster:
 
     def start_replica(self, i: int) -> subprocess.Popen:
         env = {**self.env, "GANPAINT_STORE": self.store, "GANPAINT_THREADS": self.env.get("GANPAINT_THREADS", "1")}
-        cmd = [sys.executable, "-m", "ganpaint.cli", "serve", "--host", "127.0.0.1",
+        cmd = [sys.executable, "-m", "server", "--host", "127.0.0.1",
                "--port", str(self.replica_ports[i]), "--log-level", "warning", *self.serve_args]
         if self.cpus:
             cmd = ["taskset", "-c", self.cpus[i % len(self.cpus)], *cmd]
