@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .networks import Discriminator, Generator, GeneratorConfig, ToRGB
+from .distributed import Distributed, StopVote
 from .training import train_loop
 from .world_pool import WorldFeed, WorldPool  # noqa: F401 (WorldFeed: also imported from here)
 from .world import HELDOUT_SEED_BASE  # noqa: F401 (its old home)
@@ -135,12 +136,13 @@ def _downsample(img: torch.Tensor, r: int) -> torch.Tensor:
 class Trainer:
     def __init__(self, config: TrainConfig | None = None, run_dir: str | os.PathLike = "runs/scenes",
                  device: str | None = None, init_from: str | os.PathLike | None = None,
-                 render_workers: int = 0) -> None:
+                 render_workers: int = 0, dist: Distributed | None = None) -> None:
         self.run_dir = Path(run_dir)
+        self.dist = dist  # under torchrun: gradients averaged over the ranks, rank 0 writes
         self.render_workers = render_workers  # > 0: world scenes come from worker processes (WorldFeed)
         self.feed: WorldFeed | None = None
         self.ckpt_path = self.run_dir / "checkpoint.pt"
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = dist.device if dist else torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed shapes within a phase
         source = self.ckpt_path if self.ckpt_path.exists() else (Path(init_from) if init_from else None)
@@ -177,6 +179,12 @@ class Trainer:
             self.step, self.images, self.wall_s = state["step"], state["images"], state["wall_s"]
             self.held_images = state.get("held_images", 0)
             self.wall_by_device = dict(state.get("wall_by_device") or {"cpu": self.wall_s})
+        if dist is not None:
+            # every rank draws its own latents and real samples; ranks > 0 derive theirs from the step
+            if dist.rank:
+                self.rng.manual_seed(cfg.seed + 1_000_003 * dist.rank + self.step)
+            for net in (self.G, self.D, self.G_ema):
+                dist.broadcast(net)
         self.pool: WorldPool | None = None
         # optional fine-tuning term (see class_match.py); a run-time option like max_resolution
         self.class_match = None
@@ -200,6 +208,8 @@ class Trainer:
 
     # ------------------------------------------------------------------ checkpoint
     def save(self) -> None:
+        if self.dist is not None and not self.dist.is_main:
+            return  # one writer: every rank holds the same weights
         self.run_dir.mkdir(parents=True, exist_ok=True)
         cfg = asdict(self.config)
         cfg["widths"], cfg["betas"] = list(cfg["widths"]), list(cfg["betas"])
@@ -242,7 +252,7 @@ class Trainer:
         halflife = cfg.ema_halflife_images
         if cfg.ema_rampup:
             halflife = min(halflife, self.images * cfg.ema_rampup)
-        beta = 0.5 ** (cfg.batch / max(halflife, 1e-8))
+        beta = 0.5 ** (self.global_batch / max(halflife, 1e-8))
         with torch.no_grad():
             for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters()):
                 p_ema.lerp_(p, 1 - beta)
@@ -283,6 +293,8 @@ class Trainer:
             loss_d = loss_d + r1 * (cfg.r1_gamma / 2 * cfg.r1_every)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
+        if self.dist is not None:
+            self.dist.average_grads(self.D.parameters())
         self.opt_d.step()
 
         # generator
@@ -299,9 +311,11 @@ class Trainer:
             loss_cm = self.class_match.loss(fake, real.detach(), reference=ref) * self.class_match_every
         self.opt_g.zero_grad(set_to_none=True)
         (loss_g if loss_cm is None else loss_g + loss_cm).backward()
+        if self.dist is not None:
+            self.dist.average_grads(self.G.parameters())
         self.opt_g.step()
 
-        self.images += cfg.batch
+        self.images += self.global_batch
         self.step += 1
         self.current_phase()  # keep held_images current for the checkpoint
         self._ema_update()
@@ -310,6 +324,11 @@ class Trainer:
         if loss_cm is not None:
             stats["class_ratios"] = self.class_match.ratios()
         return stats
+
+    @property
+    def global_batch(self) -> int:
+        """Images one step trains on, over all ranks (the schedule counts images, not steps)."""
+        return self.config.batch * (self.dist.world if self.dist else 1)
 
     @property
     def device_label(self) -> str:
@@ -342,13 +361,19 @@ class Trainer:
             self.wall_by_device[self.device_label] = self.wall_by_device.get(self.device_label, 0.0) + seconds
             stats.update(step=self.step, images=self.images)
             if next_sample[0] is not None and self.images >= next_sample[0]:
-                self.save_samples()
+                if self.dist is None or self.dist.is_main:
+                    self.save_samples()
                 next_sample[0] += sample_every_images
 
-        return train_loop(self, max_steps=max_steps, time_limit_s=time_limit_s,
-                          done=lambda: max_images is not None and self.images >= max_images,
-                          checkpoint_every_s=checkpoint_every_s, progress_fn=progress_fn, abort_fn=abort_fn,
-                          after_step=after_step)
+        done = lambda: max_images is not None and self.images >= max_images  # noqa: E731 (same on every rank)
+        if self.dist is None:
+            return train_loop(self, max_steps=max_steps, time_limit_s=time_limit_s, done=done,
+                              checkpoint_every_s=checkpoint_every_s, progress_fn=progress_fn, abort_fn=abort_fn,
+                              after_step=after_step)
+        vote = StopVote(self.dist, time_limit_s, abort_fn, lambda: self.step)  # ranks stop at one step
+        reason = train_loop(self, max_steps=max_steps, done=done, checkpoint_every_s=checkpoint_every_s,
+                            progress_fn=progress_fn, abort_fn=vote, after_step=after_step)
+        return "time" if reason == "aborted" and vote.timed_out else reason
 
     # ------------------------------------------------------------------ outputs
     def current_phase(self) -> tuple[int, float]:
