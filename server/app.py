@@ -30,6 +30,7 @@ from ganpaint.photo import PhotoError
 from . import ws
 from .decoding import Decoding
 from .security import Guard, allowed_hosts
+from .timeouts import BodyTimeout
 from .jobs import JobQueueFull, JobRunner
 from .render import Busy, Renderer
 from .routes import fallback, health
@@ -221,6 +222,7 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
 
     _install_error_handlers(app)
     app.add_middleware(BodyLimit, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes)
+    app.add_middleware(BodyTimeout, seconds=settings.body_timeout_s)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"])

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(4 * 2**20, ge=1024, description="one REST request body")
     max_upload_bytes: int = Field(10 * 2**20, ge=1024, description="one uploaded image")
     max_upload_pixels: int = Field(4096 * 4096, ge=1)
+    header_timeout_s: float = Field(10.0, gt=0, description="a request's headers must arrive within this")
+    body_timeout_s: float = Field(60.0, gt=0, description="a request's body must arrive within this after its "
+                                  "headers (408 otherwise)")
     max_points: int = Field(2048, ge=1, description="points in one stroke")
     max_mask_bytes: int = Field(2_000_000, ge=1)
     max_request_mask_pixels: int = Field(4096 * 4096, ge=1, description="pixels of all masks in one request or "

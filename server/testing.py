@@ -29,11 +29,11 @@ def free_port() -> int:
 
 
 def uvicorn_config(app, host: str = "127.0.0.1", port: int = 0, **kw) -> uvicorn.Config:
-    from .app import websocket_options
+    from .timeouts import uvicorn_options
 
     settings = app.state.settings
     kw.setdefault("log_level", "warning")
-    kw = {**websocket_options(settings), "ws": "websockets-sansio", **kw}  # as `ganpaint serve`
+    kw = {**uvicorn_options(settings), "ws": "websockets-sansio", **kw}  # as `ganpaint serve`
     return uvicorn.Config(app, host=host, port=port, lifespan="on", **kw)
 
 

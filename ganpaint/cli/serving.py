@@ -26,8 +26,9 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
 def cmd_serve(args) -> None:
     import uvicorn
 
-    from server.app import create_app, websocket_options
+    from server.app import create_app
     from server.settings import Settings
+    from server.timeouts import uvicorn_options
 
     overrides = {k: v for k, v in {
         "host": args.host, "port": args.port, "device": args.device, "models_dir": args.models_dir,
@@ -38,7 +39,7 @@ def cmd_serve(args) -> None:
     except ValueError as e:
         _fail(str(e))
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level,
-                **websocket_options(settings))
+                **uvicorn_options(settings))
 
 
 # ----------------------------------------------------------------------------- render
