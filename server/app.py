@@ -203,6 +203,7 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
             sweeper.cancel()
             await app.state.jobs.stop()
             app.state.renderer.stop()
+            app.state.decoding.close()
 
     app = FastAPI(
         title="GANPaint", version=ganpaint.__version__, lifespan=lifespan,

@@ -79,3 +79,17 @@ def test_a_flooding_client_queues_behind_itself():
     asyncio.run(main())
     assert finished.index("B0") <= 1, finished  # not behind all of A's requests
     assert threading.active_count() < 50
+
+
+def test_decode_threads_run_at_a_lower_priority():
+    import os
+
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    d = Decoding(threads=1, nice=5)
+    try:
+        here = niceness()
+        assert asyncio.run(d.run("A", niceness)) == min(19, here + 5)
+    finally:
+        d.close()
