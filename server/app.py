@@ -43,7 +43,7 @@ from .strokes import MaskBudgetExceeded
 from .settings import Settings
 from .threads import default_render_threads, single_threaded
 
-__all__ = ["create_app", "load_models", "websocket_options"]
+__all__ = ["create_app", "load_models", "serving_models", "websocket_options"]
 
 log = logging.getLogger("ganpaint.server")
 
@@ -63,6 +63,14 @@ def load_models(settings: Settings, device: str) -> dict[str, PaintModel]:
         except (ModelError, CheckpointError, OSError, ValueError, KeyError) as e:
             log.warning("model %r skipped: %s", model_id, e)
     return loaded
+
+
+def serving_models(models: dict[str, PaintModel], settings: Settings, device: str) -> dict[str, PaintModel]:
+    """The models as the server renders them: through the folded generator on a CPU (ganpaint.folding),
+    unless settings.fold is off."""
+    if not settings.fold or device != "cpu":
+        return dict(models)
+    return {k: m if m.fast is not None else m.folded() for k, m in models.items()}
 
 
 def _resolve_device(settings: Settings) -> str:
@@ -190,7 +198,8 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
         single_threaded()
         app.state.renderer.threads = app.state.jobs.threads = settings.threads or default_render_threads()
         if not injected:
-            app.state.models.update(await asyncio.to_thread(load_models, settings, app.state.device))
+            loaded = await asyncio.to_thread(load_models, settings, app.state.device)
+            app.state.models.update(serving_models(loaded, settings, app.state.device))
             if not app.state.models:
                 log.warning("no model could be loaded from %s; only /api/health will be useful", settings.models_dir)
         app.state.renderer.start()
@@ -212,7 +221,7 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
     )
     app.state.settings = settings
     app.state.device = _resolve_device(settings) if not injected else _injected_device(models)
-    app.state.models = dict(models or {})
+    app.state.models = serving_models(models or {}, settings, app.state.device)
     app.state.sessions = SessionStore(settings)
     app.state.renderer = Renderer(batching=settings.batching, max_batch=settings.max_batch,
                                   max_pending=settings.max_pending)

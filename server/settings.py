@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     batching: bool = True
     region_previews: bool = Field(True, description="previews re-render only what changed since the socket's "
                                   "previous frame (ganpaint.renderer.RegionRenderer); they then do not batch")
+    fold: bool = Field(True, description="on a CPU, render through the folded generator (ganpaint.folding): "
+                       "the same images up to float rounding, faster; off: the plain network")
     max_batch: int = Field(8, ge=1)
     max_pending: int = Field(64, ge=1, description="queued REST renders before answering 503")
     quality: int = Field(90, ge=1, le=100, description="WebP/JPEG quality of frames")
