@@ -28,6 +28,7 @@ from ganpaint.model import ModelError, PaintModel
 from ganpaint.photo import PhotoError
 
 from . import ws
+from .clients import ClientLimits, Clients, document_limits
 from .decoding import Decoding
 from .security import Guard, allowed_hosts
 from .timeouts import BodyTimeout
@@ -233,6 +234,8 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
     _install_error_handlers(app)
     app.add_middleware(BodyLimit, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes)
     app.add_middleware(BodyTimeout, seconds=settings.body_timeout_s)
+    app.state.clients = Clients(settings)
+    app.add_middleware(ClientLimits, limits=app.state.clients)  # inside CORS: its 429s carry CORS headers
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"])
@@ -258,6 +261,7 @@ def _publish_error_shape(app: FastAPI) -> None:
                 "properties": {"detail": {"type": "string", "title": "Detail"},
                                "errors": {"type": "array", "items": {"type": "object"}, "title": "Errors"}},
             }
+        document_limits(schema)
         return schema
 
     app.openapi = openapi

@@ -58,6 +58,15 @@ class Settings(BaseSettings):
     decode_threads: int = Field(2, ge=1, description="threads that decode masks and uploads (one client uses one "
                                 "at a time)")
 
+    # per client (IP address): a burst, then a steady rate; beyond it 429 with Retry-After
+    client_session_burst: int = Field(30, ge=1, description="new sessions one client may make at once")
+    client_sessions_per_min: float = Field(30.0, gt=0, description="new sessions per client and minute after that")
+    client_upload_burst: int = Field(6, ge=1, description="uploads (photos, segment) one client may send at once")
+    client_uploads_per_min: float = Field(6.0, gt=0, description="uploads per client and minute after that")
+    client_sockets: int = Field(16, ge=1, description="websockets one client may hold open")
+    client_sessions: int = Field(32, ge=1, description="sessions one client may hold; a new one beyond this "
+                                 "replaces that client's own least recently used idle session")
+
     # rendering
     batching: bool = True
     region_previews: bool = Field(True, description="previews re-render only what changed since the socket's "

@@ -222,7 +222,7 @@ def _bad_images() -> dict[str, tuple[bytes, int]]:
 
 def test_segment_decodes_exactly_like_photo_uploads(make_app, tiny):
     tiny.segmenter = FakeSegmenter()
-    with TestClient(make_app(adapt_h_steps=0, adapt_coarse_steps=0, adapt_fine_steps=0)) as c:
+    with TestClient(make_app(adapt_h_steps=0, adapt_coarse_steps=0, adapt_fine_steps=0, client_upload_burst=20)) as c:
         for name, (data, status) in _bad_images().items():
             seg = c.post("/api/models/tiny/segment", files={"file": ("x.png", data, "image/png")})
             up = c.post("/api/photos", files={"file": ("x.png", data, "image/png")})
