@@ -131,7 +131,10 @@ def main(argv: list[str] | None = None) -> None:
     model_id, model = bench_model(args)
     settings = Settings(models=[model_id], batching=not args.no_batching, max_batch=args.max_batch,
                         region_previews=not args.no_region, fold=not args.reference_blocks,
-                        threads=args.threads, device="cpu", max_sessions=1024)
+                        threads=args.threads, device="cpu", max_sessions=1024,
+                        # benchmark clients play many users from one address
+                        client_session_burst=100_000, client_upload_burst=100_000, client_sockets=100_000,
+                        client_sessions=100_000)
     app = create_app(settings, models={model_id: model})
     server = uvicorn.Server(uvicorn_config(app, port=args.port))
 
