@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ganpaint.edit import Stroke, StrokeError, StrokeLimits
+from ganpaint.edit import Stroke, StrokeError, StrokeLimits, excerpt
 from ganpaint.imaging import ImageError, mask_data_url_size
 from ganpaint.model import PaintModel
 
@@ -47,7 +47,7 @@ def check_stroke(stroke: Stroke, model: PaintModel) -> None:
     """The per-model checks of ganpaint.edit.stroke_edit, without rasterizing anything."""
     if stroke.concept is not None and stroke.concept not in model.table.concepts:
         known = ", ".join(model.table.brushes) or "none"
-        raise StrokeError(f"unknown concept {stroke.concept!r}; this model knows: {known}")
+        raise StrokeError(f"unknown concept {excerpt(stroke.concept)}; this model knows: {known}")
     if stroke.units is not None:
         bad = [u for u in stroke.units if u >= model.channels]
         if bad:
