@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from .concepts import ConceptTable, units_for_strength
 from .imaging import ImageError, decode_mask_data_url
 
-__all__ = ["Stroke", "StrokeError", "StrokeLimits", "excerpt", "stroke_mask", "coverage_alpha", "stroke_edit", "compose", "apply_edit", "over"]
+__all__ = ["Stroke", "StrokeError", "StrokeLimits", "excerpt",
+           "stroke_mask", "coverage_alpha", "stroke_edit", "compose", "apply_edit", "over"]
 
 
 class StrokeError(ValueError):

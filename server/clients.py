@@ -136,8 +136,9 @@ class ClientLimits:
     @staticmethod
     def _response(e: TooMany) -> tuple[dict, bytes]:
         body = json.dumps({"detail": str(e)}).encode()
-        return {"status": 429, "headers": [(b"content-type", b"application/json"), (b"retry-after", str(e.retry_after).encode()),
-                                            (b"content-length", str(len(body)).encode())]}, body
+        headers = [(b"content-type", b"application/json"), (b"retry-after", str(e.retry_after).encode()),
+                   (b"content-length", str(len(body)).encode())]
+        return {"status": 429, "headers": headers}, body
 
     async def _refuse_http(self, send: Send, e: TooMany) -> None:
         start, body = self._response(e)

@@ -1,14 +1,15 @@
 """Image decoding off the event loop, shared fairly between clients.
 
     decoding = Decoding(threads=2)
-    entries = await decoding.run(client_ip, parse_strokes, items, model, limits, budget)
+    entries = await decoding.run(client_ip, parse_strokes, items, model, limits, budget)  # in a thread
 
 A PNG mask of a few KB can take a second of CPU to decode (a 4096² RGBA one does), so no decoding
 runs on the event loop: it runs in its own worker threads, at most `threads` at once, at a lower CPU
 priority (nice +10 on Linux), so that on a busy machine the event loop and the render threads get the
 cores first. Each client has at most one decode running or waiting for a thread, so a client that
-floods the server queues behind itself while others' requests go in between. What one request may cost is bounded by its callers
-(a per-request mask-pixel budget, see server.strokes.parse_strokes; upload pixel limits).
+floods the server queues behind itself while others' requests go in between. What one request may
+cost is bounded by its callers (a per-request mask-pixel budget, see server.strokes.parse_strokes;
+upload pixel limits).
 """
 from __future__ import annotations
 

@@ -90,7 +90,8 @@ class BodyTimeout:
             try:
                 message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
             except TimeoutError:
-                raise StarletteHTTPException(408, f"the request body did not arrive within {self.seconds:g} s") from None
+                detail = f"the request body did not arrive within {self.seconds:g} s"
+                raise StarletteHTTPException(408, detail) from None
             done = message["type"] != "http.request" or not message.get("more_body", False)
             return message
 

@@ -47,8 +47,8 @@ def test_host_allow_list_defaults_to_localhost_names_on_loopback(make_app, bind,
     with TestClient(make_app(host=bind, allowed_hosts=None), base_url=f"http://{host}") as c:
         r = c.get("/api/health")
         assert r.status_code == (200 if ok else 400) and (ok or "Host" in r.json()["detail"])
-        sid = c.app.state.sessions.create("tiny", c.app.state.models["tiny"], seed=1, z=None,
-                                          h=c.app.state.models["tiny"].features(c.app.state.models["tiny"].z_for_seed(1))).id
+        m = c.app.state.models["tiny"]
+        sid = c.app.state.sessions.create("tiny", m, seed=1, z=None, h=m.features(m.z_for_seed(1))).id
         ws_url = f"ws://{host}/api/sessions/{sid}/ws?format=png"  # the test client's default host is its own
         if ok:
             with c.websocket_connect(ws_url) as ws:
