@@ -25,19 +25,20 @@ from ganpaint.imaging import MEDIA_TYPES
 from ganpaint.model import MAX_SEED
 
 from ..commands import AddStroke, Command, DeleteStroke, Redo, Reset, SetOptions, Undo
-from ..deps import ModelsDep, RendererDep, SessionDep, SessionsDep, SettingsDep, lookup_model
+from ..deps import (ClientDep, DecodingDep, ModelsDep, RendererDep, SessionDep, SessionsDep, SettingsDep,
+                    lookup_model)
 from ..photos import session_image
 from ..render import Renderer, session_frame
 from ..schemas import IMAGE_RESPONSES, ErrorOut, ImageFormat, OptionsIn, SessionIn, SessionOut, StrokeIn
 from ..sessions import Session
 from ..settings import Settings
 from ..sources import z_from_list
-from ..strokes import parse_stroke
+from ..strokes import parse_strokes
 
 router = APIRouter(tags=["sessions"], responses={404: {"model": ErrorOut}})
 
 FormatQuery = Annotated[ImageFormat, Query(description="image format of the answer")]
-EDIT_RESPONSES = {**IMAGE_RESPONSES, 409: {"model": ErrorOut}, 422: {"model": ErrorOut}, 503: {"model": ErrorOut}}
+EDIT_RESPONSES = {**IMAGE_RESPONSES, **{code: {"model": ErrorOut} for code in (409, 413, 422, 503)}}
 
 
 async def _edit(session: Session, command: Command, renderer: Renderer, settings: Settings, fmt: str) -> Response:
@@ -87,8 +88,9 @@ async def get_image(session: SessionDep, renderer: RendererDep, settings: Settin
 @router.post("/api/sessions/{session_id}/strokes", response_class=Response, responses=EDIT_RESPONSES,
              summary="Commit one stroke")
 async def add_stroke(body: StrokeIn, session: SessionDep, renderer: RendererDep, settings: SettingsDep,
-                     format: FormatQuery = "png") -> Response:
-    entry = parse_stroke(body.to_dict(), session.model, settings.stroke_limits())
+                     decoding: DecodingDep, client: ClientDep, format: FormatQuery = "png") -> Response:
+    entry, = await decoding.run(client, parse_strokes, [body.to_dict()], session.model, settings.stroke_limits(),
+                                settings.max_request_mask_pixels)
     return await _edit(session, AddStroke(entry), renderer, settings, format)
 
 
