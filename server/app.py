@@ -28,7 +28,7 @@ from ganpaint.model import ModelError, PaintModel
 from ganpaint.photo import PhotoError
 
 from . import ws
-from .clients import ClientLimits, Clients, document_limits
+from .clients import ClientLimits, Clients, TooMany, document_limits
 from .decoding import Decoding
 from .security import Guard, allowed_hosts
 from .timeouts import BodyTimeout
@@ -160,6 +160,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SessionError)
     async def _session(request, exc: SessionError):
         return err(exc.status, str(exc))
+
+    @app.exception_handler(TooMany)
+    async def _too_many(request, exc: TooMany):
+        return err(429, str(exc), retry=exc.retry_after)
 
     @app.exception_handler(StoreFull)
     async def _full(request, exc: StoreFull):

@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     client_upload_burst: int = Field(6, ge=1, description="uploads (photos, segment) one client may send at once")
     client_uploads_per_min: float = Field(6.0, gt=0, description="uploads per client and minute after that")
     client_sockets: int = Field(16, ge=1, description="websockets one client may hold open")
+    session_protect_s: float = Field(300.0, ge=0, description="a session used within this is evicted only when "
+                                     "no idle one is left")
     client_sessions: int = Field(32, ge=1, description="sessions one client may hold; a new one beyond this "
                                  "replaces that client's own least recently used idle session")
 

@@ -50,7 +50,7 @@ async def _edit(session: Session, command: Command, renderer: Renderer, settings
 
 @router.post("/api/sessions", response_model=SessionOut, status_code=201,
              responses={422: {"model": ErrorOut}, 503: {"model": ErrorOut}}, summary="Start editing an image")
-async def create_session(body: SessionIn, models: ModelsDep, sessions: SessionsDep) -> dict:
+async def create_session(body: SessionIn, models: ModelsDep, sessions: SessionsDep, client: ClientDep) -> dict:
     model_id, m = lookup_model(models, body.model)
     if body.z is not None:
         seed, z = None, z_from_list(m, body.z)
@@ -58,7 +58,7 @@ async def create_session(body: SessionIn, models: ModelsDep, sessions: SessionsD
         seed = body.seed if body.seed is not None else secrets.randbelow(MAX_SEED + 1)
         z = m.z_for_seed(seed)
     h = await anyio.to_thread.run_sync(m.features, z)
-    return sessions.create(model_id, m, seed=seed, z=z, h=h).describe()
+    return sessions.create(model_id, m, seed=seed, z=z, h=h, client=client).describe()
 
 
 @router.get("/api/sessions/{session_id}", response_model=SessionOut, summary="A session's state")
