@@ -246,3 +246,20 @@ def test_segment_decodes_exactly_like_photo_uploads(make_app, tiny):
             up = c.post("/api/photos", files={"file": ("x.png", data, "image/png")})
             assert (name, seg.status_code, up.status_code) == (name, status, status), seg.text
             assert seg.json()["detail"] == up.json()["detail"]
+
+
+def test_upscaled_download_of_a_generated_picture(make_app):
+    with TestClient(make_app(adapt_h_steps=0, adapt_coarse_steps=0, adapt_fine_steps=0)) as c:
+        sid = new_session(c)
+        small = png(c.get(f"/api/sessions/{sid}/image?view=model"))
+        r = c.get(f"/api/sessions/{sid}/image?view=model&scale=4")
+        big = png(r)
+        assert small.shape == (16, 16, 3) and big.shape == (64, 64, 3) and "4x" in r.headers["x-upscaled"]
+        back = np.asarray(Image.fromarray(big.astype(np.uint8)).resize((16, 16), Image.BOX)).astype(int)
+        assert np.abs(back - small).mean() < 6  # the same picture, only larger
+        assert c.get(f"/api/sessions/{sid}/image?scale=9").status_code == 422
+        buf = io.BytesIO()
+        Image.new("RGB", (40, 30), (0, 128, 255)).save(buf, "PNG")
+        photo = c.post("/api/photos", files={"file": ("p.png", buf.getvalue(), "image/png")}).json()["session"]
+        r = c.get(f"/api/sessions/{photo}/image?scale=2")
+        assert r.status_code == 422 and "view=model" in r.json()["detail"]

@@ -18,10 +18,10 @@ import uuid
 from typing import Annotated, Literal
 
 import anyio
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
-from ganpaint.imaging import MEDIA_TYPES
+from ganpaint.imaging import MEDIA_TYPES, upscale_encoded
 from ganpaint.model import MAX_SEED
 
 from ..commands import AddStroke, Command, DeleteStroke, Redo, Reset, SetOptions, Undo
@@ -78,11 +78,21 @@ async def set_options(body: OptionsIn, session: SessionDep) -> dict:
 async def get_image(session: SessionDep, renderer: RendererDep, settings: SettingsDep, format: FormatQuery = "png",
                     view: Annotated[Literal["composite", "model"], Query(
                         description="photos: original with the edit blended in, or the model's output")] = "composite",
+                    scale: Annotated[int, Query(ge=1, le=8, description=(
+                        "enlarge the model's output this many times (Lanczos): a bigger file, no new detail; "
+                        "not for a photo's composite, which is at the photo's own resolution"))] = 1,
                     ) -> Response:
     state = session.state
+    if scale > 1 and session.photo is not None and view == "composite":
+        raise HTTPException(422, "scale applies to the model's output (view=model); a photo's composite is "
+                                 "already at the photo's own resolution")
     data = await session_image(renderer, session, format, view=view, key=("rest", uuid.uuid4().hex),
                                quality=settings.quality)
-    return Response(data, media_type=MEDIA_TYPES[format], headers={"X-Session-State": str(state.id)})
+    headers = {"X-Session-State": str(state.id)}
+    if scale > 1:
+        data = await anyio.to_thread.run_sync(upscale_encoded, data, scale, format, settings.quality)
+        headers["X-Upscaled"] = f"{scale}x (Lanczos, from the model's {session.model.resolution} px)"
+    return Response(data, media_type=MEDIA_TYPES[format], headers=headers)
 
 
 @router.post("/api/sessions/{session_id}/strokes", response_class=Response, responses=EDIT_RESPONSES,
