@@ -180,6 +180,8 @@ async function stepPicture(direction) {
   await session.resume(state);
   photos.adoptSource(state.source);
   renderHistory();
+  showMessage(direction === "back" ? "back to the picture you edited: redo goes forward again"
+    : "forward to the next picture: undo goes back", "info");
 }
 $("download").addEventListener("click", (ev) => { if (!session.session) ev.preventDefault(); });
 
