@@ -36,9 +36,8 @@ def _lower_priority(nice: int) -> None:
 
 class Decoding:
     def __init__(self, threads: int = 2, nice: int = 10) -> None:
-        # threads start on first use, so an app that never decodes has none
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="ganpaint-decode", initializer=_lower_priority,
-                                        initargs=(nice,))
+        self.threads, self.nice = threads, nice
+        self._pool: ThreadPoolExecutor | None = None  # made on first use, again after close() (an app restarted)
         self._turns: dict[str, tuple[asyncio.Lock, int]] = {}  # client → (its turn, requests holding or waiting)
 
     def waiting(self, client: str) -> int:
@@ -50,7 +49,7 @@ class Decoding:
         self._turns[client] = (lock, n + 1)
         try:
             async with lock:
-                return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args))
+                return await asyncio.get_running_loop().run_in_executor(self._executor(), functools.partial(fn, *args))
         finally:
             lock, n = self._turns[client]
             if n <= 1:
@@ -58,5 +57,13 @@ class Decoding:
             else:
                 self._turns[client] = (lock, n - 1)
 
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="ganpaint-decode",
+                                            initializer=_lower_priority, initargs=(self.nice,))
+        return self._pool
+
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None

@@ -135,3 +135,11 @@ def test_session_strokes_and_websocket_masks_decode_off_the_loop_within_the_budg
         assert "4,096 pixels" in errors[0]["detail"]
         assert len(c.get(f"/api/sessions/{sid}").json()["strokes"]) == 2
     assert seen == ["worker thread"] * 2  # the over-budget masks were never decoded
+
+
+def test_decoding_works_again_after_close():
+    d = Decoding(threads=1)
+    assert asyncio.run(d.run("A", sum, [1, 2])) == 3
+    d.close()  # the app's lifespan ended; a test client may start it again
+    assert asyncio.run(d.run("A", sum, [3, 4])) == 7
+    d.close()
