@@ -25,7 +25,7 @@ from ganpaint import zoo
 from ganpaint.checkpoint import CheckpointError
 from ganpaint.edit import StrokeError
 from ganpaint.model import ModelError, PaintModel
-from ganpaint.photo import PhotoError
+from ganpaint.photo import PhotoError, PhotoTooLarge, UnsupportedPhoto
 
 from . import ws
 from .clients import ClientLimits, Clients, TooMany, document_limits
@@ -120,6 +120,15 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
+def photo_status(exc: PhotoError) -> int:
+    """413 too large, 415 not an image (or not JPEG/PNG/WebP), 422 corrupt or otherwise unusable."""
+    if isinstance(exc, PhotoTooLarge):
+        return 413
+    if isinstance(exc, UnsupportedPhoto):
+        return 415
+    return 422
+
+
 def _validation_detail(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
@@ -171,7 +180,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PhotoError)
     async def _photo(request, exc: PhotoError):
-        return err(exc.http_status, str(exc))  # 413 too large, 415 not an image, 422 corrupt
+        return err(photo_status(exc), str(exc))
 
     @app.exception_handler(JobQueueFull)
     async def _jobs_full(request, exc: JobQueueFull):
