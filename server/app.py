@@ -28,8 +28,10 @@ from ganpaint.model import ModelError, PaintModel
 from ganpaint.photo import PhotoError, PhotoTooLarge, UnsupportedPhoto
 
 from . import ws
+from .clients import ClientLimits, Clients, TooMany, document_limits
 from .decoding import Decoding
 from .security import Guard, allowed_hosts
+from .timeouts import BodyTimeout
 from .jobs import JobQueueFull, JobRunner
 from .render import Busy, Renderer
 from .routes import fallback, health
@@ -170,6 +172,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _session(request, exc: SessionError):
         return err(exc.status, str(exc))
 
+    @app.exception_handler(TooMany)
+    async def _too_many(request, exc: TooMany):
+        return err(429, str(exc), retry=exc.retry_after)
+
     @app.exception_handler(StoreFull)
     async def _full(request, exc: StoreFull):
         return err(503, f"{exc}; try again later", retry=30)
@@ -224,6 +230,7 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
             sweeper.cancel()
             await app.state.jobs.stop()
             app.state.renderer.stop()
+            app.state.decoding.close()
             if persistence is not None:
                 await persistence.flush()
                 records.close()
@@ -247,6 +254,9 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
 
     _install_error_handlers(app)
     app.add_middleware(BodyLimit, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes)
+    app.add_middleware(BodyTimeout, seconds=settings.body_timeout_s)
+    app.state.clients = Clients(settings)
+    app.add_middleware(ClientLimits, limits=app.state.clients)  # inside CORS: its 429s carry CORS headers
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"])
@@ -272,6 +282,7 @@ def _publish_error_shape(app: FastAPI) -> None:
                 "properties": {"detail": {"type": "string", "title": "Detail"},
                                "errors": {"type": "array", "items": {"type": "object"}, "title": "Errors"}},
             }
+        document_limits(schema)
         return schema
 
     app.openapi = openapi

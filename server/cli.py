@@ -31,8 +31,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from .app import create_app, websocket_options
+    from .app import create_app
     from .settings import Settings
+    from .timeouts import uvicorn_options
 
     overrides = {k: v for k, v in {
         "host": args.host, "port": args.port, "device": args.device, "models_dir": args.models_dir,
@@ -44,7 +45,7 @@ def serve(args: argparse.Namespace) -> None:
         print(f"ganpaint: error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level,
-                **websocket_options(settings))
+                **uvicorn_options(settings))  # with header deadlines for half-sent requests
 
 
 # the verb as the ganpaint CLI loads it (entry point `ganpaint.commands: serve = server.cli:command`)
