@@ -232,8 +232,7 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
             app.state.renderer.stop()
             app.state.decoding.close()
             if persistence is not None:
-                await persistence.flush()
-                records.close()
+                await persistence.flush()  # the store stays open: an app may be started again (tests)
 
     app = FastAPI(
         title="GANPaint", version=ganpaint.__version__, lifespan=lifespan,

@@ -12,6 +12,8 @@ os.environ.setdefault("GANPAINT_ALLOWED_HOSTS", '["localhost", "127.0.0.1", "::1
 from ganpaint.model import PaintModel
 
 torch.set_num_threads(1)
+# apps made in tests keep sessions in memory unless a test names a store (no file under ~/.cache)
+os.environ.setdefault("GANPAINT_STORE", "none")
 
 
 @pytest.fixture
