@@ -2,14 +2,16 @@
 
     session, job = await start_photo(app.state, "scenes", model, data, fit="crop")   # PhotoError, JobQueueFull
     data = await session_image(app.state, session, "png", view="composite", key=("rest", "…"))
-    data = await pending_frame(session, "webp", quality=90)     # what the websocket shows while adapting
+    data = await photo_frame(renderer, session, session.state, "webp", key=key)   # what the page shows
 
-While the job runs, the session shows the photo itself (its model-size square over the websocket, the
-original for view=composite) and refuses strokes. When the job is done the session's source becomes
+While the job runs, the session shows the photo itself (its square at display size over the websocket,
+the original for view=composite) and refuses strokes. When the job is done the session's source becomes
 the photo: h = the adapted layer4 activations, generator = ganpaint.adapt's view (per-session copies of
 the adapted layers; the shared model is never changed), so brushes, undo and frames work as on any
-image. view=composite is then the original photo at full resolution with the edited region blended in
-(ganpaint.photo.composite: pixels outside the edit are the original's, bit for bit).
+image. view=composite is then the original photo at full resolution with the painted area blended in
+(ganpaint.photo.composite: pixels beyond the strokes' footprint + a 2 % seam are the original's, bit for
+bit), and every frame the page shows (websocket, view=frame, edit answers) is that same composite on the
+photo's square at display size: what you see is what you download.
 The photo lives in the session only: deleting or expiring the session drops it and stops its job.
 """
 from __future__ import annotations
@@ -21,6 +23,7 @@ import anyio
 import torch
 
 from ganpaint.adapt import AdaptSettings, adapt
+from ganpaint.edit import over, stroke_edit
 from ganpaint.imaging import encode_array
 from ganpaint.invert import EncoderError, find_encoder
 from ganpaint.model import PaintModel
@@ -30,7 +33,7 @@ from .jobs import Job, JobAborted
 from .render import session_frame
 from .sessions import Session, new_session_id
 
-__all__ = ["adapt_settings", "encoder_for", "pending_frame", "session_image", "start_photo"]
+__all__ = ["adapt_settings", "encoder_for", "frame_size", "pending_frame", "photo_frame", "session_image", "start_photo"]
 
 log = logging.getLogger("ganpaint.server")
 
@@ -142,37 +145,96 @@ async def start_photo(app_state, model_id: str, model: PaintModel, data: bytes, 
     return session, job
 
 
+def frame_size(session: Session) -> int:
+    """The side of the frames the page shows for a photo: its square at display size, never below the model's."""
+    photo, settings = session.photo, session.settings
+    return max(session.model.resolution, min(settings.photo_frame_size, int(photo.geometry.side)))
+
+
 async def pending_frame(session: Session, fmt: str, quality: int) -> bytes:
-    """The photo's model-size square (what the model is being fitted to), encoded and cached per state."""
+    """The photo's square at display size (what the model is being fitted to), encoded and cached per state."""
     state = session.state
-    cached = session.cached_frame(state.id, fmt)
-    if cached is not None:
-        return cached
     photo = session.photo
     if photo is None:
         raise RuntimeError("the session has no photo")
-    data = await anyio.to_thread.run_sync(encode_array, photo.square, fmt, quality)
-    session.store_frame(state.id, fmt, data)
+    tag = f"{fmt}@frame"
+    cached = session.cached_frame(state.id, tag)
+    if cached is not None:
+        return cached
+    data = await anyio.to_thread.run_sync(encode_array, photo.display(frame_size(session)), fmt, quality)
+    session.store_frame(state.id, tag, data)
+    return data
+
+
+async def photo_frame(renderer, session: Session, state, fmt: str, *, key: Hashable, preview=None, quality: int = 90,
+                      region=None, refuse_when_busy: bool = False) -> bytes | None:
+    """What the page shows while painting a photo: the same composite as the download, on the photo's
+    square at display size (ganpaint.photo.composite(size=…)). None when a newer frame superseded it."""
+    photo = session.photo
+    if photo is None:
+        raise RuntimeError("the session has no photo")
+    if not session.editable:
+        return await pending_frame(session, fmt, quality)
+    tag = f"{fmt}@frame"
+    if preview is None:
+        cached = session.cached_frame(state.id, tag)
+        if cached is not None:
+            return cached
+    strokes = [e.stroke for e in state.strokes] + ([preview] if preview is not None else [])
+    size = frame_size(session)
+    if not strokes:
+        arr = None
+    else:
+        h, model = session.h, session.model
+
+        def prepare():
+            comp = session.composite(state)
+            if preview is not None:
+                comp = over(comp, stroke_edit(preview, model.table, model.channels, model.layer_size))
+            return h, comp[0], comp[1]
+
+        arr = await renderer.render(key, model, prepare, generator=session.generator, canonical=preview is None,
+                                    region=region, refuse_when_busy=refuse_when_busy)
+        if arr is None:
+            return None
+
+    def blend() -> bytes:
+        img = photo.display(size) if arr is None else composite(photo, arr, strokes, size=size).image
+        return encode_array(img, fmt, quality)
+
+    data = await anyio.to_thread.run_sync(blend)
+    if preview is None:
+        session.store_frame(state.id, tag, data)
     return data
 
 
 async def session_image(app_state, session: Session, fmt: str, *, view: str, key: Hashable,
                         refuse_when_busy: bool = True) -> bytes:
-    """The image of a session's current state in the requested view (seed sessions have only one view)."""
+    """The image of a session's current state in the requested view (seed sessions have only one view).
+
+    Photos: composite = full resolution; frame = the same composite at display size (what the page
+    shows); model = the generator's own output."""
     renderer, quality = app_state.renderer, app_state.settings.quality
     photo = session.photo
     if photo is None:
         return await session_frame(renderer, session, session.state, fmt, key=key, quality=quality,
                                    refuse_when_busy=refuse_when_busy)
+    if view == "frame":
+        data = await photo_frame(renderer, session, session.state, fmt, key=key, quality=quality,
+                                 refuse_when_busy=refuse_when_busy)
+        if data is None:
+            raise RuntimeError("the render was superseded")
+        return data
     if not session.editable:
         if view == "model":
-            return await pending_frame(session, fmt, quality)
+            return await anyio.to_thread.run_sync(encode_array, photo.square, fmt, quality)
         return await anyio.to_thread.run_sync(encode_array, photo.original, fmt, quality)
     if view == "model":
         return await session_frame(renderer, session, session.state, fmt, key=key, quality=quality,
                                    refuse_when_busy=refuse_when_busy)
     state = session.state
-    if not state.strokes:  # nothing edited: the composite is the photo itself
+    strokes = [e.stroke for e in state.strokes]
+    if not strokes:  # nothing edited: the composite is the photo itself
         return await anyio.to_thread.run_sync(encode_array, photo.original, fmt, quality)
     h, model = session.h, session.model
 
@@ -184,9 +246,8 @@ async def session_image(app_state, session: Session, fmt: str, *, view: str, key
                                 refuse_when_busy=refuse_when_busy)
     if arr is None:
         raise RuntimeError("the render was superseded")
-    alpha = session.composite(state)[0]
 
     def blend() -> bytes:
-        return encode_array(composite(photo, arr, alpha).image, fmt, quality)
+        return encode_array(composite(photo, arr, strokes).image, fmt, quality)
 
     return await anyio.to_thread.run_sync(blend)

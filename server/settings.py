@@ -58,6 +58,8 @@ class Settings(BaseSettings):
 
     # photos: adaptation is minutes of CPU per photo, so jobs run in a small pool behind a short queue
     photo_ttl_s: float = Field(1800.0, gt=0, description="an idle photo session (and its photo) is dropped after this")
+    photo_frame_size: int = Field(512, ge=16, le=2048, description="side of the frames shown while painting a "
+                                  "photo (the full-resolution composite at display size; smaller photos: their own)")
     photo_fit: Literal["crop", "letterbox"] = Field("crop", description="default fit of a photo to the model's square")
     job_workers: int = Field(1, ge=1, description="adaptation jobs that run at once (threads)")
     job_queue: int = Field(4, ge=0, description="jobs that may wait for a worker before uploads get 503")

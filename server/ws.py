@@ -30,7 +30,7 @@ from ganpaint.imaging import FORMATS
 from ganpaint.model import MAX_SEED
 from ganpaint.renderer import RegionRenderer
 
-from .photos import pending_frame, running_job_message
+from .photos import photo_frame, running_job_message
 from .render import session_frame
 from .routes.models import stroke_limits
 from .sessions import Session, SessionError
@@ -133,8 +133,10 @@ class Painter:
             self.frame_due = False
             session, state, preview = self.session, self.session.state, self.preview
             try:
-                if not session.editable:  # a photo still being adapted: show the photo itself
-                    data = await pending_frame(session, self.fmt, self.settings.quality)
+                if session.photo is not None:  # the composite the download gives, at display size
+                    data = await photo_frame(self.app_state.renderer, session, state, self.fmt, key=self.key,
+                                             preview=preview, quality=self.settings.quality,
+                                             region=self.region() if preview is not None else None)
                 else:
                     data = await session_frame(self.app_state.renderer, session, state, self.fmt, key=self.key,
                                                preview=preview, quality=self.settings.quality,

@@ -251,9 +251,9 @@ def test_progress_and_the_new_state_reach_the_websocket(make_app):
             assert seen == pipeline[pipeline.index(seen[0]):] and "fine" in seen
             fractions = [p["progress"] for p in progress]
             assert fractions == sorted(fractions) and progress[-1]["state"] == "done" and fractions[-1] == 1.0
-            square = app.state.sessions.get(out["session"]).photo.square
-            assert np.array_equal(frames[0], square)  # while adapting: the photo itself
-            assert not np.array_equal(frames[-1], square)  # then the adapted generator's reconstruction
+            shown = app.state.sessions.get(out["session"]).photo.display(32)  # its square at display size
+            assert np.array_equal(frames[0], shown)  # while adapting: the photo itself
+            assert np.array_equal(frames[-1], shown)  # adapted, nothing painted: still exactly the photo
             ws.send_json({"type": "stroke", "stroke": {"concept": "tree", "points": [[0.5, 0.5]]}, "final": True})
             while True:
                 msg = ws.receive()

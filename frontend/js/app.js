@@ -149,7 +149,7 @@ async function refreshState() {
 
 /** After a reconnect: the server's strokes and image replace whatever the page last saw. */
 async function resync() {
-  await Promise.all([refreshState(), showRestImage(api.getBlob(`${sessionPath()}/image?format=png&view=model`))]);
+  await Promise.all([refreshState(), showRestImage(api.getBlob(`${sessionPath()}/image?format=png&view=frame`))]);
 }
 
 /**
@@ -294,7 +294,7 @@ async function startPhoto(file) {
   } catch { /* before/after stays off; everything else works */ }
   adoptSession(s);
   adoptSource(s.source);
-  await showRestImage(api.getBlob(`${sessionPath()}/image?format=png&view=model`));
+  await showRestImage(api.getBlob(`${sessionPath()}/image?format=png&view=frame`));
   if (old && old.id !== s.id) api.del(`/api/sessions/${encodeURIComponent(old.id)}`).catch(() => {});
 }
 
@@ -520,7 +520,7 @@ async function main() {
     adoptSession({ ...resumed, id: resumed.id ?? hashId });
     adoptState(normalizeState(resumed));
     adoptSource(resumed.source);
-    await showRestImage(api.getBlob(`${sessionPath()}/image?format=png&view=model`));
+    await showRestImage(api.getBlob(`${sessionPath()}/image?format=png&view=frame`));
   } else {
     const seed = Number.parseInt(params.get("seed") ?? "", 10);
     await startSession(modelId, Number.isInteger(seed) && seed >= 0 ? seed : DEMO_IDS[0]);

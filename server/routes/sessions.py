@@ -39,6 +39,9 @@ EDIT_RESPONSES = {**IMAGE_RESPONSES, 409: {"model": ErrorOut}, 422: {"model": Er
 
 async def _image(request: Request, session: Session, fmt: str) -> Response:
     state = request.app.state
+    if session.photo is not None:  # a photo's edits answer with the frame the page shows
+        data = await session_image(state, session, fmt, view="frame", key=("rest", uuid.uuid4().hex))
+        return Response(data, media_type=MEDIA_TYPES[fmt], headers={"X-Session-State": str(session.state.id)})
     data = await session_frame(state.renderer, session, session.state, fmt, key=("rest", uuid.uuid4().hex),
                                quality=state.settings.quality, refuse_when_busy=True)
     return Response(data, media_type=MEDIA_TYPES[fmt], headers={"X-Session-State": str(session.state.id)})
@@ -70,8 +73,10 @@ def get_session(session: SessionDep) -> dict:
 @router.get("/api/sessions/{session_id}/image", response_class=Response, responses=EDIT_RESPONSES,
             summary="The current image")
 async def get_image(request: Request, session: SessionDep, format: FormatQuery = "png",
-                    view: Annotated[Literal["composite", "model"], Query(
-                        description="photos: original with the edit blended in, or the model's output")] = "composite",
+                    view: Annotated[Literal["composite", "frame", "model"], Query(
+                        description="photos: the original at full resolution with the edit blended in, the same "
+                                    "composite at display size (what the page shows), or the model's output")
+                    ] = "composite",
                     ) -> Response:
     if session.photo is None:
         return await _image(request, session, format)  # generated images have one view: the model's output
