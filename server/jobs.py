@@ -154,7 +154,20 @@ class JobRunner:
         now = self.clock()
         return {"id": job.id, "kind": job.kind, "state": job.state, "progress": round(job.progress, 4),
                 "stage": job.stage, "metrics": job.metrics, "error": job.error, "position": self.position(job),
-                "seconds": round((job.finished or now) - job.started, 2) if job.started is not None else 0.0}
+                "seconds": round((job.finished or now) - job.started, 2) if job.started is not None else 0.0,
+                "eta_s": self.eta(job)}
+
+    def eta(self, job: Job) -> float | None:
+        """Seconds until the job is likely done: its own progress rate once it has some, else recent durations."""
+        if job.ended:
+            return None
+        mean = sum(self._durations) / len(self._durations) if self._durations else None
+        if job.state == "queued":
+            return None if mean is None else round(mean * (1 + self.position(job) / self.workers), 1)
+        elapsed = self.clock() - (job.started or self.clock())
+        if job.progress >= 0.05 and elapsed > 0:
+            return round(elapsed * (1 - job.progress) / job.progress, 1)
+        return None if mean is None else round(max(0.0, mean - elapsed), 1)
 
     def counts(self) -> dict:
         return {"queued": len(self._queue), "running": len(self._running), "workers": self.workers,

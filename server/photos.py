@@ -28,6 +28,7 @@ from ganpaint.imaging import encode_array
 from ganpaint.invert import EncoderError, find_encoder
 from ganpaint.model import PaintModel
 from ganpaint.photo import composite, load_photo
+from ganpaint.photo_fit import fit_summary, photo_omissions
 
 from .jobs import Job, JobAborted
 from .render import session_frame
@@ -73,7 +74,7 @@ def _painters(app_state, session: Session):
 def progress_message(jobs, job: Job) -> dict:
     d = jobs.describe(job)
     return {"type": "progress", "job": job.id, "progress": d["progress"], "stage": d["stage"], "state": d["state"],
-            "metrics": d["metrics"], "error": d["error"]}
+            "metrics": d["metrics"], "error": d["error"], "eta_s": d["eta_s"], "position": d["position"]}
 
 
 async def start_photo(app_state, model_id: str, model: PaintModel, data: bytes, *, fit: str,
@@ -101,9 +102,13 @@ async def start_photo(app_state, model_id: str, model: PaintModel, data: bytes, 
         encoder = encoder_for(app_state, model_id, model)
         job.metrics = {"encoder": encoder is not None}
         x = photo.tensor().to(model.device)
-        return adapt(model.generator, x, encoder=encoder, edit_layer=model.edit_layer, settings=hyper,
-                     progress_fn=lambda stage, frac, err: job.report(stage, frac, {"l1": round(err, 5)}),
-                     abort_fn=job.aborted)
+        result = adapt(model.generator, x, encoder=encoder, edit_layer=model.edit_layer, settings=hyper,
+                       progress_fn=lambda stage, frac, err: job.report(stage, frac, {"l1": round(err, 5)}),
+                       abort_fn=job.aborted, keep_images=True)
+        # honest about fit: what the model itself draws, before the fine offset copies the photo's details in
+        drawn = result.metrics.pop("images")["coarse"]
+        omissions = photo_omissions(model.segmenter, x, drawn) if model.segmenter is not None else None
+        return result, omissions
 
     def stop_if() -> str | None:  # worker thread: read only
         if session.closed:
@@ -112,16 +117,21 @@ async def start_photo(app_state, model_id: str, model: PaintModel, data: bytes, 
             return "the session moved on to another picture"
         return None
 
-    def adopt(job: Job, result) -> None:  # event loop
+    def adopt(job: Job, out) -> None:  # event loop
         reason = stop_if()
         if reason:
             raise JobAborted(reason)
+        result, omissions = out
         st = result.metrics.get("stages", {})
         final = st.get("fine", {})
+        fit = fit_summary(st.get("coarse", {}).get("psnr"), omissions)
         job.metrics = {"encoder": job.metrics.get("encoder", False), "l1": final.get("l1"), "psnr": final.get("psnr"),
-                       "seconds": result.metrics.get("seconds"), "stages": st}
+                       "psnr_model": fit["psnr_model"], "seconds": result.metrics.get("seconds"), "stages": st,
+                       "fit": fit, "omissions": omissions}
+        session.omissions = omissions
         session.set_source(seed=None, z=None, h=result.h, generator=result.generator,
-                           source={**session.source, "status": "ready"}, photo=session.photo)
+                           source={**session.source, "status": "ready", "fit": {k: fit[k] for k in ("level", "hint")}},
+                           photo=session.photo)
         for p in _painters(app_state, session):
             p.state_changed()
 

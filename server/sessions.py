@@ -73,6 +73,7 @@ class Session:
         self.ttl_s: float | None = None  # idle time before expiry; None: settings.session_ttl_s
         self._lock = threading.Lock()  # guards the caches, which the render thread fills
         self._next_id = 0
+        self.omissions: dict | None = None  # a photo's classes vs its reconstruction's (ganpaint.photo_fit)
         self.set_source(seed=seed, z=z, h=h, generator=generator)
 
     # ------------------------------------------------------------------ source
@@ -82,6 +83,8 @@ class Session:
         """A new image to edit (a seed, a latent, or a photo with its own adapted generator)."""
         assert h.dim() == 4 and h.shape[0] == 1, "h must be (1, C, s, s)"
         self.seed, self.z, self.h, self.generator, self.photo = seed, z, h, generator, photo
+        if photo is None:
+            self.omissions = None
         self.source = source or ({"kind": "seed", "seed": seed} if seed is not None else {"kind": "z"})
         with self._lock:
             self._composites: OrderedDict[int, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()

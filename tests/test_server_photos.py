@@ -142,7 +142,11 @@ def test_upload_adapt_paint_and_composite(make_app):
         assert j["state"] == "done" and j["progress"] == 1.0 and j["error"] is None
         assert j["metrics"]["l1"] < j["metrics"]["stages"]["encoder"]["l1"]  # adaptation improved the fit
         assert {"psnr", "seconds", "encoder"} <= set(j["metrics"])
+        # honest about fit: the PSNR before the fine offset (what the model itself draws) and a verdict
+        assert j["metrics"]["psnr_model"] == round(j["metrics"]["stages"]["coarse"]["psnr"], 2)
+        assert j["metrics"]["fit"]["level"] in ("good", "rough", "poor") and j["eta_s"] is None
         state = c.get(f"/api/sessions/{sid}").json()
+        assert state["source"]["fit"] == {k: j["metrics"]["fit"][k] for k in ("level", "hint")}
         assert state["source"]["kind"] == "photo" and state["source"]["status"] == "ready"
         assert state["source"]["job"] == out["job"] and state["seed"] is None
 

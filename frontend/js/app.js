@@ -9,7 +9,7 @@ import * as api from "./api.js";
 import { PaintCanvas } from "./canvas.js";
 import { History, normalizeState } from "./history.js";
 import { Notices, markPressed, renderBrushButtons, renderStrokeList, shortcutFor } from "./panels.js";
-import { JobWatcher, ProgressBar, drawSquare, looksLikePhoto, uploadPhoto } from "./photo.js";
+import { JobWatcher, ProgressBar, drawSquare, etaText, looksLikePhoto, uploadPhoto } from "./photo.js";
 import { DEMO_IDS, PictureStrip, randomSeed } from "./pictures.js";
 import { SessionSocket } from "./socket.js";
 import { StrokeBuilder, brushNames, strokeColor } from "./stroke.js";
@@ -53,6 +53,7 @@ window.addEventListener("unhandledrejection", (ev) => showMessage(ev.reason?.mes
 const canvas = new PaintCanvas({
   stage: $("stage"), image: $("image"), overlay: $("overlay"), cursor: $("cursor"),
   onStrokeStart: startStroke, onStrokeMove: moveStroke, onStrokeEnd: endStroke,
+  onRefused: () => showMessage(paintRefusal(), "info"),
 });
 
 /** Decode and show a frame unless a newer one was shown meanwhile (decoding is async and can reorder). */
@@ -216,6 +217,7 @@ function adoptSource(source) {
   setAdapting(adapting);
   updatePaintable();
   if (adapting && !app.photo.watcher) watchJob(source.job);
+  showFit(source);
   $("before-after").hidden = false;
   $("before-after").disabled = !app.photo.bitmap;
 }
@@ -229,6 +231,7 @@ function leavePhoto() {
   updatePaintable();
   showBefore(false);
   progress.hide();
+  showFit(null);
   $("before-after").hidden = true;
 }
 
@@ -239,6 +242,27 @@ function setAdapting(on) {
 /** Until the generator is fitted to the photo the server refuses strokes, and "before" is not for painting. */
 function updatePaintable() {
   canvas.enabled = (!app.photo || app.photo.source.status === "ready") && $("before").hidden;
+}
+
+/** Why a stroke could not start (the canvas is off): shown instead of ignoring the stroke. */
+function paintRefusal() {
+  if (!$("before").hidden) return "this is the original photo: press before/after to paint again";
+  const status = app.photo?.source.status;
+  if (status === "adapting") {
+    const job = app.photo.watcher?.last;
+    const eta = job ? etaText(job) : "";
+    return `the photo is still being prepared${eta ? ` (${eta})` : ""}: paint when the bar is full`;
+  }
+  return `this photo cannot be painted (its preparation ${status ?? "failed"}); upload it again`;
+}
+
+/** The fit verdict of a prepared photo (ganpaint.photo_fit): a plain hint when the model draws it poorly. */
+function showFit(source) {
+  const el = $("photo-fit");
+  const hint = source?.kind === "photo" && source.status === "ready" ? source.fit?.hint : null;
+  el.hidden = !hint;
+  el.textContent = hint ?? "";
+  el.dataset.level = source?.fit?.level ?? "";
 }
 
 function watchJob(jobId) {
