@@ -180,7 +180,8 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
         # torch runs single-threaded in every server thread but a photo job's; batches of frames spread
         # over `threads` render threads instead (threads.py)
         single_threaded()
-        app.state.renderer.threads = app.state.jobs.threads = settings.threads or default_render_threads()
+        app.state.renderer.threads = settings.threads or default_render_threads()
+        app.state.jobs.threads = settings.job_threads  # one by default: a team would fight the render threads
         if not injected:
             app.state.models.update(await asyncio.to_thread(load_models, settings, app.state.device))
             if not app.state.models:

@@ -234,6 +234,8 @@ class JobRunner:
 
     def _settle(self, job: Job, state: str, error: str | None) -> None:
         job.state, job.error, job.finished = state, error, self.clock()
+        # the record stays readable for keep_s; what the work held (a photo, a session) must not
+        job.work = job.stop_if = job.on_done = None
         job.stage = "done" if state == "done" else state
         if state == "done":
             job.progress = 1.0
@@ -241,6 +243,7 @@ class JobRunner:
         if job._ended is not None:
             job._ended.set()
         self._notify(job)
+        job.listener = None
 
     def _notify(self, job: Job) -> None:
         if job.listener is None:

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
                                   "photo (the full-resolution composite at display size; smaller photos: their own)")
     photo_fit: Literal["crop", "letterbox"] = Field("crop", description="default fit of a photo to the model's square")
     job_workers: int = Field(1, ge=1, description="adaptation jobs that run at once (threads)")
+    job_threads: int = Field(1, ge=1, description="torch intra-op threads of one adaptation job; more than one "
+                             "makes an OpenMP team that stalls whenever a render thread takes its core (threads.py)")
     job_queue: int = Field(4, ge=0, description="jobs that may wait for a worker before uploads get 503")
     job_keep_s: float = Field(600.0, gt=0, description="how long a finished job's record stays readable")
     # adaptation budget; None keeps ganpaint.adapt.AdaptSettings' defaults (tests use tiny budgets)
