@@ -129,7 +129,7 @@ async def start_photo(app_state, model_id: str, model: PaintModel, data: bytes, 
                        "psnr_model": fit["psnr_model"], "seconds": result.metrics.get("seconds"), "stages": st,
                        "fit": fit, "omissions": omissions}
         session.omissions = omissions
-        session.set_source(seed=None, z=None, h=result.h, generator=result.generator,
+        session.set_source(seed=None, z=None, h=result.h, generator=model.prepare_generator(result.generator),
                            source={**session.source, "status": "ready", "fit": {k: fit[k] for k in ("level", "hint")}},
                            photo=session.photo)
         for p in _painters(app_state, session):
