@@ -42,7 +42,7 @@ from .footprint import Footprint, footprint
 
 __all__ = [
     "PhotoError", "PhotoTooLarge", "UnsupportedPhoto", "CorruptPhoto", "Photo", "Geometry", "Composite",
-    "load_photo", "decode_photo", "fit_square", "composite", "margin_pixels",
+    "load_photo", "decode_photo", "photo_size", "fit_square", "composite", "margin_pixels",
     "FORMATS", "MAX_BYTES", "MAX_PIXELS", "MARGIN",
 ]
 
@@ -179,7 +179,14 @@ class Photo:
     @property
     def nbytes(self) -> int:
         """Bytes of pixels this photo holds (the upload budget counts these)."""
-        return self.original.nbytes + self.square.nbytes + sum(a.nbytes for a in self._displays.values())
+        arrays = {id(a): a for a in (self.original, self.square, *self._displays.values())}  # a released photo shares
+        return sum(a.nbytes for a in arrays.values())
+
+    def released(self) -> "Photo":
+        """This photo without its full-resolution pixels: only the model's square, as a photo of its own
+        (for a session whose adaptation ended without a result: it still shows what was uploaded)."""
+        n = self.geometry.size
+        return Photo(self.square, self.square, Geometry(n, n, 0.0, 0.0, float(n), n, "crop"))
 
     def display(self, size: int) -> np.ndarray:
         """(size, size, 3) uint8: the model's square of the photo at another size (frames the page shows)."""
@@ -193,6 +200,18 @@ class Photo:
     def tensor(self) -> torch.Tensor:
         """(1, 3, size, size) float in [-1, 1]."""
         return torch.from_numpy(self.square.copy()).permute(2, 0, 1)[None].float().div(127.5).sub(1.0)
+
+
+def photo_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the image's header alone, before decoding (None when it cannot be read:
+    decode_photo then says why). A memory budget can refuse a photo before its pixels exist."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(bytes(data))) as im:
+                return im.size
+    except Exception:
+        return None
 
 
 def load_photo(data: bytes, size: int, *, fit: str = "crop", max_bytes: int = MAX_BYTES,

@@ -31,6 +31,8 @@ from . import ws
 from .decoding import Decoding
 from .security import Guard, allowed_hosts
 from .jobs import JobQueueFull, JobRunner
+from .memory import large_blocks_to_os
+from .photos import PhotoMemoryFull
 from .render import Busy, Renderer
 from .routes import fallback, health
 from .routes import jobs as jobs_routes
@@ -169,6 +171,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _jobs_full(request, exc: JobQueueFull):
         return err(503, f"the server is busy adapting other photos ({exc})", retry=exc.retry_after)
 
+    @app.exception_handler(PhotoMemoryFull)
+    async def _photo_memory(request, exc: PhotoMemoryFull):
+        return err(503, str(exc), retry=exc.retry_after)
+
     @app.exception_handler(Busy)
     async def _busy(request, exc: Busy):
         return err(503, f"the server is busy ({exc}); try again shortly", retry=1)
@@ -195,6 +201,7 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
         # torch runs single-threaded in every server thread but a photo job's; batches of frames spread
         # over `threads` render threads instead (threads.py)
         single_threaded()
+        large_blocks_to_os()  # a photo's decoded pixels leave the process with the photo (memory.py)
         app.state.renderer.threads = settings.threads or default_render_threads()
         app.state.jobs.threads = settings.job_threads  # one by default: a team would fight the render threads
         if not injected:

@@ -307,7 +307,7 @@ class JobRunner:
             raise
         finally:
             self._running.discard(job)
-            if job.started is not None:
+            if job.started is not None and state == "done":  # a cancelled job says nothing about how long one takes
                 self._durations.append(self.clock() - job.started)
             self._settle(job, state, error)
             self._dispatch()

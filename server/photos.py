@@ -12,7 +12,10 @@ image. view=composite is then the original photo at full resolution with the pai
 (ganpaint.photo.composite: pixels beyond the strokes' footprint + a 2 % seam are the original's, bit for
 bit), and every frame the page shows (websocket, view=frame, edit answers) is that same composite on the
 photo's square at display size: what you see is what you download.
-The photo lives in the session only: deleting or expiring the session drops it and stops its job.
+The photo lives in the session only: deleting or expiring the session drops it and stops its job, and
+a job that is cancelled or fails leaves only the photo's model-size square (Photo.released). All photos
+together stay within settings.photo_memory_bytes (counted from the upload's header before decoding):
+beyond it uploads get PhotoMemoryFull (503 + Retry-After).
 """
 from __future__ import annotations
 
@@ -27,14 +30,15 @@ from ganpaint.edit import over, stroke_edit
 from ganpaint.imaging import encode_array
 from ganpaint.invert import EncoderError, find_encoder
 from ganpaint.model import PaintModel
-from ganpaint.photo import composite, load_photo
+from ganpaint.photo import composite, load_photo, photo_size
 from ganpaint.photo_fit import fit_summary, photo_omissions
 
 from .jobs import Job, JobAborted
+from .memory import release_memory
 from .render import session_frame
 from .sessions import Session, new_session_id
 
-__all__ = ["adapt_settings", "encoder_for", "frame_size", "pending_frame", "photo_frame", "session_image", "start_photo"]
+__all__ = ["PhotoMemoryFull", "photo_memory", "check_photo_memory", "adapt_settings", "encoder_for", "frame_size", "pending_frame", "photo_frame", "session_image", "start_photo"]
 
 log = logging.getLogger("ganpaint.server")
 
@@ -82,8 +86,21 @@ async def start_photo(app_state, model_id: str, model: PaintModel, data: bytes, 
     """Decode the upload (in a thread), make its session and queue its adaptation."""
     settings, jobs, store = app_state.settings, app_state.jobs, app_state.sessions
     jobs.check_capacity()  # refuse before decoding: a busy server should not spend a second on the upload
-    photo = await anyio.to_thread.run_sync(lambda: load_photo(
-        data, model.resolution, fit=fit, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_upload_pixels))
+    # the memory budget, from the header alone: pixels of the decoded photo, its square and its display frame
+    size = photo_size(data)
+    need = 0
+    if size is not None:
+        square = min(size) if fit == "crop" else max(size)
+        side = max(model.resolution, min(settings.photo_frame_size, square))  # as frame_size() will make it
+        need = (size[0] * size[1] + model.resolution ** 2 + side * side) * 3
+    check_photo_memory(app_state, need)
+    app_state.photo_bytes_decoding = getattr(app_state, "photo_bytes_decoding", 0) + need
+    try:
+        photo = await anyio.to_thread.run_sync(lambda: load_photo(
+            data, model.resolution, fit=fit, max_bytes=settings.max_upload_bytes,
+            max_pixels=settings.max_upload_pixels))
+    finally:
+        app_state.photo_bytes_decoding -= need
     # a placeholder h until the job is done: nothing renders it (the session shows the photo meanwhile)
     h = torch.zeros(1, model.channels, model.layer_size, model.layer_size, device=model.device)
     session = Session(new_session_id(), model_id, model, settings, seed=None, z=None, h=h, clock=store.clock)
@@ -138,6 +155,10 @@ async def start_photo(app_state, model_id: str, model: PaintModel, data: bytes, 
     def listener(job: Job) -> None:  # event loop
         if job.ended and job.state != "done" and session.source.get("job") == job.id and not session.closed:
             session.source = {**session.source, "status": job.state, "error": job.error}
+            if session.photo is not None:  # no result to paint on: free the full-resolution pixels now
+                session.photo = session.photo.released()
+                session.clear_frames()
+                release_memory()
             for p in _painters(app_state, session):
                 p.state_changed()
         message = progress_message(jobs, job)
@@ -153,6 +174,36 @@ async def start_photo(app_state, model_id: str, model: PaintModel, data: bytes, 
     job_id[0] = job.id
     session.source["job"] = job.id
     return session, job
+
+
+class PhotoMemoryFull(RuntimeError):
+    """Photos held in memory would exceed settings.photo_memory_bytes; retry_after: seconds (503)."""
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+def photo_memory(app_state) -> int:
+    """Bytes of photo pixels held now: every session's photo plus uploads being decoded."""
+    held = sum(s.photo.nbytes for s in app_state.sessions if s.photo is not None)
+    return held + getattr(app_state, "photo_bytes_decoding", 0)
+
+
+def check_photo_memory(app_state, need: int) -> None:
+    budget = app_state.settings.photo_memory_bytes
+    held = photo_memory(app_state)
+    if held + need <= budget:
+        return
+    # photos leave memory when their session is deleted or expires, or their job is cancelled or fails
+    store, now = app_state.sessions, app_state.sessions.clock()
+    expiries = [max(0.0, (s.ttl_s or app_state.settings.session_ttl_s) - (now - s.last_used))
+                for s in store if s.photo is not None and s.connections == 0]
+    soonest = min(expiries + [app_state.jobs.retry_after() if app_state.jobs.counts()["running"] else 3600])
+    mb = 2 ** 20
+    raise PhotoMemoryFull(f"the server holds {held / mb:.0f} MB of photos and this one needs {need / mb:.0f} MB "
+                          f"more than its {budget / mb:.0f} MB allow; try again later or upload a smaller photo",
+                          int(min(3600, max(1, round(soonest)))))
 
 
 def frame_size(session: Session) -> int:

@@ -208,6 +208,11 @@ class Session:
                 self._frames.move_to_end((state_id, fmt))
             return data
 
+    def clear_frames(self) -> None:
+        """Forget encoded frames (the picture they show changed without a new state)."""
+        with self._lock:
+            self._frames.clear()
+
     def store_frame(self, state_id: int, fmt: str, data: bytes) -> None:
         if self.settings.frame_cache <= 0:
             return
@@ -231,7 +236,7 @@ class Session:
         """Approximate bytes this session holds beyond the shared model."""
         tensors = [self.h] + ([self.z] if self.z is not None else [])
         photo = self.photo
-        extra = photo.original.nbytes + photo.square.nbytes if photo is not None else 0
+        extra = photo.nbytes if photo is not None else 0
         with self._lock:
             tensors += [t for comp in self._composites.values() for t in comp]
             frames = sum(len(b) for b in self._frames.values())

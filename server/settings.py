@@ -67,6 +67,8 @@ class Settings(BaseSettings):
 
     # photos: adaptation is minutes of CPU per photo, so jobs run in a small pool behind a short queue
     photo_ttl_s: float = Field(1800.0, gt=0, description="an idle photo session (and its photo) is dropped after this")
+    photo_memory_bytes: int = Field(1 << 30, ge=0, description="photo pixels held in memory by all sessions "
+                                    "together (a 4096² upload holds ≈ 50 MB); beyond it uploads get 503 + Retry-After")
     photo_frame_size: int = Field(512, ge=16, le=2048, description="side of the frames shown while painting a "
                                   "photo (the full-resolution composite at display size; smaller photos: their own)")
     photo_fit: Literal["crop", "letterbox"] = Field("crop", description="default fit of a photo to the model's square")
