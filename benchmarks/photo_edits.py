@@ -13,7 +13,8 @@ uploaded the way the server does (ganpaint.photo.load_photo + ganpaint.adapt.ada
 encoder), and the same strokes are painted on the photo. Variants tell what damps an edit:
   scene        the generator's own image (the reference)
   photo        what the person downloads: the footprint composite of the adapted generator's output
-  model        the adapted generator's raw output (no composite)
+  model        the adapted generator's raw output (no composite); its fine offset fades where the edit acts
+  unfaded      the same with the offset applied everywhere, as fitted (the recipe before issue 16)
   no_offset    the adapted generator without the fine offset
   no_adapt     the shared generator on the optimized layer4 activations (no adapted layers)
 Real photos (scikit-image's samples) get draw trials anywhere the concept is absent and removes where present.
@@ -33,7 +34,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ganpaint.adapt import AdaptSettings, _assemble, adapt
+from ganpaint.adapt import Adaptation, AdaptSettings, _assemble, adapt
 from ganpaint.edit import Stroke, compose
 from ganpaint.imaging import to_uint8
 from ganpaint.invert import find_encoder
@@ -44,7 +45,7 @@ from ganpaint.train import HELDOUT_SEED_BASE
 
 CONCEPTS = ("tree", "grass", "door", "sky", "cloud", "brick", "dome")
 PHOTOS = ("astronaut", "chelsea", "rocket", "coffee")
-VARIANTS = ("photo", "model", "no_offset", "no_adapt")
+VARIANTS = ("photo", "model", "unfaded", "no_offset", "no_adapt")
 SEED_BASE = HELDOUT_SEED_BASE + 300_000  # held out from training, apart from the other benchmarks' seeds
 
 
@@ -115,7 +116,10 @@ def run_target(model, seg, names, encoder, hyper, rgb: np.ndarray, rng, *, anywh
     a = adapt(model.generator, x, encoder=encoder, edit_layer=model.edit_layer, settings=hyper)
     seconds = time.perf_counter() - t0
     coarse = a.generator._modules[a.coarse_layer]
-    views = {"model": a.generator, "no_offset": _assemble(model.generator, a.coarse_layer, coarse, a.fine_layer, None),
+    unfaded = Adaptation.from_state(model.generator, a.state_dict(), coarse_layer=a.coarse_layer,
+                                    fine_layer=a.fine_layer, fade=False).generator
+    views = {"model": a.generator, "unfaded": unfaded,
+             "no_offset": _assemble(model.generator, a.coarse_layer, coarse, a.fine_layer, None),
              "no_adapt": model.generator}
     with torch.inference_mode():
         sq_labels = seg.segment(x).cpu()[0]
