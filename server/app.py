@@ -32,14 +32,15 @@ from .decoding import Decoding
 from .security import Guard, allowed_hosts
 from .jobs import JobQueueFull, JobRunner
 from .memory import large_blocks_to_os
-from .photos import PhotoMemoryFull
 from .render import Busy, Renderer
 from .routes import fallback, health
 from .routes import jobs as jobs_routes
 from .routes import photos as photos_routes
 from .routes import models as models_routes
 from .routes import sessions as sessions_routes
-from .sessions import SessionError, SessionStore, StoreFull
+from .photos import PhotoMemoryFull, Photos
+from .sessions import SessionError
+from .store import SessionStore, StoreFull
 from .strokes import MaskBudgetExceeded
 from .settings import Settings
 from .threads import default_render_threads, single_threaded
@@ -231,10 +232,9 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
     app.state.sessions = SessionStore(settings)
     app.state.renderer = Renderer(batching=settings.batching, max_batch=settings.max_batch,
                                   max_pending=settings.max_pending)
-    app.state.painters = {}  # session id → set of open websocket painters (ws.Painter)
     app.state.jobs = JobRunner(workers=settings.job_workers, max_queued=settings.job_queue, keep_s=settings.job_keep_s)
     app.state.decoding = Decoding(settings.decode_threads)
-    app.state.encoders = {}  # model id → photo encoder or None, loaded by the first photo job
+    app.state.photos = Photos(settings, app.state.jobs, app.state.sessions)
 
     _install_error_handlers(app)
     app.add_middleware(BodyLimit, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes)

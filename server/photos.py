@@ -1,17 +1,21 @@
 """Photo sessions: an upload becomes a session at once, and a background job adapts the generator to it.
 
-    session, job = await start_photo(app.state, "scenes", model, data, fit="crop")   # PhotoError, JobQueueFull
-    data = await session_image(app.state, session, "png", view="composite", key=("rest", "…"))
+    photos = Photos(settings, jobs, sessions)                       # one per app (PhotosDep)
+    session, job = await photos.start("scenes", model, data, fit="crop")   # PhotoError, JobQueueFull, StoreFull
+    data = await session_image(renderer, session, "png", view="composite", key=("rest", "…"), quality=95)
     data = await photo_frame(renderer, session, session.state, "webp", key=key)   # what the page shows
 
 While the job runs, the session shows the photo itself (its square at display size over the websocket,
-the original for view=composite) and refuses strokes. When the job is done the session's source becomes
-the photo: h = the adapted layer4 activations, generator = ganpaint.adapt's view (per-session copies of
-the adapted layers; the shared model is never changed), so brushes, undo and frames work as on any
-image. view=composite is then the original photo at full resolution with the painted area blended in
-(ganpaint.photo.composite: pixels beyond the strokes' footprint + a 2 % seam are the original's, bit for
-bit), and every frame the page shows (websocket, view=frame, edit answers) is that same composite on the
-photo's square at display size: what you see is what you download.
+the original for view=composite) and refuses strokes; its subscribers hear the job's progress. When the
+job is done the session adopts the result (`Session.adopt_photo`): h = the adapted layer4 activations,
+generator = ganpaint.adapt's view (per-session copies of the adapted layers; the shared model is never
+changed), so brushes, undo and frames work as on any image. view=composite is then the original photo
+at full resolution with the painted area blended in (ganpaint.photo.composite: pixels beyond the
+strokes' footprint + a 2 % seam are the original's, bit for bit), and every frame the page shows
+(websocket, view=frame, edit answers) is that same composite on the photo's square at display size:
+what you see is what you download. The job's metrics say how well the model itself can draw the photo
+(ganpaint.photo_fit: PSNR before the fine offset, per-class omissions, a plain hint).
+
 The photo lives in the session only: deleting or expiring the session drops it and stops its job, and
 a job that is cancelled or fails leaves only the photo's model-size square (Photo.released). All photos
 together stay within settings.photo_memory_bytes (counted from the upload's header before decoding):
@@ -33,147 +37,31 @@ from ganpaint.model import PaintModel
 from ganpaint.photo import composite, load_photo, photo_size
 from ganpaint.photo_fit import fit_summary, photo_omissions
 
-from .jobs import Job, JobAborted
+from .jobs import Job, JobAborted, JobRunner
 from .memory import release_memory
-from .render import session_frame
-from .sessions import Session, new_session_id
+from .render import Renderer, session_frame
+from .sessions import Closed, Event, Session, new_session_id
+from .settings import Settings
+from .sources import PhotoSource
+from .store import SessionStore
 
-__all__ = ["PhotoMemoryFull", "photo_memory", "check_photo_memory", "adapt_settings", "encoder_for", "frame_size", "pending_frame", "photo_frame", "session_image", "start_photo"]
+__all__ = ["Photos", "PhotoMemoryFull", "adapt_settings", "frame_size", "pending_frame", "photo_frame",
+           "progress_message", "session_image"]
 
 log = logging.getLogger("ganpaint.server")
 
 
-def adapt_settings(settings) -> AdaptSettings:
+def adapt_settings(settings: Settings) -> AdaptSettings:
     """The recipe's defaults, with the step budgets the server settings set."""
     budget = {"h_steps": settings.adapt_h_steps, "coarse_steps": settings.adapt_coarse_steps,
               "fine_steps": settings.adapt_fine_steps, "init_candidates": settings.adapt_init_candidates}
     return AdaptSettings(**{k: v for k, v in budget.items() if v is not None})
 
 
-def encoder_for(app_state, model_id: str, model: PaintModel):
-    """The model's encoder (models/<id>/encoder.safetensors), loaded once; None when it has none or it does not fit."""
-    cache = app_state.encoders
-    if model_id not in cache:
-        try:
-            cache[model_id] = find_encoder(model.folder, model.generator, model.info)
-        except EncoderError as e:  # adaptation still works without one: it starts from random candidates
-            log.warning("model %r: encoder not used: %s", model_id, e)
-            cache[model_id] = None
-        if cache[model_id] is not None:
-            cache[model_id] = cache[model_id].to(model.device)
-    return cache[model_id]
-
-
-def running_job_message(app_state, session: Session) -> dict | None:
-    """The progress message of the session's photo job while it runs: a socket that opens mid-job gets
-    where it stands at once, not only the stages still to come."""
-    job = app_state.jobs.get(session.source.get("job") or "")
-    return None if job is None or job.ended else progress_message(app_state.jobs, job)
-
-
-def _painters(app_state, session: Session):
-    return list(app_state.painters.get(session.id, ()))
-
-
-def progress_message(jobs, job: Job) -> dict:
+def progress_message(jobs: JobRunner, job: Job) -> dict:
     d = jobs.describe(job)
     return {"type": "progress", "job": job.id, "progress": d["progress"], "stage": d["stage"], "state": d["state"],
             "metrics": d["metrics"], "error": d["error"], "eta_s": d["eta_s"], "position": d["position"]}
-
-
-async def start_photo(app_state, model_id: str, model: PaintModel, data: bytes, *, fit: str,
-                      filename: str | None = None) -> tuple[Session, Job]:
-    """Decode the upload (in a thread), make its session and queue its adaptation."""
-    settings, jobs, store = app_state.settings, app_state.jobs, app_state.sessions
-    jobs.check_capacity()  # refuse before decoding: a busy server should not spend a second on the upload
-    # the memory budget, from the header alone: pixels of the decoded photo, its square and its display frame
-    size = photo_size(data)
-    need = 0
-    if size is not None:
-        square = min(size) if fit == "crop" else max(size)
-        side = max(model.resolution, min(settings.photo_frame_size, square))  # as frame_size() will make it
-        need = (size[0] * size[1] + model.resolution ** 2 + side * side) * 3
-    check_photo_memory(app_state, need)
-    app_state.photo_bytes_decoding = getattr(app_state, "photo_bytes_decoding", 0) + need
-    try:
-        photo = await anyio.to_thread.run_sync(lambda: load_photo(
-            data, model.resolution, fit=fit, max_bytes=settings.max_upload_bytes,
-            max_pixels=settings.max_upload_pixels))
-    finally:
-        app_state.photo_bytes_decoding -= need
-    # a placeholder h until the job is done: nothing renders it (the session shows the photo meanwhile)
-    h = torch.zeros(1, model.channels, model.layer_size, model.layer_size, device=model.device)
-    session = Session(new_session_id(), model_id, model, settings, seed=None, z=None, h=h, clock=store.clock)
-    g = photo.geometry
-    source = {"kind": "photo", "status": "adapting", "job": None, "width": g.width, "height": g.height, "fit": fit}
-    if filename:
-        source["name"] = filename[:200]
-    session.set_source(seed=None, z=None, h=h, source=source, photo=photo)
-    session.ttl_s = min(settings.photo_ttl_s, settings.session_ttl_s)
-    jobs.check_capacity()  # again: another upload may have taken the last slot while this one decoded
-    store.add(session)  # from here to submit nothing awaits, so the slot is still free
-    hyper = adapt_settings(settings)
-
-    def work(job: Job):  # worker thread
-        job.report("encoder", 0.0)
-        encoder = encoder_for(app_state, model_id, model)
-        job.metrics = {"encoder": encoder is not None}
-        x = photo.tensor().to(model.device)
-        result = adapt(model.generator, x, encoder=encoder, edit_layer=model.edit_layer, settings=hyper,
-                       progress_fn=lambda stage, frac, err: job.report(stage, frac, {"l1": round(err, 5)}),
-                       abort_fn=job.aborted, keep_images=True)
-        # honest about fit: what the model itself draws, before the fine offset copies the photo's details in
-        drawn = result.metrics.pop("images")["coarse"]
-        omissions = photo_omissions(model.segmenter, x, drawn) if model.segmenter is not None else None
-        return result, omissions
-
-    def stop_if() -> str | None:  # worker thread: read only
-        if session.closed:
-            return "the session was deleted or has expired"
-        if session.source.get("job") != job_id[0]:
-            return "the session moved on to another picture"
-        return None
-
-    def adopt(job: Job, out) -> None:  # event loop
-        reason = stop_if()
-        if reason:
-            raise JobAborted(reason)
-        result, omissions = out
-        st = result.metrics.get("stages", {})
-        final = st.get("fine", {})
-        fit = fit_summary(st.get("coarse", {}).get("psnr"), omissions)
-        job.metrics = {"encoder": job.metrics.get("encoder", False), "l1": final.get("l1"), "psnr": final.get("psnr"),
-                       "psnr_model": fit["psnr_model"], "seconds": result.metrics.get("seconds"), "stages": st,
-                       "fit": fit, "omissions": omissions}
-        session.omissions = omissions
-        session.set_source(seed=None, z=None, h=result.h, generator=model.prepare_generator(result.generator),
-                           source={**session.source, "status": "ready", "fit": {k: fit[k] for k in ("level", "hint")}},
-                           photo=session.photo)
-        for p in _painters(app_state, session):
-            p.state_changed()
-
-    def listener(job: Job) -> None:  # event loop
-        if job.ended and job.state != "done" and session.source.get("job") == job.id and not session.closed:
-            session.source = {**session.source, "status": job.state, "error": job.error}
-            if session.photo is not None:  # no result to paint on: free the full-resolution pixels now
-                session.photo = session.photo.released()
-                session.clear_frames()
-                release_memory()
-            for p in _painters(app_state, session):
-                p.state_changed()
-        message = progress_message(jobs, job)
-        for p in _painters(app_state, session):
-            p.post(message)
-
-    job_id = [None]
-    try:
-        job = jobs.submit(work, kind="adapt", owner=session.id, stop_if=stop_if, on_done=adopt, listener=listener)
-    except Exception:
-        store.delete(session.id)
-        raise
-    job_id[0] = job.id
-    session.source["job"] = job.id
-    return session, job
 
 
 class PhotoMemoryFull(RuntimeError):
@@ -184,32 +72,136 @@ class PhotoMemoryFull(RuntimeError):
         self.retry_after = retry_after
 
 
-def photo_memory(app_state) -> int:
-    """Bytes of photo pixels held now: every session's photo plus uploads being decoded."""
-    held = sum(s.photo.nbytes for s in app_state.sessions if s.photo is not None)
-    return held + getattr(app_state, "photo_bytes_decoding", 0)
+class Photos:
+    """Turns uploads into photo sessions and runs their adaptation jobs; keeps each model's encoder."""
 
+    def __init__(self, settings: Settings, jobs: JobRunner, sessions: SessionStore) -> None:
+        self.settings, self.jobs, self.sessions = settings, jobs, sessions
+        self._encoders: dict[str, torch.nn.Module | None] = {}  # model id → encoder, loaded by the first job
+        self.decoding = 0  # bytes reserved by uploads being decoded (the memory budget counts them)
 
-def check_photo_memory(app_state, need: int) -> None:
-    budget = app_state.settings.photo_memory_bytes
-    held = photo_memory(app_state)
-    if held + need <= budget:
-        return
-    # photos leave memory when their session is deleted or expires, or their job is cancelled or fails
-    store, now = app_state.sessions, app_state.sessions.clock()
-    expiries = [max(0.0, (s.ttl_s or app_state.settings.session_ttl_s) - (now - s.last_used))
-                for s in store if s.photo is not None and s.connections == 0]
-    soonest = min(expiries + [app_state.jobs.retry_after() if app_state.jobs.counts()["running"] else 3600])
-    mb = 2 ** 20
-    raise PhotoMemoryFull(f"the server holds {held / mb:.0f} MB of photos and this one needs {need / mb:.0f} MB "
-                          f"more than its {budget / mb:.0f} MB allow; try again later or upload a smaller photo",
-                          int(min(3600, max(1, round(soonest)))))
+    def encoder_for(self, model_id: str, model: PaintModel):
+        """The model's encoder (models/<id>/encoder.safetensors), loaded once; None when it has none or it does not fit."""
+        if model_id not in self._encoders:
+            try:
+                encoder = find_encoder(model.folder, model.generator, model.info)
+            except EncoderError as e:  # adaptation still works without one: it starts from random candidates
+                log.warning("model %r: encoder not used: %s", model_id, e)
+                encoder = None
+            self._encoders[model_id] = encoder.to(model.device) if encoder is not None else None
+        return self._encoders[model_id]
+
+    async def start(self, model_id: str, model: PaintModel, data: bytes, *, fit: str,
+                    filename: str | None = None) -> tuple[Session, Job]:
+        """Decode the upload (in a thread), make its session and queue its adaptation."""
+        settings, jobs = self.settings, self.jobs
+        jobs.check_capacity()  # refuse before decoding: a busy server should not spend a second on the upload
+        # the memory budget, from the header alone: pixels of the decoded photo, its square and its display frame
+        size = photo_size(data)
+        need = 0
+        if size is not None:
+            square = min(size) if fit == "crop" else max(size)
+            side = max(model.resolution, min(settings.photo_frame_size, square))  # as frame_size() will make it
+            need = (size[0] * size[1] + model.resolution ** 2 + side * side) * 3
+        self.check_memory(need)
+        self.decoding += need
+        try:
+            photo = await anyio.to_thread.run_sync(lambda: load_photo(
+                data, model.resolution, fit=fit, max_bytes=settings.max_upload_bytes,
+                max_pixels=settings.max_upload_pixels))
+        finally:
+            self.decoding -= need
+        # a placeholder h until the job is done: nothing renders it (the session shows the photo meanwhile)
+        h = torch.zeros(1, model.channels, model.layer_size, model.layer_size, device=model.device)
+        g = photo.geometry
+        source = PhotoSource(g.width, g.height, fit, name=filename[:200] if filename else None)
+        session = Session(new_session_id(), model_id, model, settings, z=None, h=h, source=source, photo=photo,
+                          clock=self.sessions.clock)
+        session.ttl_s = min(settings.photo_ttl_s, settings.session_ttl_s)
+        jobs.check_capacity()  # again: another upload may have taken the last slot while this one decoded
+        self.sessions.add(session)  # from here to submit nothing awaits, so the slot is still free
+        hyper = adapt_settings(settings)
+
+        def work(job: Job):  # worker thread
+            job.report("encoder", 0.0)
+            encoder = self.encoder_for(model_id, model)
+            job.metrics = {"encoder": encoder is not None}
+            x = photo.tensor().to(model.device)
+            result = adapt(model.generator, x, encoder=encoder, edit_layer=model.edit_layer, settings=hyper,
+                           progress_fn=lambda stage, frac, err: job.report(stage, frac, {"l1": round(err, 5)}),
+                           abort_fn=job.aborted, keep_images=True)
+            # honest about fit: what the model itself draws, before the fine offset copies the photo's details in
+            drawn = result.metrics.pop("images")["coarse"]
+            omissions = photo_omissions(model.segmenter, x, drawn) if model.segmenter is not None else None
+            return result, omissions
+
+        def stop_if() -> str | None:  # worker thread: read only
+            if session.closed:
+                return "the session was deleted or has expired"
+            if session.photo is not photo:  # the photo is this job's token: a new picture replaces it
+                return "the session moved on to another picture"
+            return None
+
+        def adopt(job: Job, out) -> None:  # event loop
+            reason = stop_if()
+            if reason:
+                raise JobAborted(reason)
+            result, omissions = out
+            st = result.metrics.get("stages", {})
+            final = st.get("fine", {})
+            fit_ = fit_summary(st.get("coarse", {}).get("psnr"), omissions)
+            job.metrics = {"encoder": job.metrics.get("encoder", False), "l1": final.get("l1"),
+                           "psnr": final.get("psnr"), "psnr_model": fit_["psnr_model"],
+                           "seconds": result.metrics.get("seconds"), "stages": st, "fit": fit_, "omissions": omissions}
+            session.adopt_photo(result.h, model.prepare_generator(result.generator),
+                                fit={k: fit_[k] for k in ("level", "hint")}, omissions=omissions)
+
+        def listener(job: Job) -> None:  # event loop
+            if stop_if():
+                return  # the news is about a picture the session no longer shows
+            if job.ended and job.state != "done":
+                session.photo_failed(job.state, job.error)  # keeps only the photo's model-size square
+                release_memory()
+            session.report_progress(progress_message(jobs, job), ended=job.ended)
+
+        try:
+            job = jobs.submit(work, kind="adapt", owner=session.id, stop_if=stop_if, on_done=adopt, listener=listener)
+        except Exception:
+            self.sessions.delete(session.id)
+            raise
+        session.attach_job(job.id, progress_message(jobs, job))
+
+        def on_session(event: Event) -> None:  # a deleted or expired session stops its job now, even queued
+            if isinstance(event, Closed):
+                jobs.cancel_owner(session.id, event.reason)
+
+        session.subscribe(on_session)
+        return session, job
+
+    # ------------------------------------------------------------------ memory
+    def memory(self) -> int:
+        """Bytes of photo pixels held now: every session's photo plus uploads being decoded."""
+        return sum(s.photo.nbytes for s in self.sessions if s.photo is not None) + self.decoding
+
+    def check_memory(self, need: int) -> None:
+        budget = self.settings.photo_memory_bytes
+        held = self.memory()
+        if held + need <= budget:
+            return
+        # photos leave memory when their session is deleted or expires, or their job is cancelled or fails
+        now = self.sessions.clock()
+        expiries = [max(0.0, (s.ttl_s or self.settings.session_ttl_s) - (now - s.last_used))
+                    for s in self.sessions if s.photo is not None and s.subscribers == 0]
+        soonest = min(expiries + [self.jobs.retry_after() if self.jobs.counts()["running"] else 3600])
+        mb = 2 ** 20
+        raise PhotoMemoryFull(f"the server holds {held / mb:.0f} MB of photos and this one needs {need / mb:.0f} MB "
+                              f"more than its {budget / mb:.0f} MB allow; try again later or upload a smaller photo",
+                              int(min(3600, max(1, round(soonest)))))
 
 
 def frame_size(session: Session) -> int:
     """The side of the frames the page shows for a photo: its square at display size, never below the model's."""
-    photo, settings = session.photo, session.settings
-    return max(session.model.resolution, min(settings.photo_frame_size, int(photo.geometry.side)))
+    return max(session.model.resolution, min(session.settings.photo_frame_size, int(session.photo.geometry.side)))
 
 
 async def pending_frame(session: Session, fmt: str, quality: int) -> bytes:
@@ -227,8 +219,8 @@ async def pending_frame(session: Session, fmt: str, quality: int) -> bytes:
     return data
 
 
-async def photo_frame(renderer, session: Session, state, fmt: str, *, key: Hashable, preview=None, quality: int = 90,
-                      region=None, refuse_when_busy: bool = False) -> bytes | None:
+async def photo_frame(renderer: Renderer, session: Session, state, fmt: str, *, key: Hashable, preview=None,
+                      quality: int = 90, region=None, refuse_when_busy: bool = False) -> bytes | None:
     """What the page shows while painting a photo: the same composite as the download, on the photo's
     square at display size (ganpaint.photo.composite(size=…)). None when a newer frame superseded it."""
     photo = session.photo
@@ -243,9 +235,8 @@ async def photo_frame(renderer, session: Session, state, fmt: str, *, key: Hasha
             return cached
     strokes = [e.stroke for e in state.strokes] + ([preview] if preview is not None else [])
     size = frame_size(session)
-    if not strokes:
-        arr = None
-    else:
+    arr = None
+    if strokes:
         h, model = session.h, session.model
 
         def prepare():
@@ -269,13 +260,12 @@ async def photo_frame(renderer, session: Session, state, fmt: str, *, key: Hasha
     return data
 
 
-async def session_image(app_state, session: Session, fmt: str, *, view: str, key: Hashable,
+async def session_image(renderer: Renderer, session: Session, fmt: str, *, view: str, key: Hashable, quality: int,
                         refuse_when_busy: bool = True) -> bytes:
     """The image of a session's current state in the requested view (seed sessions have only one view).
 
     Photos: composite = full resolution; frame = the same composite at display size (what the page
     shows); model = the generator's own output."""
-    renderer, quality = app_state.renderer, app_state.settings.quality
     photo = session.photo
     if photo is None:
         return await session_frame(renderer, session, session.state, fmt, key=key, quality=quality,

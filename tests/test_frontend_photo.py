@@ -131,7 +131,7 @@ def test_upload_progress_before_after_paint_download(page, server):
     assert page.evaluate("(id) => fetch(`/api/sessions/${id}`).then((r) => r.status)", seed_session) == 404  # freed
     page.wait_for_timeout(400)  # the adapted frame follows the state message
     # honest about fit: the page says in words when the model draws the photo poorly (a random model does)
-    fit = state["source"]["fit"]
+    fit = state["source"]["model_fit"]
     note = page.locator("#photo-fit")
     assert fit["level"] in ("good", "rough", "poor")
     if fit["hint"]:

@@ -146,7 +146,7 @@ def test_upload_adapt_paint_and_composite(make_app):
         assert j["metrics"]["psnr_model"] == round(j["metrics"]["stages"]["coarse"]["psnr"], 2)
         assert j["metrics"]["fit"]["level"] in ("good", "rough", "poor") and j["eta_s"] is None
         state = c.get(f"/api/sessions/{sid}").json()
-        assert state["source"]["fit"] == {k: j["metrics"]["fit"][k] for k in ("level", "hint")}
+        assert state["source"]["model_fit"] == {k: j["metrics"]["fit"][k] for k in ("level", "hint")}
         assert state["source"]["kind"] == "photo" and state["source"]["status"] == "ready"
         assert state["source"]["job"] == out["job"] and state["seed"] is None
 
@@ -258,21 +258,19 @@ def test_openapi_describes_photos_and_jobs(fast_client):
 
 # ---------------------------------------------------------------------------------------------- memory
 def test_photo_memory_budget_refuses_with_retry_after_and_cancel_frees_at_once(make_app):
-    from server.photos import photo_memory
-
     one = (96 * 64 + 16 * 16 + 64 * 64) * 3  # a 96×64 photo, its 16 px square and its 64 px display frame
     app = make_app(**ENDLESS, photo_memory_bytes=one + 1000, job_queue=4)
     with TestClient(app) as c:
         first = _upload(c, _png(_scene()))
         assert first.status_code == 202
         session = app.state.sessions.get(first.json()["session"])
-        assert photo_memory(app.state) == session.photo.nbytes <= one
+        assert app.state.photos.memory() == session.photo.nbytes <= one
         full = _upload(c, _png(_scene()))
         assert full.status_code == 503 and int(full.headers["retry-after"]) >= 1
         assert "MB" in full.json()["detail"] and len(app.state.sessions) == 1  # nothing was kept
         # cancelling the job frees the photo's pixels at once: only its model-size square stays to show
         assert c.delete(f"/api/jobs/{first.json()['job']}").json()["state"] == "cancelled"
-        assert session.photo.original.shape == (16, 16, 3) and photo_memory(app.state) == 16 * 16 * 3
+        assert session.photo.original.shape == (16, 16, 3) and app.state.photos.memory() == 16 * 16 * 3
         frame = _decode(c.get(f"/api/sessions/{session.id}/image?view=frame").content)
         assert np.array_equal(frame, session.photo.square)
         job = app.state.jobs.get(first.json()["job"])
@@ -281,4 +279,4 @@ def test_photo_memory_budget_refuses_with_retry_after_and_cancel_frees_at_once(m
         assert again.status_code == 202
         # deleting the session frees it too
         assert c.delete(f"/api/sessions/{again.json()['session']}").status_code == 204
-        assert photo_memory(app.state) == 16 * 16 * 3
+        assert app.state.photos.memory() == 16 * 16 * 3
