@@ -50,7 +50,7 @@ def server():
 
 @pytest.fixture
 def page(browser, server):
-    ctx = browser.new_context(viewport={"width": 1200, "height": 860})
+    ctx = browser.new_context(viewport={"width": 1200, "height": 860}, bypass_csp=True)  # tests evaluate scripts
     pg = ctx.new_page()
     pg.set_default_timeout(TIMEOUT_MS)
     errors = []
@@ -171,7 +171,8 @@ def test_upload_progress_before_after_paint_download(page, server):
             const ctx = o.getContext('2d'); ctx.drawImage(b, 0, 0);
             return Array.from(ctx.getImageData(0, 0, 64, 64).data); })""", session)
     frame = np.array(frame, np.float64).reshape(64, 64, 4)[..., :3]
-    assert np.abs(shown - frame).mean() < 4  # the page's WebP frame vs the lossless one
+    diff = np.abs(shown - frame)  # the page's WebP frame, drawn at canvas size and read back, vs the lossless one
+    assert np.median(diff) <= 2 and np.percentile(diff, 90) < 12, (np.median(diff), np.percentile(diff, 90))
     comp = page.evaluate("""(id) => fetch(`/api/sessions/${id}/image?view=composite&format=png`)
         .then((r) => r.blob()).then(createImageBitmap).then((b) => {
             const o = document.createElement('canvas'); o.width = o.height = 64;
