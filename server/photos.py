@@ -99,7 +99,7 @@ class Photos:
         # the memory budget, from the header alone: pixels of the decoded photo, its square and its display frame
         size = photo_size(data)
         need = 0
-        if size is not None:
+        if size is not None and size[0] * size[1] <= settings.max_upload_pixels:  # larger ones get 413 below
             square = min(size) if fit == "crop" else max(size)
             side = max(model.resolution, min(settings.photo_frame_size, square))  # as frame_size() will make it
             need = (size[0] * size[1] + model.resolution ** 2 + side * side) * 3
