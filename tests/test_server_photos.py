@@ -256,6 +256,14 @@ def test_openapi_describes_photos_and_jobs(fast_client):
     assert "view" in params
 
 
+def test_photo_errors_get_their_status_from_the_server():
+    from ganpaint.photo import CorruptPhoto, PhotoError, PhotoTooLarge, UnsupportedPhoto
+    from server.app import photo_status
+
+    assert [photo_status(e("x")) for e in (PhotoTooLarge, UnsupportedPhoto, CorruptPhoto, PhotoError)] == [413, 415, 422, 422]
+    assert not hasattr(PhotoError("x"), "http_status")  # HTTP is the web layer's business
+
+
 # ---------------------------------------------------------------------------------------------- memory
 def test_photo_memory_budget_refuses_with_retry_after_and_cancel_frees_at_once(make_app):
     one = (96 * 64 + 16 * 16 + 64 * 64) * 3  # a 96×64 photo, its 16 px square and its 64 px display frame
