@@ -37,7 +37,7 @@ tables: $(BIN)/.installed
 
 # every benchmark prints a table and writes benchmarks/results/<name>.json (run on an idle machine)
 bench: $(BIN)/.installed
-	for b in latency concurrency threads render reference realmodel dissection; do $(BIN)/python benchmarks/$$b.py || exit 1; done
+	for b in latency concurrency threads render reference realmodel dissection photo_load photo_memory photo_edits; do $(BIN)/python benchmarks/$$b.py || exit 1; done
 	$(BIN)/python benchmarks/adaptation.py --model models/scenes
 	$(BIN)/python benchmarks/brush_size.py --sheet docs/brush_size.png
 

@@ -33,13 +33,14 @@ from .decoding import Decoding
 from .security import Guard, allowed_hosts
 from .timeouts import BodyTimeout
 from .jobs import JobQueueFull, JobRunner
+from .memory import large_blocks_to_os
 from .render import Busy, Renderer
 from .routes import fallback, health
 from .routes import jobs as jobs_routes
 from .routes import photos as photos_routes
 from .routes import models as models_routes
 from .routes import sessions as sessions_routes
-from .photos import Photos
+from .photos import PhotoMemoryFull, Photos
 from .sessions import SessionError
 from .persist import Persistence
 from .persistence import open_store
@@ -188,6 +189,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _jobs_full(request, exc: JobQueueFull):
         return err(503, f"the server is busy adapting other photos ({exc})", retry=exc.retry_after)
 
+    @app.exception_handler(PhotoMemoryFull)
+    async def _photo_memory(request, exc: PhotoMemoryFull):
+        return err(503, str(exc), retry=exc.retry_after)
+
     @app.exception_handler(Busy)
     async def _busy(request, exc: Busy):
         return err(503, f"the server is busy ({exc}); try again shortly", retry=1)
@@ -214,7 +219,9 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
         # torch runs single-threaded in every server thread but a photo job's; batches of frames spread
         # over `threads` render threads instead (threads.py)
         single_threaded()
-        app.state.renderer.threads = app.state.jobs.threads = settings.threads or default_render_threads()
+        large_blocks_to_os()  # a photo's decoded pixels leave the process with the photo (memory.py)
+        app.state.renderer.threads = settings.threads or default_render_threads()
+        app.state.jobs.threads = settings.job_threads  # one by default: a team would fight the render threads
         if not injected:
             loaded = await asyncio.to_thread(load_models, settings, app.state.device)
             app.state.models.update(serving_models(loaded, settings, app.state.device))

@@ -201,10 +201,14 @@ class JobOut(BaseModel):
     progress: float = Field(ge=0.0, le=1.0)
     stage: str = Field(description="queued, starting, encoder, h4, coarse, fine, cancelling, then the final state")
     metrics: dict[str, Any] = Field(description="l1 (current reconstruction error, images in [-1, 1]); when done "
-                                    "also psnr, seconds and per-stage l1/psnr")
+                                    "also psnr, seconds, per-stage l1/psnr, psnr_model (before the fine offset: how "
+                                    "well the model itself can draw the photo), fit ({level: good|rough|poor, hint, "
+                                    "omitted}) and omissions (per-class shares in the photo vs its reconstruction)")
     error: str | None = Field(description="why it failed or was cancelled")
     position: int = Field(description="place in the queue (1 = next to start); 0 when not waiting")
     seconds: float = Field(description="time spent running so far")
+    eta_s: float | None = Field(None, description="estimated seconds until done (from the progress rate while "
+                                "running, recent job durations while queued); null once ended or unknown")
 
 
 IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {

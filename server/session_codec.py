@@ -62,7 +62,7 @@ def encode_session(s: Session) -> bytes:
         states.append({"id": st.id, "parent": st.parent, "strokes": refs})
     meta = {"version": VERSION, "id": s.id, "model": s.model_id, "source": _source_dict(s.source),
             "options": dataclasses.asdict(s.options), "strokes": strokes, "states": states, "pos": s.pos,
-            "ttl_s": s.ttl_s}
+            "ttl_s": s.ttl_s, "omissions": s.omissions}
     tensors = {"z": s.z.detach().cpu().contiguous()} if s.z is not None and s.seed is None else {}
     return st_save(tensors, metadata={"session": json.dumps(meta)})
 
@@ -149,4 +149,5 @@ def decode_session(data: bytes, photo_data: bytes | None, model: PaintModel, set
     s.options = SessionOptions(**meta.get("options", {}))
     s.ttl_s = meta.get("ttl_s")
     s.adaptation = adaptation
+    s.omissions = meta.get("omissions") if adaptation is not None else None
     return s

@@ -189,6 +189,7 @@ class Session:
         assert h.dim() == 4 and h.shape[0] == 1, "h must be (1, C, s, s)"
         self.source, self.z, self.h, self.generator, self.photo = source, z, h, generator, photo
         self.adaptation = None
+        self.omissions: dict | None = None  # a photo's classes vs its reconstruction's (ganpaint.photo_fit)
         with self._lock:
             self._composites: OrderedDict[int, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
             self._frames: OrderedDict[tuple[int, str], bytes] = OrderedDict()
@@ -214,10 +215,14 @@ class Session:
         self.progress = None if ended else message
         self.publish(Progress(message))
 
-    def adopt_photo(self, h: torch.Tensor, generator: Generator, adaptation: Adaptation | None = None) -> None:
-        """The photo's adaptation is done: paint on its activations with its adapted generator."""
-        source = dataclasses.replace(self._photo_source(), status="ready")
+    def adopt_photo(self, h: torch.Tensor, generator: Generator, *, fit: dict | None = None,
+                    omissions: dict | None = None, adaptation: Adaptation | None = None) -> None:
+        """The photo's adaptation is done: paint on its activations with its adapted generator. `fit` and
+        `omissions` say how well the model can draw the photo (ganpaint.photo_fit); `adaptation` is what
+        the record store keeps to restore it."""
+        source = dataclasses.replace(self._photo_source(), status="ready", model_fit=fit)
         self.set_source(source, z=None, h=h, generator=generator, photo=self.photo)
+        self.omissions = omissions
         self.adaptation = adaptation
         self._save_quietly()
         self.publish(Changed(self.state))
@@ -229,8 +234,13 @@ class Session:
             log.error("session %s: %s", self.id[:8], e)
 
     def photo_failed(self, status: str, error: str | None) -> None:
-        """The photo's adaptation failed or was cancelled: the session shows the photo and cannot be painted."""
+        """The photo's adaptation failed or was cancelled: the session cannot be painted, so it keeps only
+        the photo's model-size square to show (its full-resolution pixels are freed now)."""
         self.source = dataclasses.replace(self._photo_source(), status=status, error=error)
+        if self.photo is not None:
+            self.photo = self.photo.released()
+            with self._lock:
+                self._frames.clear()
         self._save_quietly()
         self.publish(Changed(self.state))
 
@@ -379,7 +389,7 @@ class Session:
         """Approximate bytes this session holds beyond the shared model."""
         tensors = [self.h] + ([self.z] if self.z is not None else [])
         photo = self.photo
-        extra = photo.original.nbytes + photo.square.nbytes if photo is not None else 0
+        extra = photo.nbytes if photo is not None else 0
         with self._lock:
             tensors += [t for comp in self._composites.values() for t in comp]
             frames = sum(len(b) for b in self._frames.values())

@@ -87,8 +87,14 @@ class Settings(BaseSettings):
 
     # photos: adaptation is minutes of CPU per photo, so jobs run in a small pool behind a short queue
     photo_ttl_s: float = Field(1800.0, gt=0, description="an idle photo session (and its photo) is dropped after this")
+    photo_memory_bytes: int = Field(1 << 30, ge=0, description="photo pixels held in memory by all sessions "
+                                    "together (a 4096² upload holds ≈ 50 MB); beyond it uploads get 503 + Retry-After")
+    photo_frame_size: int = Field(512, ge=16, le=2048, description="side of the frames shown while painting a "
+                                  "photo (the full-resolution composite at display size; smaller photos: their own)")
     photo_fit: Literal["crop", "letterbox"] = Field("crop", description="default fit of a photo to the model's square")
     job_workers: int = Field(1, ge=1, description="adaptation jobs that run at once (threads)")
+    job_threads: int = Field(1, ge=1, description="torch intra-op threads of one adaptation job; more than one "
+                             "makes an OpenMP team that stalls whenever a render thread takes its core (threads.py)")
     job_queue: int = Field(4, ge=0, description="jobs that may wait for a worker before uploads get 503")
     job_keep_s: float = Field(600.0, gt=0, description="how long a finished job's record stays readable")
     # adaptation budget; None keeps ganpaint.adapt.AdaptSettings' defaults (tests use tiny budgets)

@@ -13,7 +13,8 @@ builds a queue. A bad message is answered with {"type": "error", "detail"} and t
 painting; closing the socket cancels its render. Photo sessions also get {"type": "progress", "job",
 "progress", "stage", "state", ...} messages while their adaptation job runs (only the newest per job
 is kept for a slow client; a socket that opens mid-job gets where the job stands at once); until it
-is done the frame is the photo itself and strokes are refused.
+is done the frame is the photo itself and strokes are refused. A photo's frames are the download's
+composite at display size (server.photos.photo_frame).
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from ganpaint.renderer import RegionRenderer
 from .commands import AddStroke, BadMessage, has_mask, parse_message
 from .decoding import Decoding
 from .deps import DecodingDep, RendererDep, SessionsDep, SettingsDep, client_of
-from .photos import pending_frame
+from .photos import photo_frame
 from .render import Renderer, session_frame
 from .sessions import Changed, Closed, Event, Progress, Session, SessionError
 from .settings import Settings
@@ -123,8 +124,10 @@ class Painter:
             self.frame_due = False
             session, state, preview = self.session, self.session.state, self.preview
             try:
-                if not session.editable:  # a photo still being adapted: show the photo itself
-                    data = await pending_frame(session, self.fmt, self.settings.quality)
+                if session.photo is not None:  # the composite the download gives, at display size
+                    data = await photo_frame(self.renderer, session, state, self.fmt, key=self.key,
+                                             preview=preview, quality=self.settings.quality,
+                                             region=self.region() if preview is not None else None)
                 else:
                     data = await session_frame(self.renderer, session, state, self.fmt, key=self.key,
                                                preview=preview, quality=self.settings.quality,

@@ -50,6 +50,7 @@ window.addEventListener("unhandledrejection", (ev) => showMessage(ev.reason?.mes
 const canvas = new PaintCanvas({
   stage: $("stage"), image: $("image"), overlay: $("overlay"), cursor: $("cursor"),
   onStrokeStart: (p) => input.start(p), onStrokeMove: (ps) => input.move(ps), onStrokeEnd: (p) => input.end(p),
+  onRefused: () => showMessage(photos.refusal(), "info"),
 });
 const redrawOverlay = () => canvas.drawStrokes([...pending.strokes, input.drawing]);
 const pending = new PendingStrokes({
@@ -188,7 +189,7 @@ $("download").addEventListener("click", (ev) => { if (!session.session) ev.preve
 // ------------------------------------------------------------------ photos
 const photos = new PhotoMode({
   stage: $("stage"), before: $("before"), image: $("image"), toggle: $("before-after"),
-  progress: new ProgressBar($("photo-progress"), $("photo-bar"), $("photo-stage")),
+  progress: new ProgressBar($("photo-progress"), $("photo-bar"), $("photo-stage")), fitNote: $("photo-fit"),
   onPaintable: (on) => { canvas.enabled = on; },
   onMessage: showMessage,
   onRefresh: () => session.refresh().catch(() => {}),

@@ -6,7 +6,8 @@
     curl "localhost:8000/api/sessions/$SESSION/image?view=composite" -o edited.png
 
 Decoding limits come from settings (max_upload_bytes, max_upload_pixels): too large → 413, not an
-image → 415, truncated or corrupt → 422, unknown model → 404, job queue full → 503 with Retry-After.
+image → 415, truncated or corrupt → 422, unknown model → 404, job queue full or the photo memory budget
+(settings.photo_memory_bytes) spent → 503 with Retry-After.
 """
 from __future__ import annotations
 

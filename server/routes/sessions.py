@@ -44,6 +44,10 @@ EDIT_RESPONSES = {**IMAGE_RESPONSES, **{code: {"model": ErrorOut} for code in (4
 
 async def _edit(session: Session, command: Command, renderer: Renderer, settings: Settings, fmt: str) -> Response:
     state = await session.apply(command)
+    if session.photo is not None:  # a photo's edits answer with the frame the page shows
+        data = await session_image(renderer, session, fmt, view="frame", key=("rest", uuid.uuid4().hex),
+                                   quality=settings.quality)
+        return Response(data, media_type=MEDIA_TYPES[fmt], headers={"X-Session-State": str(state.id)})
     data = await session_frame(renderer, session, state, fmt, key=("rest", uuid.uuid4().hex),
                                quality=settings.quality, refuse_when_busy=True)
     return Response(data, media_type=MEDIA_TYPES[fmt], headers={"X-Session-State": str(state.id)})
@@ -80,8 +84,10 @@ async def set_options(body: OptionsIn, session: SessionDep) -> dict:
 @router.get("/api/sessions/{session_id}/image", response_class=Response, responses=EDIT_RESPONSES,
             summary="The current image")
 async def get_image(session: SessionDep, renderer: RendererDep, settings: SettingsDep, format: FormatQuery = "png",
-                    view: Annotated[Literal["composite", "model"], Query(
-                        description="photos: original with the edit blended in, or the model's output")] = "composite",
+                    view: Annotated[Literal["composite", "frame", "model"], Query(
+                        description="photos: the original at full resolution with the edit blended in, the same "
+                                    "composite at display size (what the page shows), or the model's output")
+                    ] = "composite",
                     scale: Annotated[int, Query(ge=1, le=8, description=(
                         "enlarge the model's output this many times (Lanczos): a bigger file, no new detail; "
                         "not for a photo's composite, which is at the photo's own resolution"))] = 1,
