@@ -8,7 +8,7 @@ PORT ?= 8000
 # install any newer torch into .venv before `make run`.
 TORCH ?= torch==2.13.0
 
-.PHONY: run test venv tables bench clean
+.PHONY: run test venv tables bench clean cluster
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -22,6 +22,11 @@ venv: $(BIN)/.installed
 run: $(BIN)/.installed
 	$(BIN)/ganpaint serve --host $(HOST) --port $(PORT)
 
+# several replicas behind HAProxy sharing sessions through Redis (Debian's redis-server and haproxy)
+REPLICAS ?= 2
+cluster: $(BIN)/.installed
+	$(BIN)/python -m server.cluster --replicas $(REPLICAS) --port $(PORT)
+
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
@@ -32,8 +37,9 @@ tables: $(BIN)/.installed
 
 # every benchmark prints a table and writes benchmarks/results/<name>.json (run on an idle machine)
 bench: $(BIN)/.installed
-	for b in latency concurrency threads render reference realmodel dissection; do $(BIN)/python benchmarks/$$b.py || exit 1; done
+	for b in latency concurrency threads render reference realmodel dissection photo_load photo_memory photo_edits; do $(BIN)/python benchmarks/$$b.py || exit 1; done
 	$(BIN)/python benchmarks/adaptation.py --model models/scenes
+	$(BIN)/python benchmarks/brush_size.py --sheet docs/brush_size.png
 
 clean:
 	rm -rf $(VENV) .pytest_cache

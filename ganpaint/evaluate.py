@@ -10,8 +10,9 @@ units and learned their values, so its own verdict is reported beside the judge'
 Realism: per brush, the discriminator's score change from the unedited to the edited image, in units of
 the unedited images' standard deviation; an edit is within the margin when it lowers the mean score by
 at most REALISM_MARGIN_SD of them.
-FSD (DESIGN.md §6): Fréchet distance between Gaussians fitted to per-image class fractions of
-generated and world images (read by the headline grader), next to world vs world for the same sample count.
+FSD (Fréchet Segmentation Distance, as in GAN Dissection): Fréchet distance between Gaussians fitted
+to per-image class fractions (read by the headline grader) of generated and world images, next to world vs
+world for the same sample count, which is the floor that sample noise alone reaches.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from .segmenter import Segmenter
 from .trials import REMOVE_DROP
 from .trials import brush_trials as run_trials
 from .stats import frechet_distance
-from .train import HELDOUT_SEED_BASE
+from .world import HELDOUT_SEED_BASE
 
 __all__ = ["EvalConfig", "evaluate", "brush_trials", "fsd_report", "write_report", "wilson_interval", "SUCCESS_SHARE",
            "REALISM_MARGIN_SD"]

@@ -46,7 +46,7 @@ class JudgeTrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        from .train import HELDOUT_SEED_BASE
+        from .world import HELDOUT_SEED_BASE
 
         if self.first_seed < 3000 or self.first_seed + self.scenes > HELDOUT_SEED_BASE:
             raise ValueError("judge seeds must avoid the ranking segmenter's (0–2999) and the held-out range")

@@ -2,8 +2,9 @@
 
     photo = load_photo(data, size=128, fit="crop")      # bytes → Photo (original + model-size square)
     x = photo.tensor()                                   # (1, 3, 128, 128) in [-1, 1], for inversion
-    out = composite(photo, edited_img, alpha)            # full-resolution result + raw model output
-    out.image                                            # (H, W, 3) uint8, the photo's own pixels outside the edit
+    out = composite(photo, edited_img, strokes)          # full resolution: the photo's own pixels outside the strokes
+    out.image                                            # (H, W, 3) uint8
+    frame = composite(photo, edited_img, strokes, size=512).image   # what the page shows while painting
 
 Accepted: JPEG, PNG and WebP. EXIF orientation is applied; RGBA / LA / palette transparency is
 flattened onto white; greyscale, palette, CMYK and 16-bit images become 8-bit RGB.
@@ -11,34 +12,37 @@ flattened onto white; greyscale, palette, CMYK and 16-bit images become 8-bit RG
 Errors (all subclasses of `PhotoError`, messages are safe to show to users) and the HTTP status a
 server should answer with:
 
-| exception         | HTTP | when                                                               |
-|-------------------|------|--------------------------------------------------------------------|
-| `PhotoTooLarge`   | 413  | more bytes than `max_bytes`, more pixels than `max_pixels`, or a decompression bomb |
-| `UnsupportedPhoto`| 415  | not an image at all, or an image format other than JPEG/PNG/WebP  |
-| `CorruptPhoto`    | 422  | a JPEG/PNG/WebP that is truncated or cannot be decoded             |
+| exception         | when                                                               |
+|-------------------|--------------------------------------------------------------------|
+| `PhotoTooLarge`   | more bytes than `max_bytes`, more pixels than `max_pixels`, or a decompression bomb |
+| `UnsupportedPhoto`| not an image at all, or an image format other than JPEG/PNG/WebP  |
+| `CorruptPhoto`    | a JPEG/PNG/WebP that is truncated or cannot be decoded             |
 
-Each class carries its status as `.http_status`, so a route can do
-`except PhotoError as e: raise HTTPException(e.http_status, str(e))`.
+All are `PhotoError`s (a ValueError) whose message says why; the web layer maps them to statuses.
 
 Geometry: the model's square covers the original-image box `[x0, x0+side) × [y0, y0+side)`
 (pixels). Centre-crop uses `side = min(W, H)` (box inside the photo); letterbox uses
 `side = max(W, H)` (box overhangs the photo; the overhang is filled with the photo's mean colour).
-`composite` maps the edited region back through the same box.
+`composite` maps the painted area back through the same box: each stroke's own footprint (points +
+radius, or its mask) at the photo's resolution, plus a feathered seam of 2 % of the shorter side.
 """
 from __future__ import annotations
 
 import io
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .footprint import Footprint, footprint
+
 __all__ = [
     "PhotoError", "PhotoTooLarge", "UnsupportedPhoto", "CorruptPhoto", "Photo", "Geometry", "Composite",
-    "load_photo", "decode_photo", "fit_square", "edit_region", "region_weights", "composite",
-    "FORMATS", "MAX_BYTES", "MAX_PIXELS",
+    "load_photo", "decode_photo", "photo_size", "fit_square", "composite", "margin_pixels",
+    "FORMATS", "MAX_BYTES", "MAX_PIXELS", "MARGIN",
 ]
 
 FORMATS = ("JPEG", "PNG", "WEBP")
@@ -49,19 +53,17 @@ MAX_PIXELS = 40_000_000  # ≈ 7700×5200; a 24 MP camera photo fits
 class PhotoError(ValueError):
     """A photo that cannot be used; the message says why."""
 
-    http_status = 422
-
 
 class PhotoTooLarge(PhotoError):
-    http_status = 413
+    """More bytes or pixels than allowed."""
 
 
 class UnsupportedPhoto(PhotoError):
-    http_status = 415
+    """Not an image, or not a format we take."""
 
 
 class CorruptPhoto(PhotoError):
-    http_status = 422
+    """A supported format that cannot be decoded."""
 
 
 # ----------------------------------------------------------------------------- decoding
@@ -169,10 +171,44 @@ class Photo:
     original: np.ndarray  # (H, W, 3) uint8, upright
     square: np.ndarray  # (size, size, 3) uint8, what the model sees
     geometry: Geometry
+    _displays: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of pixels this photo holds (the upload budget counts these)."""
+        arrays = {id(a): a for a in (self.original, self.square, *self._displays.values())}  # a released photo shares
+        return sum(a.nbytes for a in arrays.values())
+
+    def released(self) -> "Photo":
+        """This photo without its full-resolution pixels: only the model's square, as a photo of its own
+        (for a session whose adaptation ended without a result: it still shows what was uploaded)."""
+        n = self.geometry.size
+        return Photo(self.square, self.square, Geometry(n, n, 0.0, 0.0, float(n), n, "crop"))
+
+    def display(self, size: int) -> np.ndarray:
+        """(size, size, 3) uint8: the model's square of the photo at another size (frames the page shows)."""
+        if size == self.geometry.size:
+            return self.square
+        if size not in self._displays:
+            self._displays.clear()  # one display size in use at a time: keep memory per photo bounded
+            self._displays[size] = fit_square(self.original, size, self.geometry.fit)[0]
+        return self._displays[size]
 
     def tensor(self) -> torch.Tensor:
         """(1, 3, size, size) float in [-1, 1]."""
         return torch.from_numpy(self.square.copy()).permute(2, 0, 1)[None].float().div(127.5).sub(1.0)
+
+
+def photo_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the image's header alone, before decoding (None when it cannot be read:
+    decode_photo then says why). A memory budget can refuse a photo before its pixels exist."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(bytes(data))) as im:
+                return im.size
+    except Exception:
+        return None
 
 
 def load_photo(data: bytes, size: int, *, fit: str = "crop", max_bytes: int = MAX_BYTES,
@@ -183,51 +219,29 @@ def load_photo(data: bytes, size: int, *, fit: str = "crop", max_bytes: int = MA
 
 
 # ----------------------------------------------------------------------------- compositing
-def edit_region(alpha: torch.Tensor | np.ndarray) -> np.ndarray:
-    """Edit alpha (C, h, w), (1, C, h, w) or (h, w) → (h, w) bool: cells where any unit is edited."""
-    a = alpha.detach().cpu().numpy() if isinstance(alpha, torch.Tensor) else np.asarray(alpha)
-    while a.ndim > 2:
-        a = a.max(axis=0)
-    return a > 0
+MARGIN = 0.02  # the feathered seam around a stroke, as a share of the photo's shorter side
 
 
-def region_weights(region: np.ndarray, size: int, *, grow: float = 1.0, feather: float = 1.0) -> np.ndarray:
-    """(h, w) bool cells → (size, size) float32 weights in [0, 1] on the model square.
-
-    Weight 1 within `grow` cells of an edited cell (an edit at layer4 also changes neighbouring
-    pixels through the later 3×3 convolutions), then a linear ramp to exactly 0 over `feather` cells.
-    """
-    h, w = region.shape
-    out = np.zeros((size, size), np.float32)
-    cells = np.argwhere(region)
-    if len(cells) == 0:
-        return out
-    c = (np.arange(size, dtype=np.float32) + 0.5) / size  # pixel centres, normalized
-    ys, xs = c * h, c * w  # in cell units
-    # distance from each pixel centre to the nearest edited cell (a unit square), separably per cell
-    dist = np.full((size, size), np.inf, np.float32)
-    for i, j in cells:
-        dy = np.maximum(np.maximum(i - ys, ys - (i + 1)), 0)
-        dx = np.maximum(np.maximum(j - xs, xs - (j + 1)), 0)
-        dist = np.minimum(dist, np.hypot(dy[:, None], dx[None, :]))
-    if feather <= 0:
-        return (dist <= grow).astype(np.float32)
-    return np.clip((grow + feather - dist) / feather, 0.0, 1.0).astype(np.float32)
+def margin_pixels(geometry: Geometry, margin: float = MARGIN) -> float:
+    """The seam's width in the photo's own pixels."""
+    return margin * min(geometry.width, geometry.height)
 
 
 @dataclass
 class Composite:
-    image: np.ndarray  # (H, W, 3) uint8 at the photo's resolution
+    image: np.ndarray  # (H, W, 3) uint8: the photo (or its display square) with the edit blended in
     model: np.ndarray  # (size, size, 3) uint8, the generator's own output
-    weight: np.ndarray  # (size, size) float32, the blend weight on the model square
+    footprint: Footprint  # where image differs from the base: box + weights in the base's pixels
 
 
-def composite(photo: Photo, model_image: torch.Tensor | np.ndarray, alpha: torch.Tensor | np.ndarray | None, *,
-              grow: float = 1.0, feather: float = 1.0) -> Composite:
-    """The photo at full resolution with the edited region taken from the (upsampled) model output.
+def composite(photo: Photo, model_image: torch.Tensor | np.ndarray, strokes: Sequence, *,
+              size: int | None = None, margin: float = MARGIN) -> Composite:
+    """The photo with the painted area taken from the (upsampled) model output.
 
-    Pixels whose weight is 0 (outside the grown + feathered edit region, or outside the model's
-    square) are copied from `photo.original` unchanged, bit for bit.
+    size=None: at the photo's full resolution (the download); size=N: on the N×N square the model sees,
+    as the page shows it while painting. The footprint is each stroke's own shape (points + radius, or
+    its mask) at that resolution, grown by `margin` × the photo's shorter side over which it is
+    feathered; every other pixel is the base image's, bit for bit.
     """
     if isinstance(model_image, torch.Tensor):
         from .imaging import to_uint8
@@ -235,28 +249,27 @@ def composite(photo: Photo, model_image: torch.Tensor | np.ndarray, alpha: torch
         model_image = to_uint8(model_image[0] if model_image.dim() == 4 else model_image)
     g = photo.geometry
     assert model_image.shape == (g.size, g.size, 3), model_image.shape
-    out = photo.original.copy()
-    if alpha is None:
-        return Composite(out, model_image, np.zeros((g.size, g.size), np.float32))
-    wsq = region_weights(edit_region(alpha), g.size, grow=grow, feather=feather)
-    nz = np.argwhere(wsq > 0)
-    if len(nz) == 0:
-        return Composite(out, model_image, wsq)
-    # bounding box of the weights, in original pixels, clipped to the photo
-    (sy0, sx0), (sy1, sx1) = nz.min(axis=0), nz.max(axis=0) + 1
-    k = g.side / g.size
-    ox0, ox1 = max(0, int(np.floor(g.x0 + sx0 * k))), min(g.width, int(np.ceil(g.x0 + sx1 * k)))
-    oy0, oy1 = max(0, int(np.floor(g.y0 + sy0 * k))), min(g.height, int(np.ceil(g.y0 + sy1 * k)))
-    if ox1 <= ox0 or oy1 <= oy0:  # the edit lies in the letterbox padding only
-        return Composite(out, model_image, wsq)
-    # the same box in square coordinates; it lies within the square (the support came from there).
-    # PIL's resize(box=…) uses pixel-centre mapping and lets the filter read around the box: no seams.
-    box = ((ox0 - g.x0) / k, (oy0 - g.y0) / k, (ox1 - g.x0) / k, (oy1 - g.y0) / k)
-    box = tuple(float(min(max(v, 0.0), g.size)) for v in box)
-    size = (ox1 - ox0, oy1 - oy0)
-    up = np.asarray(Image.fromarray(model_image).resize(size, Image.Resampling.BICUBIC, box=box))
-    # bilinear keeps exact zeros where the weights are zero, and stays within [0, 1]
-    wgt = np.asarray(Image.fromarray(wsq).resize(size, Image.Resampling.BILINEAR, box=box))
+    m = margin_pixels(g, margin)
+    if size is None:
+        base, x0, y0, side = photo.original, g.x0, g.y0, g.side
+    else:
+        base, x0, y0, side, m = photo.display(size), 0.0, 0.0, float(size), m * size / g.side
+    out = base.copy()
+    fp = footprint(strokes, out.shape[:2], x0=x0, y0=y0, side=side, margin=m)
+    if fp.empty:
+        return Composite(out, model_image, fp)
+    oy0, oy1, ox0, ox1 = fp.box
+    wgt = fp.weight
+    if size is not None and g.fit == "letterbox":  # only the photo's own pixels are ever edited
+        k = size / g.side
+        ys = (np.arange(oy0, oy1) + 0.5) / k + g.y0
+        xs = (np.arange(ox0, ox1) + 0.5) / k + g.x0
+        wgt = wgt * (((ys >= 0) & (ys < g.height))[:, None] & ((xs >= 0) & (xs < g.width))[None, :])
+    # the box in model-square pixels; PIL's resize(box=…) maps pixel centres and reads around the box: no seams
+    k = g.size / side
+    box = tuple(float(min(max(v, 0.0), g.size)) for v in
+                ((ox0 - x0) * k, (oy0 - y0) * k, (ox1 - x0) * k, (oy1 - y0) * k))
+    up = np.asarray(Image.fromarray(model_image).resize((ox1 - ox0, oy1 - oy0), Image.Resampling.BICUBIC, box=box))
     patch = out[oy0:oy1, ox0:ox1]  # a view: writes go to `out`
     full = wgt >= 1.0
     patch[full] = up[full]
@@ -264,4 +277,4 @@ def composite(photo: Photo, model_image: torch.Tensor | np.ndarray, alpha: torch
     w = wgt[band][:, None]
     p = patch[band].astype(np.float32)
     patch[band] = np.clip(p + w * (up[band].astype(np.float32) - p) + 0.5, 0, 255).astype(np.uint8)
-    return Composite(out, model_image, wsq)
+    return Composite(out, model_image, fp)

@@ -25,20 +25,25 @@ from ganpaint import zoo
 from ganpaint.checkpoint import CheckpointError
 from ganpaint.edit import StrokeError
 from ganpaint.model import ModelError, PaintModel
-from ganpaint.photo import PhotoError
+from ganpaint.photo import PhotoError, PhotoTooLarge, UnsupportedPhoto
 
 from . import ws
+from .clients import ClientLimits, Clients, TooMany, document_limits
 from .decoding import Decoding
 from .security import Guard, allowed_hosts
+from .timeouts import BodyTimeout
 from .jobs import JobQueueFull, JobRunner
+from .memory import large_blocks_to_os
 from .render import Busy, Renderer
 from .routes import fallback, health
 from .routes import jobs as jobs_routes
 from .routes import photos as photos_routes
 from .routes import models as models_routes
 from .routes import sessions as sessions_routes
-from .photos import Photos
+from .photos import PhotoMemoryFull, Photos
 from .sessions import SessionError
+from .persist import Persistence
+from .persistence import open_store
 from .store import SessionStore, StoreFull
 from .strokes import MaskBudgetExceeded
 from .settings import Settings
@@ -118,6 +123,15 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
+def photo_status(exc: PhotoError) -> int:
+    """413 too large, 415 not an image (or not JPEG/PNG/WebP), 422 corrupt or otherwise unusable."""
+    if isinstance(exc, PhotoTooLarge):
+        return 413
+    if isinstance(exc, UnsupportedPhoto):
+        return 415
+    return 422
+
+
 def _validation_detail(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
@@ -159,17 +173,25 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _session(request, exc: SessionError):
         return err(exc.status, str(exc))
 
+    @app.exception_handler(TooMany)
+    async def _too_many(request, exc: TooMany):
+        return err(429, str(exc), retry=exc.retry_after)
+
     @app.exception_handler(StoreFull)
     async def _full(request, exc: StoreFull):
         return err(503, f"{exc}; try again later", retry=30)
 
     @app.exception_handler(PhotoError)
     async def _photo(request, exc: PhotoError):
-        return err(exc.http_status, str(exc))  # 413 too large, 415 not an image, 422 corrupt
+        return err(photo_status(exc), str(exc))
 
     @app.exception_handler(JobQueueFull)
     async def _jobs_full(request, exc: JobQueueFull):
         return err(503, f"the server is busy adapting other photos ({exc})", retry=exc.retry_after)
+
+    @app.exception_handler(PhotoMemoryFull)
+    async def _photo_memory(request, exc: PhotoMemoryFull):
+        return err(503, str(exc), retry=exc.retry_after)
 
     @app.exception_handler(Busy)
     async def _busy(request, exc: Busy):
@@ -197,7 +219,9 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
         # torch runs single-threaded in every server thread but a photo job's; batches of frames spread
         # over `threads` render threads instead (threads.py)
         single_threaded()
-        app.state.renderer.threads = app.state.jobs.threads = settings.threads or default_render_threads()
+        large_blocks_to_os()  # a photo's decoded pixels leave the process with the photo (memory.py)
+        app.state.renderer.threads = settings.threads or default_render_threads()
+        app.state.jobs.threads = settings.job_threads  # one by default: a team would fight the render threads
         if not injected:
             loaded = await asyncio.to_thread(load_models, settings, app.state.device)
             app.state.models.update(serving_models(loaded, settings, app.state.device))
@@ -213,6 +237,9 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
             sweeper.cancel()
             await app.state.jobs.stop()
             app.state.renderer.stop()
+            app.state.decoding.close()
+            if persistence is not None:
+                await persistence.flush()  # the store stays open: an app may be started again (tests)
 
     app = FastAPI(
         title="GANPaint", version=ganpaint.__version__, lifespan=lifespan,
@@ -222,7 +249,9 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
     app.state.settings = settings
     app.state.device = _resolve_device(settings) if not injected else _injected_device(models)
     app.state.models = serving_models(models or {}, settings, app.state.device)
-    app.state.sessions = SessionStore(settings)
+    records = open_store(settings.store, zoo.home(settings.home))  # StoreError: a clear reason at start-up
+    persistence = Persistence(records, app.state.models, settings) if records is not None else None
+    app.state.sessions = SessionStore(settings, persistence=persistence)
     app.state.renderer = Renderer(batching=settings.batching, max_batch=settings.max_batch,
                                   max_pending=settings.max_pending)
     app.state.jobs = JobRunner(workers=settings.job_workers, max_queued=settings.job_queue, keep_s=settings.job_keep_s)
@@ -231,6 +260,9 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
 
     _install_error_handlers(app)
     app.add_middleware(BodyLimit, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes)
+    app.add_middleware(BodyTimeout, seconds=settings.body_timeout_s)
+    app.state.clients = Clients(settings)
+    app.add_middleware(ClientLimits, limits=app.state.clients)  # inside CORS: its 429s carry CORS headers
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"])
@@ -256,6 +288,7 @@ def _publish_error_shape(app: FastAPI) -> None:
                 "properties": {"detail": {"type": "string", "title": "Detail"},
                                "errors": {"type": "array", "items": {"type": "object"}, "title": "Errors"}},
             }
+        document_limits(schema)
         return schema
 
     app.openapi = openapi

@@ -154,7 +154,20 @@ class JobRunner:
         now = self.clock()
         return {"id": job.id, "kind": job.kind, "state": job.state, "progress": round(job.progress, 4),
                 "stage": job.stage, "metrics": job.metrics, "error": job.error, "position": self.position(job),
-                "seconds": round((job.finished or now) - job.started, 2) if job.started is not None else 0.0}
+                "seconds": round((job.finished or now) - job.started, 2) if job.started is not None else 0.0,
+                "eta_s": self.eta(job)}
+
+    def eta(self, job: Job) -> float | None:
+        """Seconds until the job is likely done: its own progress rate once it has some, else recent durations."""
+        if job.ended:
+            return None
+        mean = sum(self._durations) / len(self._durations) if self._durations else None
+        if job.state == "queued":
+            return None if mean is None else round(mean * (1 + self.position(job) / self.workers), 1)
+        elapsed = self.clock() - (job.started or self.clock())
+        if job.progress >= 0.05 and elapsed > 0:
+            return round(elapsed * (1 - job.progress) / job.progress, 1)
+        return None if mean is None else round(max(0.0, mean - elapsed), 1)
 
     def counts(self) -> dict:
         return {"queued": len(self._queue), "running": len(self._running), "workers": self.workers,
@@ -178,7 +191,9 @@ class JobRunner:
                listener: Callable[[Job], None] | None = None) -> Job:
         self._prune()
         self.check_capacity()
-        job = Job(secrets.token_hex(12), kind, owner, work, stop_if, on_done, listener, created=self.clock())
+        # a job id starts with its session's id: a load balancer routing by session id sends both to one replica
+        jid = f"{owner}-{secrets.token_hex(8)}" if owner else secrets.token_hex(12)
+        job = Job(jid, kind, owner, work, stop_if, on_done, listener, created=self.clock())
         job._report = self._progress
         job._ended = asyncio.Event()
         self._jobs[job.id] = job
@@ -221,6 +236,8 @@ class JobRunner:
 
     def _settle(self, job: Job, state: str, error: str | None) -> None:
         job.state, job.error, job.finished = state, error, self.clock()
+        # the record stays readable for keep_s; what the work held (a photo, a session) must not
+        job.work = job.stop_if = job.on_done = None
         job.stage = "done" if state == "done" else state
         if state == "done":
             job.progress = 1.0
@@ -228,6 +245,7 @@ class JobRunner:
         if job._ended is not None:
             job._ended.set()
         self._notify(job)
+        job.listener = None
 
     def _notify(self, job: Job) -> None:
         if job.listener is None:
@@ -291,7 +309,7 @@ class JobRunner:
             raise
         finally:
             self._running.discard(job)
-            if job.started is not None:
+            if job.started is not None and state == "done":  # a cancelled job says nothing about how long one takes
                 self._durations.append(self.clock() - job.started)
             self._settle(job, state, error)
             self._dispatch()

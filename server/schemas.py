@@ -65,9 +65,11 @@ class StrokeIn(BaseModel):
     strength: Annotated[float, NoBool] = Field(1.0, ge=0.0, le=1.0, allow_inf_nan=False,
                                                description="share of ranked units used")
     radius: Annotated[float, NoBool] = Field(0.06, ge=0.0, le=0.5, allow_inf_nan=False,
-                                             description="brush radius (image widths)")
+                                             description="brush radius (image widths); each edit-layer cell is "
+                                                         "edited in proportion to the share of it the brush covers")
     points: list[tuple[Coord, Coord]] | None = Field(None, description="polyline [[x, y], ...]")
-    mask: str | None = Field(None, description="data:image/png;base64,… (alpha > 0 or dark = painted)")
+    mask: str | None = Field(None, description="data:image/png;base64,… (alpha > 0 or dark = painted); "
+                                               "edits each cell in proportion to its painted share")
 
     def to_dict(self) -> dict[str, Any]:
         d = self.model_dump(exclude_none=True)
@@ -199,10 +201,14 @@ class JobOut(BaseModel):
     progress: float = Field(ge=0.0, le=1.0)
     stage: str = Field(description="queued, starting, encoder, h4, coarse, fine, cancelling, then the final state")
     metrics: dict[str, Any] = Field(description="l1 (current reconstruction error, images in [-1, 1]); when done "
-                                    "also psnr, seconds and per-stage l1/psnr")
+                                    "also psnr, seconds, per-stage l1/psnr, psnr_model (before the fine offset: how "
+                                    "well the model itself can draw the photo), fit ({level: good|rough|poor, hint, "
+                                    "omitted}) and omissions (per-class shares in the photo vs its reconstruction)")
     error: str | None = Field(description="why it failed or was cancelled")
     position: int = Field(description="place in the queue (1 = next to start); 0 when not waiting")
     seconds: float = Field(description="time spent running so far")
+    eta_s: float | None = Field(None, description="estimated seconds until done (from the progress rate while "
+                                "running, recent job durations while queued); null once ended or unknown")
 
 
 IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {

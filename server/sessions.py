@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import anyio
 import torch
 
+from ganpaint.adapt import Adaptation
 from ganpaint.edit import compose, over, stroke_edit
 from ganpaint.model import PaintModel
 from ganpaint.networks import Generator
@@ -111,9 +112,11 @@ class Session:
         self.ttl_s: float | None = None  # idle time before expiry; None: settings.session_ttl_s
         self.options = SessionOptions()
         self.progress: dict | None = None  # the running photo job's newest progress message
+        self.saver: Callable[[Session], None] | None = None  # writes committed changes through (server.persist)
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()  # guards the caches, which the render thread fills
         self._next_id = 0
+        self.adaptation: Adaptation | None = None  # a photo's adapted state, kept for the record store
         self.set_source(source or SeedSource(seed), z=z, h=h, generator=generator, photo=photo)
 
     # ------------------------------------------------------------------ commands
@@ -145,8 +148,14 @@ class Session:
                 self.options = dataclasses.replace(self.options, **changes)
             case _:
                 raise TypeError(f"not a session command: {command!r}")
+        self._save()
         self.publish(Changed(self.state))
         return self.state
+
+    def _save(self) -> None:
+        """Write the change through before anyone hears of it (SessionError 503 when the store fails)."""
+        if self.saver is not None:
+            self.saver(self)
 
     # ------------------------------------------------------------------ subscribers
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -179,6 +188,8 @@ class Session:
         """A new image to edit (a seed, a latent, or a photo with its own adapted generator); history restarts."""
         assert h.dim() == 4 and h.shape[0] == 1, "h must be (1, C, s, s)"
         self.source, self.z, self.h, self.generator, self.photo = source, z, h, generator, photo
+        self.adaptation = None
+        self.omissions: dict | None = None  # a photo's classes vs its reconstruction's (ganpaint.photo_fit)
         with self._lock:
             self._composites: OrderedDict[int, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
             self._frames: OrderedDict[tuple[int, str], bytes] = OrderedDict()
@@ -204,15 +215,33 @@ class Session:
         self.progress = None if ended else message
         self.publish(Progress(message))
 
-    def adopt_photo(self, h: torch.Tensor, generator: Generator) -> None:
-        """The photo's adaptation is done: paint on its activations with its adapted generator."""
-        source = dataclasses.replace(self._photo_source(), status="ready")
+    def adopt_photo(self, h: torch.Tensor, generator: Generator, *, fit: dict | None = None,
+                    omissions: dict | None = None, adaptation: Adaptation | None = None) -> None:
+        """The photo's adaptation is done: paint on its activations with its adapted generator. `fit` and
+        `omissions` say how well the model can draw the photo (ganpaint.photo_fit); `adaptation` is what
+        the record store keeps to restore it."""
+        source = dataclasses.replace(self._photo_source(), status="ready", model_fit=fit)
         self.set_source(source, z=None, h=h, generator=generator, photo=self.photo)
+        self.omissions = omissions
+        self.adaptation = adaptation
+        self._save_quietly()
         self.publish(Changed(self.state))
 
+    def _save_quietly(self) -> None:
+        try:
+            self._save()
+        except SessionError as e:  # not a client's command: the session goes on, the store may catch up
+            log.error("session %s: %s", self.id[:8], e)
+
     def photo_failed(self, status: str, error: str | None) -> None:
-        """The photo's adaptation failed or was cancelled: the session shows the photo and cannot be painted."""
+        """The photo's adaptation failed or was cancelled: the session cannot be painted, so it keeps only
+        the photo's model-size square to show (its full-resolution pixels are freed now)."""
         self.source = dataclasses.replace(self._photo_source(), status=status, error=error)
+        if self.photo is not None:
+            self.photo = self.photo.released()
+            with self._lock:
+                self._frames.clear()
+        self._save_quietly()
         self.publish(Changed(self.state))
 
     def _new_state(self, strokes: tuple[Entry, ...], parent: int | None = None) -> State:
@@ -360,7 +389,7 @@ class Session:
         """Approximate bytes this session holds beyond the shared model."""
         tensors = [self.h] + ([self.z] if self.z is not None else [])
         photo = self.photo
-        extra = photo.original.nbytes + photo.square.nbytes if photo is not None else 0
+        extra = photo.nbytes if photo is not None else 0
         with self._lock:
             tensors += [t for comp in self._composites.values() for t in comp]
             frames = sum(len(b) for b in self._frames.values())

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     allowed_hosts: list[str] | None = Field(None, description='Host names served ("*.example.org" and "*" work); '
                                             "default: localhost names when bound to loopback, else any")
 
+    store: str | None = Field(None, description="where sessions outlive the process: unset → an SQLite file under "
+                              "GANPAINT_HOME (a restarted server keeps them); 'redis://host:port/db' → shared by "
+                              "replicas; 'none' → in memory only, lost on restart")
+
     # sessions: every one holds cached activations and its history, so both are capped
     session_ttl_s: float = Field(3600.0, gt=0)
     max_sessions: int = Field(256, ge=1)
@@ -50,12 +54,26 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(4 * 2**20, ge=1024, description="one REST request body")
     max_upload_bytes: int = Field(10 * 2**20, ge=1024, description="one uploaded image")
     max_upload_pixels: int = Field(4096 * 4096, ge=1)
+    header_timeout_s: float = Field(10.0, gt=0, description="a request's headers must arrive within this")
+    body_timeout_s: float = Field(60.0, gt=0, description="a request's body must arrive within this after its "
+                                  "headers (408 otherwise)")
     max_points: int = Field(2048, ge=1, description="points in one stroke")
     max_mask_bytes: int = Field(2_000_000, ge=1)
     max_request_mask_pixels: int = Field(4096 * 4096, ge=1, description="pixels of all masks in one request or "
                                          "websocket message together: decoding a 4096² RGBA mask takes ~1 s of CPU")
     decode_threads: int = Field(2, ge=1, description="threads that decode masks and uploads (one client uses one "
                                 "at a time)")
+
+    # per client (IP address): a burst, then a steady rate; beyond it 429 with Retry-After
+    client_session_burst: int = Field(30, ge=1, description="new sessions one client may make at once")
+    client_sessions_per_min: float = Field(30.0, gt=0, description="new sessions per client and minute after that")
+    client_upload_burst: int = Field(6, ge=1, description="uploads (photos, segment) one client may send at once")
+    client_uploads_per_min: float = Field(6.0, gt=0, description="uploads per client and minute after that")
+    client_sockets: int = Field(16, ge=1, description="websockets one client may hold open")
+    session_protect_s: float = Field(300.0, ge=0, description="a session used within this is evicted only when "
+                                     "no idle one is left")
+    client_sessions: int = Field(32, ge=1, description="sessions one client may hold; a new one beyond this "
+                                 "replaces that client's own least recently used idle session")
 
     # rendering
     batching: bool = True
@@ -69,8 +87,14 @@ class Settings(BaseSettings):
 
     # photos: adaptation is minutes of CPU per photo, so jobs run in a small pool behind a short queue
     photo_ttl_s: float = Field(1800.0, gt=0, description="an idle photo session (and its photo) is dropped after this")
+    photo_memory_bytes: int = Field(1 << 30, ge=0, description="photo pixels held in memory by all sessions "
+                                    "together (a 4096² upload holds ≈ 50 MB); beyond it uploads get 503 + Retry-After")
+    photo_frame_size: int = Field(512, ge=16, le=2048, description="side of the frames shown while painting a "
+                                  "photo (the full-resolution composite at display size; smaller photos: their own)")
     photo_fit: Literal["crop", "letterbox"] = Field("crop", description="default fit of a photo to the model's square")
     job_workers: int = Field(1, ge=1, description="adaptation jobs that run at once (threads)")
+    job_threads: int = Field(1, ge=1, description="torch intra-op threads of one adaptation job; more than one "
+                             "makes an OpenMP team that stalls whenever a render thread takes its core (threads.py)")
     job_queue: int = Field(4, ge=0, description="jobs that may wait for a worker before uploads get 503")
     job_keep_s: float = Field(600.0, gt=0, description="how long a finished job's record stays readable")
     # adaptation budget; None keeps ganpaint.adapt.AdaptSettings' defaults (tests use tiny budgets)

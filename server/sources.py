@@ -48,6 +48,7 @@ class PhotoSource:
     job: str | None = None
     status: PhotoStatus = "adapting"
     error: str | None = None
+    model_fit: dict | None = None  # once ready: how well the model draws it, {"level", "hint"} (ganpaint.photo_fit)
 
     @property
     def editable(self) -> bool:
@@ -61,6 +62,8 @@ class PhotoSource:
             d["name"] = self.name
         if self.status in ("failed", "cancelled"):
             d["error"] = self.error
+        if self.model_fit is not None:
+            d["model_fit"] = dict(self.model_fit)
         return d
 
 

@@ -29,11 +29,11 @@ def free_port() -> int:
 
 
 def uvicorn_config(app, host: str = "127.0.0.1", port: int = 0, **kw) -> uvicorn.Config:
-    from .app import websocket_options
+    from .timeouts import uvicorn_options
 
     settings = app.state.settings
     kw.setdefault("log_level", "warning")
-    kw = {**websocket_options(settings), "ws": "websockets-sansio", **kw}  # as `ganpaint serve`
+    kw = {**uvicorn_options(settings), "ws": "websockets-sansio", **kw}  # as `ganpaint serve`
     return uvicorn.Config(app, host=host, port=port, lifespan="on", **kw)
 
 
@@ -62,6 +62,7 @@ def server_process(*args: str, timeout: float = 120.0) -> Iterator[str]:
 
     proc = subprocess.Popen([sys.executable, "-m", "server.testing", *args], cwd=REPO_ROOT,
                             stdout=subprocess.PIPE, text=True)
+    server_process.last_pid = proc.pid  # benchmarks read the child's memory from /proc
     try:
         deadline = time.monotonic() + timeout
         line = ""
@@ -124,6 +125,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-batching", action="store_true")
     p.add_argument("--no-region", action="store_true", help="render previews in full (so that they batch)")
     p.add_argument("--max-batch", type=int, default=8)
+    p.add_argument("--job-threads", type=int, default=1, help="torch threads of a photo job (settings.job_threads)")
+    p.add_argument("--photo-memory", type=int, default=None, help="settings.photo_memory_bytes")
     p.add_argument("--reference-blocks", action="store_true",
                    help="render with the plain generator, not the folded one (ganpaint.folding)")
     args = p.parse_args(argv)
@@ -131,7 +134,11 @@ def main(argv: list[str] | None = None) -> None:
     model_id, model = bench_model(args)
     settings = Settings(models=[model_id], batching=not args.no_batching, max_batch=args.max_batch,
                         region_previews=not args.no_region, fold=not args.reference_blocks,
-                        threads=args.threads, device="cpu", max_sessions=1024)
+                        threads=args.threads, device="cpu", max_sessions=1024, job_threads=args.job_threads,
+                        # benchmark clients play many users from one address
+                        client_session_burst=100_000, client_upload_burst=100_000, client_sockets=100_000,
+                        client_sessions=100_000,
+                        **({"photo_memory_bytes": args.photo_memory} if args.photo_memory else {}))
     app = create_app(settings, models={model_id: model})
     server = uvicorn.Server(uvicorn_config(app, port=args.port))
 

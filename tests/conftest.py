@@ -12,6 +12,8 @@ os.environ.setdefault("GANPAINT_ALLOWED_HOSTS", '["localhost", "127.0.0.1", "::1
 from ganpaint.model import PaintModel
 
 torch.set_num_threads(1)
+# apps made in tests keep sessions in memory unless a test names a store (no file under ~/.cache)
+os.environ.setdefault("GANPAINT_STORE", "none")
 
 
 @pytest.fixture
@@ -25,7 +27,7 @@ def make_app(tiny):
     from server.settings import Settings
 
     def make(models=None, **overrides):
-        return create_app(Settings(models=["tiny"], **overrides), models=models or {"tiny": tiny})
+        return create_app(Settings(**{"models": ["tiny"], "store": "none", **overrides}), models=models or {"tiny": tiny})
 
     return make
 
@@ -78,5 +80,21 @@ def browser():
         browser_unavailable("playwright is not installed")
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
-        yield b
+        yield _CspBypass(b)
         b.close()
+
+
+class _CspBypass:
+    """The browser, whose contexts by default ignore the page's Content-Security-Policy: Playwright's
+    string predicates (wait_for_function("…")) are evaluated like eval(), which the policy forbids.
+    tests/test_frontend_security.py loads the page under its policy (bypass_csp=False)."""
+
+    def __init__(self, browser) -> None:
+        self._browser = browser
+
+    def new_context(self, **kw):
+        kw.setdefault("bypass_csp", True)
+        return self._browser.new_context(**kw)
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)

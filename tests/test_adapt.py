@@ -127,3 +127,23 @@ def test_h_stays_near_its_start_with_a_strong_penalty():
     loose = optimize_h(m.generator, x, h0, steps=15, penalty=0.0)
     tight = optimize_h(m.generator, x, h0, steps=15, penalty=100.0)
     assert (tight - h0).norm() < (loose - h0).norm()
+
+
+def test_the_fine_offset_fades_only_where_an_edit_acts():
+    m = _model()
+    r = adapt(m.generator, _world(4, 64), **STEPS)
+    fine = r.generator._modules[r.fine_layer]
+    assert isinstance(fine, OffsetLayer) and fine.reference is not None
+    plain = Adaptation.from_state(m.generator, r.state_dict(), fine_layer=r.fine_layer, fade=False).generator
+    bare = generator_view(r.generator, {r.fine_layer: fine.layer})  # the same view without any offset
+    # the photo itself: the offset applies in full, exactly as fitted
+    assert torch.equal(m.render(r.h, generator=r.generator), m.render(r.h, generator=plain))
+    # an edit in the top-left cells: there the image moves towards the offset-free view; far away it stays
+    stroke = Stroke.from_dict({"concept": "tree", "points": [[0.1, 0.1]], "radius": 0.08})
+    alpha, value = compose([stroke], m.table, m.channels, m.layer_size)
+    faded, kept, free = (m.render(r.h, alpha, value, generator=g) for g in (r.generator, plain, bare))
+    near, far = (slice(0, 12), slice(0, 12)), (slice(44, 64), slice(44, 64))
+    assert torch.equal(faded[..., far[0], far[1]], kept[..., far[0], far[1]])
+    d_kept = (kept - free)[..., near[0], near[1]].abs().mean()
+    d_faded = (faded - free)[..., near[0], near[1]].abs().mean()
+    assert d_faded < 0.5 * d_kept  # the offset fitted to what was there no longer pulls the edit back

@@ -127,3 +127,17 @@ def test_readme_documents_the_same_commands():
     assert any(re.search(r"(^|[\s/])ganpaint serve\b", c) for c in commands), "README must show `ganpaint serve`"
     assert any(c.startswith("docker build") for c in commands)
     assert any("docker/compose.yaml" in c for c in commands)
+
+
+def test_cluster_profile_matches_the_generated_haproxy_config():
+    from server.cluster.haproxy import haproxy_config
+
+    compose = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())
+    services = compose["services"]
+    replicas = sorted(n for n, s in services.items() if n.startswith("replica") and "cluster" in s.get("profiles", []))
+    assert len(replicas) >= 2 and "cluster" in services["redis"]["profiles"]
+    for name in replicas:
+        assert services[name]["environment"]["GANPAINT_STORE"].startswith("redis://redis:")
+    expected = haproxy_config([(n, 8000) for n in replicas], bind="*", port=8000)
+    assert (ROOT / "docker" / "haproxy.cfg").read_text() == expected
+    assert any(v.startswith("./haproxy.cfg:") for v in services["haproxy"]["volumes"])

@@ -50,7 +50,7 @@ def server():
 
 @pytest.fixture
 def page(browser, server):
-    ctx = browser.new_context(viewport={"width": 1200, "height": 860})
+    ctx = browser.new_context(viewport={"width": 1200, "height": 860}, bypass_csp=True)  # tests evaluate scripts
     pg = ctx.new_page()
     pg.set_default_timeout(TIMEOUT_MS)
     errors = []
@@ -122,6 +122,7 @@ def test_upload_progress_before_after_paint_download(page, server):
     assert values == sorted(values) and values[-1] == 100, seen
     labels = " | ".join(label for _, label in seen)
     assert any(word in labels for word in ("fitting", "adapting")), labels  # stage names were shown
+    assert "s left" in labels or "almost done" in labels, labels  # and a time estimate
     session = page.eval_on_selector("#stage", "el => el.dataset.session")
     assert session != seed_session
     page.wait_for_function("document.getElementById('stage').dataset.adapting === 'false'")
@@ -129,6 +130,14 @@ def test_upload_progress_before_after_paint_download(page, server):
     assert state["source"]["kind"] == "photo" and state["source"]["status"] == "ready"
     assert page.evaluate("(id) => fetch(`/api/sessions/${id}`).then((r) => r.status)", seed_session) == 404  # freed
     page.wait_for_timeout(400)  # the adapted frame follows the state message
+    # honest about fit: the page says in words when the model draws the photo poorly (a random model does)
+    fit = state["source"]["model_fit"]
+    note = page.locator("#photo-fit")
+    assert fit["level"] in ("good", "rough", "poor")
+    if fit["hint"]:
+        assert note.is_visible() and note.inner_text() == fit["hint"]
+    else:
+        assert note.is_hidden()
 
     if os.environ.get("GANPAINT_SCREENSHOT"):
         (ROOT / "docs").mkdir(exist_ok=True)
@@ -154,6 +163,25 @@ def test_upload_progress_before_after_paint_download(page, server):
     page.wait_for_timeout(300)
     assert np.abs(canvas_pixels(page) - pixels_before).mean() > 1.0
     assert page.locator("#history li").count() == 1
+    # what the page shows is the composite the download gives, at display size (the photo's 64 px square)
+    shown = canvas_pixels(page, size=64)
+    frame = page.evaluate("""(id) => fetch(`/api/sessions/${id}/image?view=frame&format=png`)
+        .then((r) => r.blob()).then(createImageBitmap).then((b) => {
+            const o = document.createElement('canvas'); o.width = o.height = 64;
+            const ctx = o.getContext('2d'); ctx.drawImage(b, 0, 0);
+            return Array.from(ctx.getImageData(0, 0, 64, 64).data); })""", session)
+    frame = np.array(frame, np.float64).reshape(64, 64, 4)[..., :3]
+    diff = np.abs(shown - frame)  # the page's WebP frame, drawn at canvas size and read back, vs the lossless one
+    assert np.median(diff) <= 2 and np.percentile(diff, 90) < 12, (np.median(diff), np.percentile(diff, 90))
+    comp = page.evaluate("""(id) => fetch(`/api/sessions/${id}/image?view=composite&format=png`)
+        .then((r) => r.blob()).then(createImageBitmap).then((b) => {
+            const o = document.createElement('canvas'); o.width = o.height = 64;
+            const ctx = o.getContext('2d'); ctx.drawImage(b, 16, 0, 64, 64, 0, 0, 64, 64);
+            return Array.from(ctx.getImageData(0, 0, 64, 64).data); })""", session)
+    comp = np.array(comp, np.float64).reshape(64, 64, 4)[..., :3]
+    assert np.array_equal(comp, frame)  # the download's centre square is the frame, pixel for pixel
+    untouched = np.abs(frame - original[:, 16:80]).max(axis=2) == 0
+    assert untouched.mean() > 0.5  # outside the stroke and its seam: the photo's own pixels
 
     # download: the photo at its own size with the edit blended in
     href = page.get_attribute("#download", "href")

@@ -7,10 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from ganpaint.photo import (
-    CorruptPhoto, PhotoTooLarge, UnsupportedPhoto, composite, decode_photo, edit_region, fit_square, load_photo,
-    region_weights,
-)
+from ganpaint.edit import Stroke
+from ganpaint.photo import CorruptPhoto, PhotoTooLarge, UnsupportedPhoto, composite, decode_photo, fit_square, load_photo
 
 torch.set_num_threads(1)
 
@@ -87,17 +85,14 @@ def test_bad_files_raise_specific_errors():
         decode_photo(b"this is not an image at all")
     with pytest.raises(UnsupportedPhoto):
         decode_photo(b"")
-    with pytest.raises(UnsupportedPhoto) as e:  # a real image in a format we do not take
+    with pytest.raises(UnsupportedPhoto):  # a real image in a format we do not take
         decode_photo(_bytes(_halves(), "GIF"))
-    assert e.value.http_status == 415
     for fmt in ("PNG", "JPEG"):
         data = _bytes(Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)), fmt)
-        with pytest.raises(CorruptPhoto) as e:
+        with pytest.raises(CorruptPhoto):
             decode_photo(data[: len(data) // 2])
-        assert e.value.http_status == 422
-    with pytest.raises(PhotoTooLarge) as e:
+    with pytest.raises(PhotoTooLarge):
         decode_photo(_bytes(_halves(), "PNG"), max_bytes=50)
-    assert e.value.http_status == 413
     with pytest.raises(PhotoTooLarge):
         decode_photo(_bytes(_halves(), "PNG"), max_pixels=100)
 
@@ -123,59 +118,16 @@ def test_fit_square_geometry():
         fit_square(rgb, 16, "stretch")
 
 
-def test_composite_keeps_pixels_outside_the_edit_exact():
-    rng = np.random.default_rng(1)
-    orig = rng.integers(0, 256, (90, 160, 3), dtype=np.uint8)  # noise: any stray resampling would show
-    photo = load_photo(_bytes(Image.fromarray(orig), "PNG"), 32, fit="crop")
-    assert (photo.original == orig).all()
-    model_img = np.zeros((32, 32, 3), np.uint8)
-    model_img[..., 0] = 255  # the "edited" model output: pure red
-    alpha = torch.zeros(6, 8, 8)
-    alpha[2, 3, 4] = 1.0  # one unit, one cell
-    out = composite(photo, model_img, alpha, grow=1.0, feather=1.0)
-    assert out.image.shape == orig.shape and (out.model == model_img).all()
-    changed = (out.image != orig).any(axis=2)
-    w = out.weight
-    # nothing outside the weights' support changes: map every original pixel centre into the square
-    ys, xs = np.nonzero(changed)
-    g = photo.geometry
-    sx, sy = g.to_square(xs + 0.5, ys + 0.5)
-    assert sx.min() >= 0 and sx.max() <= 32 and sy.min() >= 0 and sy.max() <= 32
-    cells_x, cells_y = sx / 4, sy / 4  # 8×8 cells of 4 model pixels
-    assert cells_x.min() >= 4 - 2 - 0.2 and cells_x.max() <= 5 + 2 + 0.2  # cell 4 ± (grow + feather)
-    assert cells_y.min() >= 3 - 2 - 0.2 and cells_y.max() <= 4 + 2 + 0.2
-    assert changed.sum() > 100
-    # where the weight is 1 the photo shows the model's red
-    core_y, core_x = int(g.y0 + 3.5 * 4 * g.side / 32), int(g.x0 + 4.5 * 4 * g.side / 32)
-    assert tuple(out.image[core_y, core_x]) == (255, 0, 0)
-    assert w.max() == 1.0 and w.min() == 0.0
-    # the photo's margins outside the crop square never change
-    assert (out.image[:, : int(g.x0)] == orig[:, : int(g.x0)]).all()
-    assert (out.image[:, int(g.x0 + g.side):] == orig[:, int(g.x0 + g.side):]).all()
-    # no edit: the photo itself, bit for bit
-    assert (composite(photo, model_img, torch.zeros(6, 8, 8)).image == orig).all()
-    assert (composite(photo, model_img, None).image == orig).all()
-
-
-def test_composite_maps_through_letterbox():
+def test_composite_letterbox_edits_only_the_photo():
     orig = np.full((60, 120, 3), 40, np.uint8)
     photo = load_photo(_bytes(Image.fromarray(orig), "PNG"), 16, fit="letterbox")
     white = np.full((16, 16, 3), 255, np.uint8)
-    top_row = torch.zeros(8, 8)
-    top_row[0, :] = 1  # only the padding above the photo
-    assert (composite(photo, white, top_row, grow=0, feather=0).image == orig).all()
-    middle = torch.zeros(8, 8)
-    middle[3:5, :] = 1  # the photo's middle band (square rows 6…10 of 16 → photo rows 15…45)
-    out = composite(photo, white, middle, grow=0, feather=0).image
+    top = Stroke.from_dict({"concept": "sky", "points": [[0.1, 0.05], [0.9, 0.05]], "radius": 0.04})
+    assert (composite(photo, white, [top]).image == orig).all()  # only the padding above the photo
+    middle = Stroke.from_dict({"concept": "sky", "points": [[0.05, 0.5], [0.95, 0.5]], "radius": 0.1})
+    out = composite(photo, white, [middle], margin=0).image
     rows = np.nonzero((out != orig).any(axis=(1, 2)))[0]
-    assert rows.min() >= 14 and rows.max() <= 45 and (out[20:40] == 255).all()
-
-
-def test_region_weights_and_edit_region():
-    a = torch.zeros(1, 4, 8, 8)
-    a[0, 1, 0, 0] = 0.3
-    r = edit_region(a)
-    assert r.shape == (8, 8) and r.sum() == 1 and r[0, 0]
-    w = region_weights(r, 32, grow=0.5, feather=0.5)
-    assert w[0, 0] == 1 and w[31, 31] == 0 and w[:, 8:].max() == 0  # ≤ 1 cell away → support ends at 2 cells
-    assert region_weights(np.zeros((8, 8), bool), 16).max() == 0
+    # the square's rows 0.4…0.6 of 120 px → photo rows 48−30…72−30
+    assert rows.min() >= 17 and rows.max() <= 43 and (out[20:40, 10:110] == 255).all()
+    frame = composite(photo, white, [middle], size=64).image  # the display square: padding stays padding
+    assert (frame[:14] == frame[0, 0]).all() and (frame[30, 8:56] == 255).all()

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ganpaint.edit import StrokeError, StrokeLimits
-from ganpaint.photo import Photo
+from ganpaint.photo import Geometry, Photo
 from server.commands import (AddStroke, BadMessage, DeleteStroke, Redo, Reset, SetOptions, SetSeed, Undo,
                              parse_message)
 from server.sessions import Changed, Closed, Progress, Session, SessionError
@@ -117,7 +117,8 @@ def test_unsubscribe_a_failing_listener_and_close(tiny):
 
 def photo_session(tiny):
     square = np.zeros((16, 16, 3), np.uint8)
-    photo = Photo.__new__(Photo)  # only identity matters here; server.photos builds real ones
+    original = np.zeros((30, 40, 3), np.uint8)
+    photo = Photo(original, square, Geometry(40, 30, 5.0, 0.0, 30.0, 16, "crop"))
     h = torch.zeros(1, tiny.channels, tiny.layer_size, tiny.layer_size)
     s = Session("p1", "tiny", tiny, Settings(), z=None, h=h, source=PhotoSource(40, 30, "crop", name="a.png"),
                 photo=photo)
@@ -156,6 +157,7 @@ def test_a_failed_adaptation_is_reported_in_the_state(tiny):
     heard = []
     s.subscribe(heard.append)
     s.photo_failed("failed", "the job failed: out of memory")
+    assert s.photo.original is s.photo.square and s.photo.nbytes == 16 * 16 * 3  # the full photo is freed now
     src = s.describe()["source"]
     assert src["status"] == "failed" and src["error"] == "the job failed: out of memory"
     assert heard == [Changed(s.state)]

@@ -65,6 +65,34 @@ def test_queue_is_bounded_and_reports_positions():
     asyncio.run(main())
 
 
+def test_eta_from_the_progress_rate_then_from_recent_durations():
+    async def main():
+        now = [100.0]
+        runner = JobRunner(workers=1, max_queued=2, clock=lambda: now[0])
+        runner.start()
+        gate = threading.Event()
+
+        def slow(job):
+            job.report("h4", 0.25)
+            gate.wait(5)
+
+        a, b = runner.submit(slow), runner.submit(lambda job: None)
+        await _until(lambda: a.progress == 0.25)
+        assert runner.eta(b) is None  # queued, and no job has finished yet: unknown, not made up
+        now[0] += 3.0
+        assert runner.eta(a) == 9.0 and runner.describe(a)["eta_s"] == 9.0  # a quarter took 3 s
+        gate.set()
+        await _until(lambda: b.state == "done")
+        assert runner.eta(a) is None and runner.eta(b) is None  # ended
+        gate.clear()
+        c = runner.submit(slow)  # recent durations 3 s and 0 s: a job that has run no time yet gets their mean
+        assert runner.eta(c) == 1.5
+        gate.set()
+        await runner.stop()
+
+    asyncio.run(main())
+
+
 def test_cancel_stops_running_work_within_one_step():
     async def main():
         runner = JobRunner(workers=1)
@@ -252,9 +280,9 @@ def test_progress_and_the_new_state_reach_the_websocket(make_app):
             assert seen == pipeline[pipeline.index(seen[0]):] and "fine" in seen
             fractions = [p["progress"] for p in progress]
             assert fractions == sorted(fractions) and progress[-1]["state"] == "done" and fractions[-1] == 1.0
-            square = app.state.sessions.get(out["session"]).photo.square
-            assert np.array_equal(frames[0], square)  # while adapting: the photo itself
-            assert not np.array_equal(frames[-1], square)  # then the adapted generator's reconstruction
+            shown = app.state.sessions.get(out["session"]).photo.display(32)  # its square at display size
+            assert np.array_equal(frames[0], shown)  # while adapting: the photo itself
+            assert np.array_equal(frames[-1], shown)  # adapted, nothing painted: still exactly the photo
             ws.send_json({"type": "stroke", "stroke": {"concept": "tree", "points": [[0.5, 0.5]]}, "final": True})
             while True:
                 msg = ws.receive()

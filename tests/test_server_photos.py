@@ -9,7 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from ganpaint.photo import edit_region, region_weights
+from ganpaint.edit import Stroke
+from ganpaint.photo import composite
 from ganpaint.world import render_scene
 
 FAST = {"adapt_h_steps": 4, "adapt_coarse_steps": 3, "adapt_fine_steps": 4, "adapt_init_candidates": 4}
@@ -141,7 +142,11 @@ def test_upload_adapt_paint_and_composite(make_app):
         assert j["state"] == "done" and j["progress"] == 1.0 and j["error"] is None
         assert j["metrics"]["l1"] < j["metrics"]["stages"]["encoder"]["l1"]  # adaptation improved the fit
         assert {"psnr", "seconds", "encoder"} <= set(j["metrics"])
+        # honest about fit: the PSNR before the fine offset (what the model itself draws) and a verdict
+        assert j["metrics"]["psnr_model"] == round(j["metrics"]["stages"]["coarse"]["psnr"], 2)
+        assert j["metrics"]["fit"]["level"] in ("good", "rough", "poor") and j["eta_s"] is None
         state = c.get(f"/api/sessions/{sid}").json()
+        assert state["source"]["model_fit"] == {k: j["metrics"]["fit"][k] for k in ("level", "hint")}
         assert state["source"]["kind"] == "photo" and state["source"]["status"] == "ready"
         assert state["source"]["job"] == out["job"] and state["seed"] is None
 
@@ -150,27 +155,32 @@ def test_upload_adapt_paint_and_composite(make_app):
         before = _decode(c.get(f"/api/sessions/{sid}/image?view=model").content)
         assert before.shape == (16, 16, 3)
 
-        frame = c.post(f"/api/sessions/{sid}/strokes",
-                       json={"concept": "tree", "radius": 0.05, "points": [[0.2, 0.3], [0.25, 0.4]]})
-        assert frame.status_code == 200
-        after = _decode(frame.content)
+        stroke = {"concept": "tree", "radius": 0.05, "points": [[0.2, 0.3], [0.25, 0.4]]}
+        answer = c.post(f"/api/sessions/{sid}/strokes", json=stroke)
+        assert answer.status_code == 200
+        after = _decode(c.get(f"/api/sessions/{sid}/image?view=model").content)
         assert after.shape == (16, 16, 3) and not np.array_equal(after, before)
-        assert np.array_equal(_decode(c.get(f"/api/sessions/{sid}/image?view=model").content), after)
+
+        # what the page shows (edit answers, view=frame, the websocket) is the download's composite at display
+        # size: the photo's 64 px square here, with exactly the painted footprint taken from the model
+        session = app.state.sessions.get(sid)
+        strokes = [Stroke.from_dict(stroke)]
+        frame = _decode(answer.content)
+        assert frame.shape == (64, 64, 3)
+        assert np.array_equal(frame, composite(session.photo, after, strokes, size=64).image)
+        assert np.array_equal(_decode(c.get(f"/api/sessions/{sid}/image?view=frame").content), frame)
 
         comp = _decode(c.get(f"/api/sessions/{sid}/image?view=composite&format=png").content)
         assert comp.shape == original.shape
-        # where the blend weight (grown by one model pixel for resampling) is zero, pixels are the original's
-        session = app.state.sessions.get(sid)
-        w = region_weights(edit_region(session.composite(session.state)[0]), 16)
-        near = np.zeros_like(w, bool)
-        for dy in (-1, 0, 1):
-            for dx in (-1, 0, 1):
-                near |= np.roll(np.roll(w > 0, dy, 0), dx, 1)
-        outside = np.ones(original.shape[:2], bool)
-        outside[:, 16:80] = ~np.kron(near, np.ones((4, 4), bool))  # the square covers columns 16…79, 4 px per cell
-        assert outside.mean() > 0.5
-        assert np.array_equal(comp[outside], original[outside])
-        assert not np.array_equal(comp, original)  # the edit shows
+        assert np.array_equal(comp, composite(session.photo, after, strokes).image)
+        # beyond the stroke + a 2 % seam (1.3 px of 64) every pixel is the original's
+        yy, xx = np.mgrid[0:64, 0:96] + 0.5
+        u, v = (xx - 16) / 64, yy / 64
+        a, b = np.array([0.2, 0.3]), np.array([0.25, 0.4])
+        t = np.clip(((u - a[0]) * (b - a)[0] + (v - a[1]) * (b - a)[1]) / ((b - a) ** 2).sum(), 0, 1)
+        beyond = (np.hypot(u - a[0] - t * (b - a)[0], v - a[1] - t * (b - a)[1]) - 0.05) * 64
+        changed = (comp != original).any(axis=2)
+        assert changed.any() and not changed[beyond > 0.02 * 64].any()
 
         # undo returns to the photo; the same history tools work
         assert c.post(f"/api/sessions/{sid}/undo").status_code == 200
@@ -203,6 +213,8 @@ def test_pending_photo_shows_the_photo_and_refuses_strokes(make_app):
         assert np.array_equal(_decode(c.get(f"/api/sessions/{sid}/image").content), original)
         square = _decode(c.get(f"/api/sessions/{sid}/image?view=model").content)
         assert np.array_equal(square, app.state.sessions.get(sid).photo.square)
+        frame = _decode(c.get(f"/api/sessions/{sid}/image?view=frame").content)  # what the page shows meanwhile
+        assert np.array_equal(frame, app.state.sessions.get(sid).photo.display(64))
         r = c.post(f"/api/sessions/{sid}/strokes", json={"concept": "tree", "points": [[0.5, 0.5]]})
         assert r.status_code == 409 and "adapted" in r.json()["detail"]
         assert c.delete(f"/api/jobs/{out['job']}").json()["state"] == "cancelled"
@@ -242,3 +254,37 @@ def test_openapi_describes_photos_and_jobs(fast_client):
     assert {"get", "delete"} <= set(paths["/api/jobs/{job_id}"])
     params = {p["name"] for p in paths["/api/sessions/{session_id}/image"]["get"]["parameters"]}
     assert "view" in params
+
+
+def test_photo_errors_get_their_status_from_the_server():
+    from ganpaint.photo import CorruptPhoto, PhotoError, PhotoTooLarge, UnsupportedPhoto
+    from server.app import photo_status
+
+    assert [photo_status(e("x")) for e in (PhotoTooLarge, UnsupportedPhoto, CorruptPhoto, PhotoError)] == [413, 415, 422, 422]
+    assert not hasattr(PhotoError("x"), "http_status")  # HTTP is the web layer's business
+
+
+# ---------------------------------------------------------------------------------------------- memory
+def test_photo_memory_budget_refuses_with_retry_after_and_cancel_frees_at_once(make_app):
+    one = (96 * 64 + 16 * 16 + 64 * 64) * 3  # a 96×64 photo, its 16 px square and its 64 px display frame
+    app = make_app(**ENDLESS, photo_memory_bytes=one + 1000, job_queue=4)
+    with TestClient(app) as c:
+        first = _upload(c, _png(_scene()))
+        assert first.status_code == 202
+        session = app.state.sessions.get(first.json()["session"])
+        assert app.state.photos.memory() == session.photo.nbytes <= one
+        full = _upload(c, _png(_scene()))
+        assert full.status_code == 503 and int(full.headers["retry-after"]) >= 1
+        assert "MB" in full.json()["detail"] and len(app.state.sessions) == 1  # nothing was kept
+        # cancelling the job frees the photo's pixels at once: only its model-size square stays to show
+        assert c.delete(f"/api/jobs/{first.json()['job']}").json()["state"] == "cancelled"
+        assert session.photo.original.shape == (16, 16, 3) and app.state.photos.memory() == 16 * 16 * 3
+        frame = _decode(c.get(f"/api/sessions/{session.id}/image?view=frame").content)
+        assert np.array_equal(frame, session.photo.square)
+        job = app.state.jobs.get(first.json()["job"])
+        assert job.work is None and job.on_done is None and job.listener is None  # the record holds no photo
+        again = _upload(c, _png(_scene()))
+        assert again.status_code == 202
+        # deleting the session frees it too
+        assert c.delete(f"/api/sessions/{again.json()['session']}").status_code == 204
+        assert app.state.photos.memory() == 16 * 16 * 3

@@ -13,8 +13,10 @@ import { strokeColor } from "./stroke.js";
 const OVERLAY_ALPHA = 0.38;
 
 export class PaintCanvas {
-  constructor({ stage, image, overlay, cursor, onStrokeStart = () => {}, onStrokeMove = () => {}, onStrokeEnd = () => {} }) {
-    Object.assign(this, { stage, image, overlay, cursor, onStrokeStart, onStrokeMove, onStrokeEnd });
+  constructor({ stage, image, overlay, cursor, onStrokeStart = () => {}, onStrokeMove = () => {}, onStrokeEnd = () => {},
+    onRefused = () => {} }) {
+    // onRefused: a stroke began while painting is off (a photo still being prepared): say so, never drop it silently
+    Object.assign(this, { stage, image, overlay, cursor, onStrokeStart, onStrokeMove, onStrokeEnd, onRefused });
     this.resolution = 0;
     this.cssSize = 0;
     this.dpr = 1;
@@ -170,7 +172,8 @@ export class PaintCanvas {
       this.cursor.hidden = false;
     };
     el.addEventListener("pointerdown", (ev) => {
-      if (!this.enabled || this.activePointer !== null || (ev.pointerType === "mouse" && ev.button !== 0)) return;
+      if (this.activePointer !== null || (ev.pointerType === "mouse" && ev.button !== 0)) return;
+      if (!this.enabled) { this.onRefused(); return; }
       ev.preventDefault();
       this.activePointer = ev.pointerId;
       try { el.setPointerCapture(ev.pointerId); } catch { /* synthetic events have no capture */ }

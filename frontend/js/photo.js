@@ -3,7 +3,8 @@
 //   const out = await uploadPhoto(file, { model: "scenes" });      // {session, job, width, height, fit}
 //   const w = new JobWatcher(out.job, { onUpdate: (job) => bar.show(job), onEnd: (job) => ... });
 //   w.start(); socketProgressMessage && w.update(msg); w.stop();
-//   const bar = new ProgressBar(barEl, labelEl); bar.show({ state, stage, progress }); bar.hide();
+//   const bar = new ProgressBar(barEl, labelEl); bar.show({ state, stage, progress, eta_s }); bar.hide();
+//   etaText({ state: "running", eta_s: 12 })                  // "about 12 s left"
 //   drawSquare(canvas, bitmap, { width, height, fit });   // the part of the photo the model sees
 
 import { ApiError, errorMessage } from "./api.js";
@@ -29,6 +30,15 @@ export function stageLabel(job) {
     return job.position === 1 ? "waiting: next in line" : `waiting: ${job.position - 1} photos ahead`;
   }
   return STAGE_TEXT[job.stage] ?? STAGE_TEXT[job.state] ?? String(job.stage ?? "working");
+}
+
+/** "about 12 s left" (or minutes) from a job's eta_s while it waits or runs; "" when unknown or ended. */
+export function etaText(job) {
+  const eta = job?.eta_s;
+  if (eta == null || !Number.isFinite(eta) || isFinished(job)) return "";
+  if (eta < 1.5) return "almost done";
+  if (eta < 90) return `about ${Math.round(eta)} s left`;
+  return `about ${Math.round(eta / 60)} min left`;
 }
 
 export const isFinished = (job) => ["done", "failed", "cancelled"].includes(job.state);
@@ -123,9 +133,10 @@ export class ProgressBar {
     this.box.hidden = false;
     this.box.dataset.state = job.state;
     this.bar.setAttribute("aria-valuenow", String(pct));
-    this.bar.setAttribute("aria-valuetext", `${pct}%: ${text}`);
+    this.bar.setAttribute("aria-valuetext", `${pct}%: ${text}${etaText(job) ? `, ${etaText(job)}` : ""}`);
     this.bar.style.setProperty("--done", `${pct}%`);
-    this.label.textContent = `${text} — ${pct}%`;
+    const eta = etaText(job);
+    this.label.textContent = `${text} — ${pct}%${eta ? ` · ${eta}` : ""}`;
   }
 
   hide() {

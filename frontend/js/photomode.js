@@ -1,7 +1,8 @@
 // Photo mode: while the picture is an uploaded photo, follow its adaptation job, keep strokes off it
 // until it is ready, and offer before/after with the original file.
-//   const photos = new PhotoMode({ stage, before, image, toggle, progress: new ProgressBar(...),
+//   const photos = new PhotoMode({ stage, before, image, toggle, progress: new ProgressBar(...), fitNote,
 //                                  onPaintable: (on) => canvas.enabled = on, onMessage, onRefresh });
+//   photos.refusal()                      // why no stroke may start now (a photo still being prepared ...)
 //   const state = await photos.upload(file, { model: "scenes" });   // the new session's state; then adopt it
 //   photos.adoptSource(state.source);     // every state: enters, follows or leaves photo mode
 //   photos.update(progressMessage);       // websocket progress; polling is the fallback
@@ -9,21 +10,41 @@
 //   acceptDroppedFiles(stage, (file) => ...);   // drag-and-drop onto the picture
 
 import { del, getJSON } from "./api.js";
-import { JobWatcher, drawSquare, looksLikePhoto, uploadPhoto } from "./photo.js";
+import { JobWatcher, drawSquare, etaText, looksLikePhoto, uploadPhoto } from "./photo.js";
 
 export class PhotoMode {
-  constructor({ stage, before, image, toggle, progress, onPaintable = () => {}, onMessage = () => {},
+  constructor({ stage, before, image, toggle, progress, fitNote = null, onPaintable = () => {}, onMessage = () => {},
     onRefresh = () => {}, uploadFile = uploadPhoto, getState = getJSON, decode = (file) => createImageBitmap(file),
     watch = (jobId, handlers) => new JobWatcher(jobId, handlers), setTimer = (f, ms) => setTimeout(f, ms),
     cancelJob = (jobId) => del(`/api/jobs/${encodeURIComponent(jobId)}`).then((r) => r.json()) } = {}) {
-    Object.assign(this, { stage, before, image, toggle, progress, onPaintable, onMessage, onRefresh, uploadFile,
-      getState, decode, watch, setTimer, cancelJob });
+    Object.assign(this, { stage, before, image, toggle, progress, fitNote, onPaintable, onMessage, onRefresh,
+      uploadFile, getState, decode, watch, setTimer, cancelJob });
     this.photo = null; // {source, bitmap (the uploaded file, for before/after), watcher}
   }
 
   /** Can strokes go on the picture? Not while a photo is adapting, nor while "before" covers it. */
   get paintable() {
     return (!this.photo || this.photo.source.status === "ready") && this.before.hidden;
+  }
+
+  /** Why a stroke cannot start now (the canvas is off): said instead of dropping the stroke silently. */
+  refusal() {
+    if (!this.before.hidden) return "this is the original photo: press before/after to paint again";
+    const status = this.photo?.source.status;
+    if (status === "adapting") {
+      const eta = etaText(this.photo.watcher?.last);
+      return `the photo is still being prepared${eta ? ` (${eta})` : ""}: paint when the bar is full`;
+    }
+    return `this photo cannot be painted (its preparation ${status ?? "failed"}); upload it again`;
+  }
+
+  /** A plain hint when the model can draw the photo only poorly (source.model_fit, ganpaint.photo_fit). */
+  #showFit(source) {
+    if (!this.fitNote) return;
+    const hint = source?.kind === "photo" && source.status === "ready" ? source.model_fit?.hint : null;
+    this.fitNote.hidden = !hint;
+    this.fitNote.textContent = hint ?? "";
+    this.fitNote.dataset.level = source?.model_fit?.level ?? "";
   }
 
   /** Upload a file; the new session's state once the server has it (the caller adopts the session). */
@@ -60,6 +81,7 @@ export class PhotoMode {
     this.stage.dataset.adapting = String(adapting);
     this.onPaintable(this.paintable);
     if (adapting && !this.photo.watcher) this.#watchJob(source.job);
+    this.#showFit(source);
     this.toggle.hidden = false;
     this.toggle.disabled = !this.photo.bitmap;
   }
@@ -72,6 +94,7 @@ export class PhotoMode {
     this.stage.dataset.adapting = "false";
     this.showBefore(false);
     this.progress.hide();
+    this.#showFit(null);
     this.toggle.hidden = true;
   }
 

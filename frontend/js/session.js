@@ -27,9 +27,10 @@ export class PaintSession {
     return `/api/sessions/${encodeURIComponent(this.session.id)}`;
   }
 
-  /** The model's own output of the current state (REST), e.g. after start-up or a reconnect. */
+  /** What the socket would show of the current state (REST), e.g. after start-up or a reconnect: the
+   *  model's output, or for a photo the download's composite at display size. */
   image() {
-    return this.onImage(this.api.getBlob(`${this.path}/image?format=png&view=model`));
+    return this.onImage(this.api.getBlob(`${this.path}/image?format=png&view=frame`));
   }
 
   // ------------------------------------------------------------------ which session

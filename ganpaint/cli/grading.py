@@ -28,7 +28,7 @@ def cmd_train_discriminator(args) -> None:
     from ..model import ModelError, PaintModel
     from ..realism import (DISCRIMINATOR_FILE, Discriminator, finetune_discriminator, realism_scores,
                            save_discriminator, separation, world_reals)
-    from ..train import HELDOUT_SEED_BASE
+    from ..world import HELDOUT_SEED_BASE
 
     torch.set_num_threads(args.threads)
     folder = _model_folder(args.model)

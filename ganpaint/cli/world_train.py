@@ -90,8 +90,12 @@ def cmd_train(args) -> None:
         _fail("--render-workers must be >= 0")
     if args.init and not Path(args.init).exists() and not (Path(args.run) / "checkpoint.pt").exists():
         print(f"note: no checkpoint in {args.run} and none at {args.init}: starting a new run", file=sys.stderr)
+    from ..distributed import Distributed
+
+    dist = Distributed.from_env(args.device)  # under torchrun: one rank of data-parallel training
+    main_rank = dist is None or dist.is_main
     trainer = Trainer(config, run_dir=args.run, device=args.device, init_from=args.init,
-                      render_workers=args.render_workers)
+                      render_workers=args.render_workers, dist=dist)
     trainer.max_resolution = args.max_resolution
     if args.class_match < 0:
         _fail("--class-match must be >= 0")
@@ -110,11 +114,13 @@ def cmd_train(args) -> None:
             _fail(str(e))
     if trainer.step and overrides:
         print("note: resuming an existing run; --resolution/--widths/--batch are ignored", file=sys.stderr)
-    print(f"run {args.run}: step {trainer.step}, {trainer.images} images seen, device {trainer.device}")
+    ranks = f", rank {dist.rank} of {dist.world}" if dist else ""
+    print(f"run {args.run}: step {trainer.step}, {trainer.images} images seen, device {trainer.device}{ranks}")
 
     from tqdm import tqdm
 
-    bar = tqdm(initial=trainer.images, total=args.max_images, unit="img", unit_scale=True, dynamic_ncols=True)
+    bar = tqdm(initial=trainer.images, total=args.max_images, unit="img", unit_scale=True, dynamic_ncols=True,
+               disable=not main_rank)
 
     last_ratios: dict[str, float] = {}
 
@@ -149,6 +155,10 @@ def cmd_train(args) -> None:
         trainer.save()
         print("\ninterrupted: checkpoint saved", file=sys.stderr)
     bar.close()
+    if dist is not None:
+        dist.close()
+        if not main_rank:
+            return  # rank 0 writes the checkpoint, the export and the card
     print(f"saved {trainer.ckpt_path} at {trainer.images} images ({trainer.wall_s / 3600:.2f} h of training)")
     if args.save_compact:
         print(f"wrote {trainer.save_compact(args.save_compact)}")

@@ -1,13 +1,22 @@
 // Unit tests of frontend/js/photo.js: stage labels, the square's geometry, the job watcher, upload errors.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { JobWatcher, looksLikePhoto, squareGeometry, stageLabel, uploadPhoto } from "../../frontend/js/photo.js";
+import { JobWatcher, etaText, looksLikePhoto, squareGeometry, stageLabel, uploadPhoto } from "../../frontend/js/photo.js";
 
 test("stages read as words, the queue as a place in line", () => {
   assert.equal(stageLabel({ state: "running", stage: "h4" }), "fitting the scene layout");
   assert.equal(stageLabel({ state: "queued", stage: "queued", position: 1 }), "waiting: next in line");
   assert.equal(stageLabel({ state: "queued", stage: "queued", position: 3 }), "waiting: 2 photos ahead");
   assert.equal(stageLabel({ state: "running", stage: "something-new" }), "something-new");
+});
+
+test("the time estimate reads as words while the job waits or runs, and disappears once it ends", () => {
+  assert.equal(etaText({ state: "running", eta_s: 12.4 }), "about 12 s left");
+  assert.equal(etaText({ state: "queued", eta_s: 150 }), "about 3 min left");
+  assert.equal(etaText({ state: "running", eta_s: 0.4 }), "almost done");
+  assert.equal(etaText({ state: "running", eta_s: null }), "");
+  assert.equal(etaText({ state: "done", eta_s: 3 }), "");
+  assert.equal(etaText(null), "");
 });
 
 test("the model's square: centre crop or letterbox, as the server fits it", () => {

@@ -109,3 +109,23 @@ test("without a decodable file, before/after stays off and the rest works", asyn
   photos.showBefore(true);
   assert.equal(photos.before.hidden, true);
 });
+
+test("a stroke refused while the photo is prepared says why, with the time left; a poor fit shows a hint", async () => {
+  const fitNote = el({ hidden: true, textContent: "" });
+  const { photos, watchers } = harness();
+  photos.fitNote = fitNote;
+  const state = await photos.upload(PNG);
+  photos.adoptSource(state.source);
+  watchers[0].last = { state: "running", progress: 0.4, eta_s: 7 };
+  assert.equal(photos.refusal(), "the photo is still being prepared (about 7 s left): paint when the bar is full");
+  assert.equal(fitNote.hidden, true);
+  const hint = "The model can draw this photo only roughly, so edits may not blend in well.";
+  photos.adoptSource({ ...state.source, status: "ready", model_fit: { level: "rough", hint } });
+  assert.equal(fitNote.hidden, false);
+  assert.equal(fitNote.textContent, hint);
+  assert.equal(fitNote.dataset.level, "rough");
+  photos.adoptSource({ ...state.source, status: "cancelled" });
+  assert.match(photos.refusal(), /cannot be painted .*cancelled.*upload it again/);
+  photos.adoptSource({ kind: "seed", seed: 3 }); // leaving photo mode hides the hint
+  assert.equal(fitNote.hidden, true);
+});

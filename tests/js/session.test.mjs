@@ -73,7 +73,7 @@ test("start creates a session, connects its socket once and shows its image", as
   assert.deepEqual(ps.session, { id: "s1", model: "scenes", seed: 104 });
   assert.equal(socket.url, "ws://x/s1");
   assert.equal(socket.connects, 1);
-  assert.deepEqual(log.images, ["blob:/api/sessions/s1/image?format=png&view=model"]);
+  assert.deepEqual(log.images, ["blob:/api/sessions/s1/image?format=png&view=frame"]);
   await ps.start("scenes", 5); // a second session reuses the socket with a new URL
   assert.equal(socket.url, "ws://x/s2");
   assert.equal(socket.connects, 1);
