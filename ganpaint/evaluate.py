@@ -41,6 +41,7 @@ __all__ = ["EvalConfig", "evaluate", "brush_trials", "fsd_report", "write_report
            "REALISM_MARGIN_SD"]
 
 GOAL_DRAW, GOAL_REMOVE = 0.8, 0.7
+SEEN_SHARE = 0.05  # a removal region counts for a grader's mean drop only if it saw this much of the concept there
 REALISM_MARGIN_SD = 0.5  # an edit may lower the mean realism score by at most half a standard deviation
 FSD_WORLD_SEEDS = HELDOUT_SEED_BASE + 100_000  # two disjoint held-out sets start here
 
@@ -135,9 +136,14 @@ def _remove_summary(recs: list[dict], grader: str, short: bool = False) -> dict:
     rb = np.array([r[grader][0] for r in recs])
     ra = np.array([r[grader][1] for r in recs])
     drop = 1 - ra / np.maximum(rb, 1e-9)
-    d = {"trials": len(rb), "mean_drop": round(float(drop.mean()), 4),
+    # regions are placed where the headline grader sees the concept; a grader that hardly sees it there
+    # has no drop to measure (1 - after/≈0 would swamp the mean), so its mean covers the regions it saw
+    seen = rb >= SEEN_SHARE
+    d = {"trials": len(rb), "mean_drop": round(float(drop[seen].mean()), 4) if seen.any() else None,
          "pooled_drop": round(float(1 - ra.sum() / max(rb.sum(), 1e-9)), 4),
          "share_before": round(float(rb.mean()), 4), "share_after": round(float(ra.mean()), 4)}
+    if not seen.all():
+        d["mean_drop_over"] = int(seen.sum())
     if not short and "plausible" in recs[0]:
         wins = int(sum(bool(r["plausible"]) and dr >= REMOVE_DROP for r, dr in zip(recs, drop)))
         d["success_rate"] = round(wins / len(recs), 4)  # dropped enough AND became a plausible class

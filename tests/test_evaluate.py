@@ -187,3 +187,12 @@ def test_freehand_strokes_stay_inside_the_allowed_cells():
         touched = stroke_mask(Stroke(concept="x", points=pts, radius=FREEHAND_RADIUS), 8) > 0
         assert ok[touched].all()
     assert freehand_points(torch.zeros(8, 8, dtype=torch.bool), rng) is None
+
+
+def test_a_grader_that_did_not_see_the_concept_has_no_drop_to_average():
+    from ganpaint.evaluate import _remove_summary
+
+    recs = [{"judge": (0.8, 0.1), "ranking": (0.6, 0.0)}, {"judge": (0.5, 0.0), "ranking": (1e-9, 0.02)}]
+    assert _remove_summary(recs, "judge", short=True)["mean_drop"] == pytest.approx((0.875 + 1.0) / 2, abs=1e-4)
+    r = _remove_summary(recs, "ranking", short=True)
+    assert r["mean_drop"] == 1.0 and r["mean_drop_over"] == 1  # not -2e7 from the region it never saw
