@@ -7,12 +7,13 @@ from planted import never_tree_model
 from ganpaint.omissions import class_fractions, model_omissions, photo_omissions
 
 
-def _reference_folder(folder, rows=(4, 12), n=12):
+def _reference_folder(folder, rows=(4, 12), n=12, every=1):
     folder.mkdir()
     rng = np.random.default_rng(0)
     for i in range(n):
         img = np.zeros((16, 16, 3), np.uint8)
-        img[: rng.integers(*rows), :, 0] = 255  # a red (tree) band on top, the rest dark (sky)
+        if i % every == 0:
+            img[: rng.integers(*rows), :, 0] = 255  # a red (tree) band on top, the rest dark (sky)
         Image.fromarray(img).save(folder / f"{i}.png")
     return folder
 
@@ -27,8 +28,9 @@ def test_omissions_find_the_class_the_model_never_draws(tmp_path):
     r = model_omissions(never_tree_model(), RedTreeSegmenter(), samples=6, folder=folder, batch=3)
     assert r["dropped"] == ["tree"] and r["classes"]["tree"]["generated"] == 0 and r["classes"]["tree"]["reference"] > 0.2
     assert r["classes"]["sky"]["ratio"] > 1 and r["fsd"] > r["fsd_baseline"]
-    # the unit-image model draws trees on about 7 % of its pixels: against a 6 % reference, nothing is dropped
-    ok = model_omissions(unit_image_model(), RedTreeSegmenter(), samples=20, folder=_reference_folder(tmp_path / "small", (1, 2), 40))
+    # the unit-image model draws trees on about 1.4 % of its pixels: against a 1.6 % reference, nothing is dropped
+    ok = model_omissions(unit_image_model(), RedTreeSegmenter(), samples=20,
+                         folder=_reference_folder(tmp_path / "small", (1, 2), 40, every=4))
     assert ok["dropped"] == [] and 0.5 < ok["classes"]["tree"]["ratio"] < 2
 
 
