@@ -86,5 +86,6 @@ def write_atomic(path: Path, payload: bytes) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     with os.fdopen(fd, "wb") as f:
         f.write(payload)
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
     return path

@@ -60,7 +60,7 @@ def _cell_shares(labels: torch.Tensor, k: int, size: int) -> torch.Tensor:
 
 @torch.inference_mode()
 def placement_map(model, segmenter, h: torch.Tensor, concept: str, *, alpha: torch.Tensor | None = None,
-                  value: torch.Tensor | None = None, strength: float = 1.0) -> Placement:
+                  value: torch.Tensor | None = None, strength: float = 1.0, generator=None) -> Placement:
     """h (1, C, g, g) with the picture's own edits (alpha, value) → where inserting `concept` draws it."""
     if concept not in segmenter.labels:
         raise KeyError(concept)
@@ -70,7 +70,7 @@ def placement_map(model, segmenter, h: torch.Tensor, concept: str, *, alpha: tor
         h = apply_edit(h, alpha.to(h.device), value.to(h.device))
     a, v = cell_insertions(C, g, units, levels)
     batch = apply_edit(h.expand(g * g, -1, -1, -1), a.to(h.device), v.to(h.device))  # (g², C, g, g)
-    images = model.render(torch.cat([h, batch]))  # (1 + g², 3, R, R)
+    images = model.render(torch.cat([h, batch]), generator=generator)  # (1 + g², 3, R, R); a photo's own G
     k = list(segmenter.labels).index(concept)
     before = _cell_shares(segmenter.segment(images[:1]).cpu(), k, g)[0]
     own = _own_cell_shares(segmenter, images[1:], k, g)

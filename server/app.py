@@ -35,6 +35,10 @@ from .routes import jobs as jobs_routes
 from .routes import photos as photos_routes
 from .routes import models as models_routes
 from .routes import sessions as sessions_routes
+from .routes import omissions as omissions_routes
+from .routes import placement as placement_routes
+from .routes import units as units_routes
+from .analyses import Analyses
 from .sessions import SessionError, SessionStore, StoreFull
 from .settings import Settings
 from .threads import default_render_threads, single_threaded
@@ -216,7 +220,9 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"])
-    for module in (health, models_routes, sessions_routes, photos_routes, jobs_routes, ws):
+    app.state.analyses = Analyses()  # the explorer's per-model analyses, computed once in the background
+    for module in (health, models_routes, sessions_routes, photos_routes, jobs_routes, ws,
+                   units_routes, placement_routes, omissions_routes):
         app.include_router(module.router)
     # the frontend is mounted at "/" and matches every path: routers must be included before it
     _mount_frontend(app, settings)

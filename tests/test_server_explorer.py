@@ -1,0 +1,106 @@
+"""The explorer's routes: unit inspector, artifacts, placement, omissions (tiny planted models)."""
+import base64
+import io
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from fakes import RedTreeSegmenter
+from planted import context_model
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANPAINT_HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture
+def planted_client(make_app):
+    m = context_model()
+    m.id, m.segmenter = "ctx", RedTreeSegmenter()
+    with TestClient(make_app(models={"ctx": m})) as c:
+        yield c
+
+
+def _ready(client, path, model):
+    r = client.get(path)
+    if r.status_code == 202:
+        body = r.json()
+        assert body["state"] == "running" and 0 <= body["progress"] <= 1 and r.headers["retry-after"]
+        name = path.split("/")[4].split("?")[0]
+        client.app.state.analyses.wait(model, "units" if name == "units" else name, timeout=120)
+        r = client.get(path)
+    return r
+
+
+def test_units_are_computed_once_then_served(planted_client):
+    r = _ready(planted_client, "/api/models/ctx/units", "ctx")
+    assert r.status_code == 200
+    units = r.json()
+    assert len(units) == 8 and units[0]["label"] == "tree" and units[0]["iou"] > 0.2
+    assert all(u["iou"] < units[0]["iou"] for u in units[2:] if u["label"] == "tree")
+    assert set(units[0]) == {"unit", "label", "iou", "q99", "artifact", "brushes"}
+    d = planted_client.get("/api/models/ctx/units/0").json()
+    assert d["ious"]["tree"] == units[0]["iou"] and len(d["examples"]) == 6
+    assert d["examples_png"] == "/api/models/ctx/units/0/examples.png"
+    png = planted_client.get(d["examples_png"] + "?count=3")
+    assert png.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(png.content)).size == (3 * 128 + 2 * 4, 128)
+    assert planted_client.get("/api/models/ctx/units/8").status_code == 404
+    assert planted_client.get("/api/models/ctx/units/-1").status_code == 422
+    assert planted_client.get("/api/models/nope/units").status_code == 404
+
+
+def test_units_of_a_model_without_segmenter_are_unlabelled(client):
+    r = _ready(client, "/api/models/tiny/units", "tiny")
+    assert r.status_code == 200 and all(u["label"] is None for u in r.json())
+
+
+def test_placement_finds_the_ground_stateless_and_in_a_session(planted_client):
+    m = planted_client.app.state.models["ctx"]
+    ground = (m.features(m.z_for_seed(3))[0, 1] > 0).numpy()
+    r = planted_client.post("/api/models/ctx/placement", json={"seed": 3, "concept": "tree"})
+    assert r.status_code == 200
+    grid = np.array(r.json()["grid"])
+    assert grid.shape == (8, 8) and grid[ground].mean() > 0.9 and grid[~ground].max() == 0
+    im = Image.open(io.BytesIO(base64.b64decode(r.json()["map"].split(",", 1)[1])))
+    assert im.mode == "RGBA" and im.size == (16, 16)
+    sid = planted_client.post("/api/sessions", json={"model": "ctx", "seed": 3}).json()["id"]
+    s = planted_client.get(f"/api/sessions/{sid}/placement", params={"concept": "tree"})
+    assert s.status_code == 200 and s.json()["grid"] == r.json()["grid"]
+    # a stroke that removes the ground everywhere leaves nowhere for a tree
+    planted_client.post(f"/api/sessions/{sid}/strokes", json={"units": [1], "mode": "remove", "points": [[0, 0.5], [1, 0.5]], "radius": 0.5})
+    assert np.array(planted_client.get(f"/api/sessions/{sid}/placement?concept=tree").json()["grid"]).max() == 0
+
+
+def test_placement_errors_are_readable(planted_client, client):
+    r = planted_client.post("/api/models/ctx/placement", json={"seed": 3, "concept": "dragon"})
+    assert r.status_code == 422 and "dragon" in r.json()["detail"]
+    assert planted_client.post("/api/models/ctx/placement", json={"concept": "tree"}).status_code == 422
+    r = client.post("/api/models/tiny/placement", json={"seed": 3, "concept": "tree"})
+    assert r.status_code == 409 and "segmenter" in r.json()["detail"]
+    assert planted_client.get("/api/sessions/nope/placement?concept=tree").status_code == 404
+
+
+def test_artifacts_without_discriminator_or_segmenter_say_why(client):
+    r = client.get("/api/models/tiny/artifacts")
+    if r.status_code == 202:
+        client.app.state.analyses.wait("tiny", "artifacts", timeout=60)
+        r = client.get("/api/models/tiny/artifacts")
+    assert r.status_code == 409 and "discriminator" in r.json()["detail"]
+
+
+def test_session_omissions_need_a_photo(planted_client):
+    sid = planted_client.post("/api/sessions", json={"model": "ctx", "seed": 3}).json()["id"]
+    r = planted_client.get(f"/api/sessions/{sid}/omissions")
+    assert r.status_code == 409 and "photo" in r.json()["detail"]
+
+
+def test_explorer_routes_are_in_openapi(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    for p in ("/api/models/{model}/units", "/api/models/{model}/units/{unit}", "/api/models/{model}/units/{unit}/examples.png",
+              "/api/models/{model}/artifacts", "/api/models/{model}/placement", "/api/sessions/{session_id}/placement",
+              "/api/models/{model}/omissions", "/api/sessions/{session_id}/omissions"):
+        assert p in paths, p
