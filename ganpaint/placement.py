@@ -116,7 +116,7 @@ def heatmap_png(grid: np.ndarray, size: int) -> bytes:
     r = (255 * np.clip(1.5 * g, 0, 1)).astype(np.uint8)
     gr = (255 * np.clip(1.5 * g - 0.5, 0, 1)).astype(np.uint8)
     b = (80 * (1 - g)).astype(np.uint8)
-    a = (40 + 150 * g).astype(np.uint8)
+    a = (20 + 130 * g).astype(np.uint8)  # the picture stays readable under the map
     rgba = np.stack([r, gr, b, a], -1)
     im = Image.fromarray(rgba, "RGBA").resize((size, size), Image.NEAREST)
     buf = io.BytesIO()
