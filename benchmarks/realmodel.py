@@ -28,6 +28,7 @@ import torch
 
 from ganpaint.concepts import ConceptTable
 from ganpaint.edit import Stroke, compose
+from ganpaint.folding import fold
 from ganpaint.model import PaintModel
 from ganpaint.networks import Generator, GeneratorConfig, official_widths
 from ganpaint.renderer import RegionRenderer, choose_dtype
@@ -52,10 +53,12 @@ def main(argv: list[str] | None = None) -> dict:
     device = torch.device(args.device)
 
     torch.manual_seed(0)
-    G = Generator(GeneratorConfig(256, official_widths(256))).eval().requires_grad_(False).to(device)
+    plain = Generator(GeneratorConfig(256, official_widths(256))).eval().requires_grad_(False).to(device)
+    n_params = sum(p.numel() for p in plain.parameters())
+    # what the server renders with: folded on a CPU (ganpaint.folding), the plain network on a GPU
+    G = fold(plain) if device.type == "cpu" else plain
     table = ConceptTable.empty("layer4", 512)
     m = PaintModel("official256-random", G, table)
-    n_params = sum(p.numel() for p in G.parameters())
     z = m.z_for_seed(104)
     h = m.features(z)
     brush = list(range(15))  # a full-strength brush switches 15 units
@@ -72,8 +75,9 @@ def main(argv: list[str] | None = None) -> dict:
     edited_cl = [e.contiguous(memory_format=torch.channels_last) for e in edited]
 
     G_cl = Generator(G.config).eval().requires_grad_(False).to(device)
-    G_cl.load_state_dict(G.state_dict())
+    G_cl.load_state_dict(plain.state_dict())
     G_cl = G_cl.to(memory_format=torch.channels_last)
+    G_cl = fold(G_cl) if device.type == "cpu" else G_cl
     m_cl = PaintModel(m.id, G_cl, table)
     h_cl = h.contiguous(memory_format=torch.channels_last)
 
@@ -175,7 +179,7 @@ def main(argv: list[str] | None = None) -> dict:
         result["float16"] = {"max_encoded_error": half_err, "within_1_255": dtype == torch.float16}
         if dtype == torch.float16:
             G16 = Generator(G.config).eval().requires_grad_(False).to(device)
-            G16.load_state_dict(G.state_dict())
+            G16.load_state_dict(plain.state_dict())
             G16 = G16.half()
             h16 = h.half()
             ts = []

@@ -39,9 +39,10 @@ def strokes_for(br: dict, n: int) -> list[Stroke]:
 
 def reference_change(model, z: torch.Tensor, strokes: list[Stroke]) -> str:
     alpha, value = compose(strokes, model.table, model.channels, model.layer_size)
-    with torch.inference_mode(), Trace(model.generator, model.edit_layer, retain_output=False,
+    G = model.render_generator
+    with torch.inference_mode(), Trace(G, model.edit_layer, retain_output=False,
                                        edit_output=lambda x: apply_edit(x, alpha, value)):
-        img = model.generator(z)
+        img = G(z)
     return base64.b64encode(encode_image(img[0], "jpeg", quality=99)).decode("ascii")
 
 

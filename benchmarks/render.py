@@ -1,14 +1,14 @@
-"""The generator's two CPU routes, measured: reference blocks vs folded convs (ganpaint/networks.py).
+"""The generator's two CPU routes, measured: the plain network vs `fold(G)` (ganpaint/folding.py).
 
     python benchmarks/render.py                      # the embedded scenes model (128 px)
     python benchmarks/render.py --official           # a random model of the official 256 px shape
     python benchmarks/render.py --batches 1,2,4,8 --seconds 2
 
-Times the server's render (`PaintModel.render`: layer5 → output from cached layer4 activations, high
-resolution layers in chunks of two) on one torch thread, as every server render thread runs, per image
-at each batch size, with the reference route (PixelNorm → nearest ×2 → conv → WScale → LeakyReLU) and
-the folded route (WScale folded into the conv; nearest ×2 + 3×3 conv as one low-resolution conv onto
-four output phases and a pixel shuffle). Rounds alternate between the routes so that machine noise
+Times `PaintModel.render` (layer5 → output from cached layer4 activations) on one torch thread, as
+every server render thread runs, per image at each batch size, with the plain network (PixelNorm →
+nearest ×2 → conv → WScale → LeakyReLU, whole batches) and the folded route the server renders with
+(`model.folded()`: WScale folded into the conv; nearest ×2 + 3×3 conv as one low-resolution conv onto
+four output phases and a pixel shuffle; high-resolution layers in chunks of two). Rounds alternate between the routes so that machine noise
 hits both. Also reports the largest difference between the routes' images. Writes
 benchmarks/results/render.json (render_official.json with --official).
 """
@@ -28,7 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 sys.path.insert(0, str(ROOT))
 
-from ganpaint import networks  # noqa: E402
 from ganpaint.model import PaintModel  # noqa: E402
 from ganpaint.networks import official_widths  # noqa: E402
 
@@ -61,18 +60,13 @@ def main() -> None:
     with torch.inference_mode():
         h = model.features(torch.randn(max(batches), model.generator.config.z_dim,
                                        generator=torch.Generator().manual_seed(0)))
-        fast_img = model.render(h)
-        networks.FAST_CPU_INFERENCE = False
-        ref_img = model.render(h)
-        networks.FAST_CPU_INFERENCE = True
-        diff = float((fast_img - ref_img).abs().max())
+        routes = {"reference": model, "folded": model.folded()}
+        diff = float((routes["folded"].render(h) - model.render(h)).abs().max())
         for b in batches:
             times: dict[str, list[float]] = {"reference": [], "folded": []}
             for _ in range(args.rounds):
                 for route in times:
-                    networks.FAST_CPU_INFERENCE = route == "folded"
-                    times[route].append(per_image_ms(model, h[:b], args.seconds))
-            networks.FAST_CPU_INFERENCE = True
+                    times[route].append(per_image_ms(routes[route], h[:b], args.seconds))
             med = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
             rows.append({"batch": b, "reference_ms_per_image": round(med["reference"], 3),
                          "folded_ms_per_image": round(med["folded"], 3),

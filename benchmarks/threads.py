@@ -55,7 +55,7 @@ def _child(case: str, threads: int, tiny: bool, n: int) -> dict:
         else:
             single_threaded()
         model = (PaintModel.random(resolution=128, widths=(128, 128, 64, 32, 16, 8), seed=0) if tiny
-                 else PaintModel.load(ROOT / "models" / "scenes"))
+                 else PaintModel.load(ROOT / "models" / "scenes")).folded()
         batch = 8 if case == "batch8_split" else 1
         h = model.features(torch.randn(batch, model.generator.config.z_dim, generator=torch.Generator().manual_seed(0)))
         pool = ThreadPoolExecutor(threads - 1, initializer=single_threaded) if batch > 1 and threads > 1 else None

@@ -2,8 +2,9 @@
 
     write_model_card("models/scenes")     # keeps the evaluation section that `ganpaint evaluate` wrote
 
-The card states what was trained, on what, for how long, and how fast it renders an edit here
-(layer5→output from cached layer4, batch 1, float32), measured when the card is written.
+The card states what was trained, on what, for how long, and how fast it renders an edit on the
+machine that writes the card (layer5→output from cached layer4, batch 1, float32, through the folded
+generator the server renders with), measured when the card is written.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 import torch
 
 from .checkpoint import load_generator
+from .folding import fold
 
 EVAL_START, EVAL_END = "<!-- evaluation:start -->", "<!-- evaluation:end -->"
 
@@ -58,7 +60,7 @@ def write_model_card(folder: str | os.PathLike) -> Path:
     info = json.loads((folder / "config.json").read_text())
     G = load_generator(folder / "generator.safetensors")
     params = sum(p.numel() for p in G.parameters())
-    timing = measure_render_ms(G)
+    timing = measure_render_ms(fold(G))
     tr = info.get("training", {})
     recipe = tr.get("recipe", {})
     card_path = folder / "MODEL_CARD.md"
@@ -67,8 +69,10 @@ def write_model_card(folder: str | os.PathLike) -> Path:
     evaluation = m.group(0) if m else f"{EVAL_START}\n_Not evaluated yet: run `ganpaint evaluate --model scenes`._\n{EVAL_END}"
     hours = tr.get("train_wall_clock_s", 0) / 3600
     by_device = tr.get("train_wall_clock_by_device_s") or {"cpu": tr.get("train_wall_clock_s", 0)}
+    machine = tr.get("machine") or {}
+    cpu = f"a {machine['cpus']}-core CPU machine" if machine.get("cpus") else "a CPU"  # recorded by `ganpaint train`
     where = "; ".join(
-        f"{v / 3600:.2f} h on a 2-core CPU machine (float32, 1–2 threads)" if k == "cpu"
+        f"{v / 3600:.2f} h on {cpu} (float32)" if k == "cpu"
         else f"{v / 60:.0f} min on one {k} GPU (world scenes rendered by CPU worker processes)"
         for k, v in by_device.items())
     cm = tr.get("class_match")
@@ -101,7 +105,7 @@ windows, roofs and domes). No external data or pretrained weights were used.
 | images seen | {tr.get("images_seen", 0):,} ({tr.get("steps", 0):,} steps) |
 | training wall-clock | {hours:.2f} h of training steps: {where}; resumable |
 | final target | {recipe.get("resolution", "?")} px (progressive growing; this export is the highest fully faded-in resolution) |
-| layer5→output render | {timing["layer5_to_output_ms_p50"]} ms p50, {timing["layer5_to_output_ms_p95"]} ms p95 (batch 1, {timing["threads"]} threads, torch {timing["torch"]}) |
+| layer5→output render | {timing["layer5_to_output_ms_p50"]} ms p50, {timing["layer5_to_output_ms_p95"]} ms p95 (batch 1, {timing["threads"]} threads, torch {timing["torch"]}, {timing["cpu"]}, {os.cpu_count()} cores) |
 | full forward from z | {timing["full_forward_ms_p50"]} ms p50 |
 
 ## Recipe

@@ -5,9 +5,11 @@
     h = apply_edit(h4, alpha, value)                                # x·(1−a) + v·a
     img = G.render_from(h, "layer5")
 
-A stroke's mask is rasterized on a grid `oversample`× finer than the layer and max-pooled down, so a
-thin stroke still reaches the cells it touches. Strokes composite in order (alpha-over): later
-strokes win where they overlap. Everything here is a pure function, testable on tiny tensors.
+A stroke is rasterized on a grid `oversample`× finer than the layer (anti-aliased for point strokes)
+and averaged down: a layer cell's alpha follows how much of it the stroke covers (`coverage_alpha`),
+so a small dab makes a small edit and a fully covered cell gets alpha 1 (cell-aligned masks edit
+exactly as a hard mask would). Strokes composite in order (alpha-over): later strokes win where they
+overlap. Everything here is a pure function, testable on tiny tensors.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ import torch.nn.functional as F
 from .concepts import ConceptTable, units_for_strength
 from .imaging import ImageError, decode_mask_data_url
 
-__all__ = ["Stroke", "StrokeError", "StrokeLimits", "stroke_mask", "stroke_edit", "compose", "apply_edit", "over"]
+__all__ = ["Stroke", "StrokeError", "StrokeLimits", "stroke_mask", "coverage_alpha", "stroke_edit", "compose", "apply_edit", "over"]
 
 
 class StrokeError(ValueError):
@@ -115,15 +117,20 @@ class Stroke:
         return d
 
 
-def _points_mask(points: Sequence[tuple[float, float]], radius: float, n: int) -> torch.Tensor:
-    """(n, n) bool: cells whose centre lies within `radius` of the polyline, plus each point's own cell.
+def _points_mask(points: Sequence[tuple[float, float]], radius: float, n: int) -> np.ndarray:
+    """(n, n) float32 in [0, 1]: how much of each fine cell the polyline of width 2·radius covers.
+
+    Anti-aliased (a one-cell linear ramp across the edge, ≈ the area share of a straight edge), so the
+    covered area grows smoothly with the radius instead of in whole fine cells; each point's own cell
+    counts as covered, so even a zero-radius dab paints something.
     (numpy, float32: this runs for every preview frame, and small torch ops cost more than the math.)"""
     pts = np.asarray(points, dtype=np.float32).reshape(-1, 2)  # (P, 2) as (x, y)
-    mask = np.zeros((n, n), dtype=bool)
+    cov = np.zeros((n, n), dtype=np.float32)
     r = np.float32(radius)
-    # only cells whose centre can be within `radius`: the points' bounding box grown by radius
-    lo = np.clip(np.floor((pts.min(0) - r) * n - np.float32(0.5)), 0, n - 1).astype(int)
-    hi = np.clip(np.ceil((pts.max(0) + r) * n - np.float32(0.5)), 0, n - 1).astype(int)
+    reach = r + np.float32(0.5 / n)  # beyond this a fine cell's centre ramp is 0
+    # only cells that can be reached: the points' bounding box grown by `reach`
+    lo = np.clip(np.floor((pts.min(0) - reach) * n - np.float32(0.5)), 0, n - 1).astype(int)
+    hi = np.clip(np.ceil((pts.max(0) + reach) * n - np.float32(0.5)), 0, n - 1).astype(int)
     x0, y0, x1, y1 = lo[0], lo[1], hi[0] + 1, hi[1] + 1
     c = (np.arange(n, dtype=np.float32) + np.float32(0.5)) / np.float32(n)
     y, x = np.meshgrid(c[y0:y1], c[x0:x1], indexing="ij")
@@ -133,23 +140,35 @@ def _points_mask(points: Sequence[tuple[float, float]], radius: float, n: int) -
     len2 = np.maximum(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1], np.float32(1e-12))  # (S,)
     t = np.clip(((px - a[:, 0]) * d[:, 0] + (py - a[:, 1]) * d[:, 1]) / len2, 0, 1)  # (cells, S)
     dx, dy = px - (a[:, 0] + t * d[:, 0]), py - (a[:, 1] + t * d[:, 1])
-    dist2 = (dx * dx + dy * dy).min(axis=1)
-    mask[y0:y1, x0:x1] = (dist2 <= r * r).reshape(y1 - y0, x1 - x0)
+    dist = np.sqrt((dx * dx + dy * dy).min(axis=1))
+    ramp = np.clip((r - dist) * np.float32(n) + np.float32(0.5), 0, 1)
+    cov[y0:y1, x0:x1] = ramp.reshape(y1 - y0, x1 - x0)
     idx = np.clip((pts * n).astype(np.int64), 0, n - 1)
-    mask[idx[:, 1], idx[:, 0]] = True
-    return torch.from_numpy(mask)
+    cov[idx[:, 1], idx[:, 0]] = 1.0
+    return cov
 
 
 def stroke_mask(stroke: Stroke, size: int, oversample: int = 4) -> torch.Tensor:
-    """The stroke's footprint at the layer's resolution: (size, size) float in {0, 1}."""
+    """The stroke's coverage at the layer's resolution: (size, size) float in [0, 1], the share of each
+    layer cell the stroke covers on the `oversample`× finer grid (0 exactly where it does not reach)."""
     n = size * oversample
     if stroke.points is not None:
-        fine = _points_mask(stroke.points, stroke.radius, n).float()
+        fine = torch.from_numpy(_points_mask(stroke.points, stroke.radius, n))
     else:
         m = torch.from_numpy(np.ascontiguousarray(stroke.mask, dtype=np.float32))[None, None]
         fine = F.interpolate(m, size=(n, n), mode="area")[0, 0]
-        fine = (fine >= 0.5).float()
-    return F.adaptive_max_pool2d(fine[None, None], size)[0, 0]
+        fine = (fine >= 0.5).float()  # a hard fine grid: what server/strokes.py stores, bit for bit
+    return F.avg_pool2d(fine[None, None], oversample)[0, 0].clamp_(0, 1)
+
+
+# How a cell's coverage becomes its alpha. Linear keeps the edit proportional to the painted area
+# (benchmarks/brush_size.py compares curves by eye and by the ranking segmenter).
+ALPHA_GAMMA = 1.0
+
+
+def coverage_alpha(coverage: torch.Tensor, gamma: float = ALPHA_GAMMA) -> torch.Tensor:
+    """Cell coverage in [0, 1] → alpha in [0, 1]: coverage**gamma (0 stays 0, a covered cell gets 1)."""
+    return coverage if gamma == 1.0 else coverage.pow(gamma)
 
 
 def stroke_edit(stroke: Stroke, table: ConceptTable, channels: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -166,13 +185,15 @@ def stroke_edit(stroke: Stroke, table: ConceptTable, channels: int, size: int) -
             raise StrokeError(f"unit {bad[0]} does not exist: {table.layer} has units 0…{channels - 1}")
         units = all_units[: units_for_strength(len(all_units), stroke.strength)]
         levels = [table.unit_level(u) for u in units]
-    mask = stroke_mask(stroke, size)
+    a = coverage_alpha(stroke_mask(stroke, size))
     alpha = torch.zeros(channels, size, size)
     value = torch.zeros(channels, size, size)
     idx = torch.tensor(units, dtype=torch.long)
-    alpha[idx] = mask
+    alpha[idx] = a
     if stroke.mode == "draw":
-        value[idx] = torch.tensor(levels, dtype=torch.float32)[:, None, None] * mask
+        # the value is the level itself wherever the stroke reaches (alpha carries the coverage):
+        # `over` and apply_edit read v un-premultiplied
+        value[idx] = torch.tensor(levels, dtype=torch.float32)[:, None, None] * (a > 0)
     return alpha, value
 
 

@@ -198,7 +198,7 @@ def fsd_report(model, segmenter: Segmenter, *, samples: int = 1000, seed: int = 
     gen, w1, w2 = [], [], []
     for i in range(0, samples, batch):
         with torch.inference_mode():
-            img = model.generator(z[i : i + batch].to(model.device)).cpu()
+            img = model.render_generator(z[i : i + batch].to(model.device)).cpu()
         gen.append(_class_fractions(segmenter.segment(img).cpu(), K))
         for out, base in ((w1, FSD_WORLD_SEEDS), (w2, FSD_WORLD_SEEDS + 50_000)):
             imgs, _ = render_batch(range(base + i, base + min(i + batch, samples)), model.resolution)

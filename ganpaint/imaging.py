@@ -14,7 +14,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-__all__ = ["ImageError", "FORMATS", "to_uint8", "encode_image", "encode_array", "decode_mask_data_url", "MEDIA_TYPES"]
+__all__ = ["ImageError", "FORMATS", "to_uint8", "encode_image", "encode_array", "decode_mask_data_url",
+           "mask_data_url_size", "MEDIA_TYPES"]
 
 FORMATS = ("webp", "jpeg", "png")
 MEDIA_TYPES = {"webp": "image/webp", "jpeg": "image/jpeg", "png": "image/png"}
@@ -48,17 +49,31 @@ def encode_image(img: torch.Tensor, fmt: str = "png", quality: int = 90) -> byte
     return encode_array(to_uint8(img), fmt, quality)
 
 
-def decode_mask_data_url(url: str, *, max_bytes: int = 2_000_000, max_pixels: int = 4096 * 4096) -> np.ndarray:
-    """A painted mask from a data URL: alpha > 0 where the image has transparency, else dark pixels."""
+def _mask_bytes(url: str, max_bytes: int) -> bytes:
     prefix, sep, payload = url.partition(",")
     if not sep or not prefix.startswith("data:image/") or ";base64" not in prefix:
         raise ImageError("expected a data:image/...;base64,... URL")
     if len(payload) > max_bytes * 4 // 3 + 4:
         raise ImageError(f"mask is larger than {max_bytes} bytes")
     try:
-        raw = base64.b64decode(payload, validate=True)
+        return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         raise ImageError("mask is not valid base64") from None
+
+
+def mask_data_url_size(url: str, *, max_bytes: int = 2_000_000) -> tuple[int, int]:
+    """(width, height) a mask declares, read from its header only: what decoding it would cost."""
+    raw = _mask_bytes(url, max_bytes)
+    try:
+        with Image.open(io.BytesIO(raw)) as im:  # lazy: reads the header, decodes no pixels
+            return im.size
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError):
+        raise ImageError("mask is not a readable image") from None
+
+
+def decode_mask_data_url(url: str, *, max_bytes: int = 2_000_000, max_pixels: int = 4096 * 4096) -> np.ndarray:
+    """A painted mask from a data URL: alpha > 0 where the image has transparency, else dark pixels."""
+    raw = _mask_bytes(url, max_bytes)
     try:
         with Image.open(io.BytesIO(raw)) as im:
             if im.width * im.height > max_pixels:

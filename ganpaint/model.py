@@ -3,6 +3,7 @@
     m = PaintModel.load("models/scenes")
     h = m.features(m.z_for_seed(7))          # (1, C, 8, 8) cached layer4 activations
     img = m.render(h, alpha, value)          # edited image (1, 3, R, R) in [-1, 1]
+    m = m.folded()                           # render through the fast inference route (ganpaint.folding)
     m = PaintModel.random(resolution=16, widths=(32, 32, 16), seed=0)   # tiny model for tests
 
 A model folder holds `model.json` ({"id", "title", "edit_layer", "weights", "concepts", ...}); the
@@ -13,8 +14,9 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +25,9 @@ import torch
 from .checkpoint import load_generator, state_dict_sha256
 from .concepts import Concept, ConceptTable
 from .edit import apply_edit
+from .folding import fold
 from .networks import Generator, GeneratorConfig
+from .renderer import RegionRenderer
 from .segmenter import Segmenter, load_segmenter
 
 __all__ = ["PaintModel", "z_for_seed", "MAX_SEED", "ModelError"]
@@ -50,10 +54,6 @@ def z_for_seed(seed: int, z_dim: int = 512) -> torch.Tensor:
     return torch.from_numpy(np.random.RandomState(seed).standard_normal((1, z_dim)).astype(np.float32))
 
 
-CPU_CHUNK = 2  # images per pass through the high-resolution layers on a CPU
-CPU_SPLIT_RESOLUTION = 64  # layers at or above this resolution run in chunks on a CPU
-
-
 @dataclass
 class PaintModel:
     id: str
@@ -64,6 +64,7 @@ class PaintModel:
     info: dict = field(default_factory=dict)
     folder: Path | None = None
     segmenter: Segmenter | None = None  # reads images back as concepts (dissection, evaluation, /segment)
+    fast: Generator | None = None  # the folded generator render() runs (see folded()); None: the plain one
 
     def __post_init__(self) -> None:
         self.next_layer = self.generator.layer_after(self.edit_layer)
@@ -81,7 +82,8 @@ class PaintModel:
 
     @property
     def device(self) -> torch.device:
-        return next(self.generator.parameters()).device
+        G = self.generator  # a folded generator holds buffers only
+        return next(chain(G.parameters(), G.buffers())).device
 
     def z_for_seed(self, seed: int) -> torch.Tensor:
         return z_for_seed(seed, self.generator.config.z_dim).to(self.device)
@@ -89,31 +91,36 @@ class PaintModel:
     @torch.inference_mode()
     def features(self, z: torch.Tensor) -> torch.Tensor:
         """Edit-layer activations (N, C, h, w) for latents (N, Z)."""
-        return self.generator.features(z.to(self.device), upto=self.edit_layer)
+        return self.render_generator.features(z.to(self.device), upto=self.edit_layer)
+
+    @property
+    def render_generator(self) -> Generator:
+        """The generator `render` runs: the folded one after `folded()`, else the plain one."""
+        return self.fast if self.fast is not None else self.generator
+
+    def folded(self) -> "PaintModel":
+        """This model rendering through `folding.fold(generator)`, the fast inference route (same images up
+        to float rounding); training and photo adaptation keep using the plain `generator`."""
+        return replace(self, fast=fold(self.generator))
+
+    def prepare_generator(self, G: Generator) -> Generator:
+        """A generator made from this model's (a photo's adapted view) in the form `render` runs: folded,
+        sharing the model's folded blocks, when the model is folded."""
+        return G if self.fast is None else fold(G, share=self.fast)
 
     @torch.inference_mode()
     def render(self, h: torch.Tensor, alpha: torch.Tensor | None = None, value: torch.Tensor | None = None,
-               generator: Generator | None = None) -> torch.Tensor:
-        """Edited image (N, 3, R, R) from cached edit-layer activations; only later layers run."""
+               generator: Generator | None = None, region: RegionRenderer | None = None) -> torch.Tensor:
+        """Edited image (N, 3, R, R) from cached edit-layer activations; only later layers run.
+
+        The one place where the edit meets the network: alpha/value (N, C, h, w) edit `h`, then either
+        `generator` (a photo's, see prepare_generator), this model's render_generator, or `region` (a
+        RegionRenderer that recomputes only what changed since its previous frame) renders it."""
         if alpha is not None:
             h = apply_edit(h, alpha.to(h.device), value.to(h.device))
-        G = generator or self.generator
-        split = self._cpu_split_layer(G) if h.device.type == "cpu" and len(h) > CPU_CHUNK else None
-        if split is None:
-            return G.render_from(h, start=self.next_layer)
-        # on a CPU a whole batch's high-resolution activations overflow the cache: the low-resolution
-        # layers run batched, the rest CPU_CHUNK images at a time (benchmarks/concurrency.py)
-        x = G.render_from(h, start=self.next_layer, stop=split)
-        return torch.cat([G.render_from(x[i : i + CPU_CHUNK], start=split) for i in range(0, len(x), CPU_CHUNK)])
-
-    def _cpu_split_layer(self, G: Generator) -> str | None:
-        names = getattr(G, "layer_names", None)  # generator-like objects without named layers render whole
-        if not names or self.next_layer not in names:
-            return None
-        for name in names[names.index(self.next_layer) + 1 : -1]:
-            if G.config.layer_resolution(name) >= CPU_SPLIT_RESOLUTION:
-                return name
-        return None
+        if region is not None:
+            return region.render(h)
+        return (generator or self.render_generator).render_from(h, start=self.next_layer)
 
     def describe(self) -> dict:
         return {

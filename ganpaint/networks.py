@@ -9,18 +9,15 @@ Modules are `layer1 … layerN` then `output_{R}x{R}`; every block is
 PixelNorm → (nearest ×2) → conv without bias → WScale (x·scale + b) → LeakyReLU(0.2),
 so state_dict keys are `layerN.conv.weight`, `layerN.wscale.b` exactly as in the official checkpoints.
 
-Inference on a CPU (no gradients, float32) takes a faster, equivalent route (`FAST_CPU_INFERENCE`):
-the WScale factor and bias are folded into the conv, and "nearest ×2 then 3×3 conv" runs as one 3×3
-conv at the low resolution whose 4·out channels are the four output phases (each phase reads a 2×2
-neighbourhood of the low-resolution input), put in place by a pixel shuffle. Same function, other
-rounding (≈3e-5); no upsampled tensor is made. Measured (`benchmarks/render.py`, one thread, layer5 →
-output): the 128 px embedded model 3.7 → 3.4 ms per image alone, 3.8 → 2.3 ms per image in a batch of 4;
-the official 256 px shape 115 → 108 ms alone. Batches gain most: the low-resolution convs are small.
+The network is plain PyTorch: the same code trains, adapts to photos and renders. The faster
+inference-only route (WScale folded into the conv, upsampling as phase kernels) is an explicit
+conversion, `ganpaint.folding.fold(G)`, chosen by whoever renders.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import Callable, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -33,6 +30,10 @@ __all__ = [
     "PixelNorm",
     "WScale",
     "official_widths",
+    "GBlock",
+    "ToRGB",
+    "block_reach",
+    "conv_window",
 ]
 
 
@@ -104,53 +105,29 @@ class WScale(nn.Module):
         return x * self.scale + self.b.view(1, -1, 1, 1)
 
 
-FAST_CPU_INFERENCE = True  # the folded route of the module docstring for no-grad float32 CPU calls
+Box = tuple[int, int, int, int]  # y0, y1, x0, x1 (half-open) in a layer's pixels
 
 
-def _fast(x: torch.Tensor) -> bool:
-    return FAST_CPU_INFERENCE and not torch.is_grad_enabled() and x.device.type == "cpu" and x.dtype == torch.float32
+def block_reach(box: Box, up: int, pad: int, out_size: int) -> Box:
+    """The output window of a block (nearest ×`up`, then a conv with `pad`) that a change of the input
+    inside `box` can reach: its upsampled footprint grown by the kernel, clipped to the image."""
+    y0, y1, x0, x1 = box
+    return max(y0 * up - pad, 0), min(y1 * up + pad, out_size), max(x0 * up - pad, 0), min(x1 * up + pad, out_size)
 
 
-def _phase_kernels(w: torch.Tensor) -> torch.Tensor:
-    """3×3 kernels (O, I, 3, 3) applied after nearest ×2 upsampling → (4·O, I, 3, 3) kernels applied before
-    it: output channel 4·o + 2·a + c is output phase (row a, column c) of channel o (pixel_shuffle order).
-    Phase a = 0 reads input rows i−1 (kernel row 0) and i (rows 1+2); a = 1 reads i (rows 0+1) and i+1 (row 2)."""
-    out, inp = w.shape[:2]
-    k = w.new_zeros(out, 4, inp, 3, 3)
-    merge = {0: ((0,), (1, 2)), 1: ((0, 1), (2,))}  # phase → kernel taps summed into its two input rows/cols
-    for a in (0, 1):
-        for c in (0, 1):
-            for i, rows in enumerate(merge[a]):
-                for j, cols in enumerate(merge[c]):
-                    k[:, 2 * a + c, :, a + i, c + j] = w[:, :, list(rows)][:, :, :, list(cols)].sum((2, 3))
-    return k.reshape(out * 4, inp, 3, 3)
-
-
-class _Folded:
-    """A block's conv weights with the WScale factor folded in (and phase kernels for upsampling blocks),
-    recomputed whenever the parameters change (their version counters move on every in-place update).
-    One tuple, swapped whole: render threads sharing a block never see half an update."""
-
-    def __init__(self) -> None:
-        self.state: tuple | None = None  # (key, weight, bias)
-
-    def get(self, conv: nn.Conv2d, wscale: "WScale", upsample: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        w, b = conv.weight, wscale.b
-        if w.is_inference() or b.is_inference():  # made in inference mode: no version counter, no cache
-            return self._fold(w, b, wscale.scale, upsample)
-        key = (w.data_ptr(), w._version, b.data_ptr(), b._version, w.device, wscale.scale)
-        state = self.state
-        if state is None or state[0] != key:
-            state = self.state = (key, *self._fold(w, b, wscale.scale, upsample))
-        return state[1], state[2]
-
-    @staticmethod
-    def _fold(w: torch.Tensor, b: torch.Tensor, scale: float, upsample: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        with torch.no_grad():
-            weight = w.detach() * scale
-            weight = _phase_kernels(weight).contiguous() if upsample else weight.contiguous()
-            bias = b.detach().repeat_interleave(4) if upsample else b.detach().clone()
-        return weight, bias
+def conv_window(x: torch.Tensor, box: Box, *, up: int, pad: int, out_size: int,
+                prepare: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """The conv input that produces output `box` of "prepare, nearest ×up, conv with zero padding `pad`":
+    the rows and columns of `x` it reads, prepared, upsampled, with zeros only where the window passes
+    the true image border (the conv's own padding). Run the conv on it without padding."""
+    y0, y1, x0, x1 = box
+    cy0, cy1, cx0, cx1 = max(y0 - pad, 0), min(y1 + pad, out_size), max(x0 - pad, 0), min(x1 + pad, out_size)
+    iy0, iy1, ix0, ix1 = cy0 // up, -(-cy1 // up), cx0 // up, -(-cx1 // up)
+    t = prepare(x[:, :, iy0:iy1, ix0:ix1])
+    if up > 1:
+        t = F.interpolate(t, scale_factor=up, mode="nearest")
+        t = t[:, :, cy0 - iy0 * up: cy1 - iy0 * up, cx0 - ix0 * up: cx1 - ix0 * up]
+    return F.pad(t, (pad - (x0 - cx0), pad - (cx1 - x1), pad - (y0 - cy0), pad - (cy1 - y1)))
 
 
 class GBlock(nn.Module):
@@ -165,22 +142,31 @@ class GBlock(nn.Module):
         nn.init.normal_(self.conv.weight)
         if upsample and (kernel_size, padding) != (3, 1):
             raise ValueError("an upsampling block needs a 3×3 conv with padding 1")
-        self._folded = _Folded()
+
+    @property
+    def up(self) -> int:
+        return 2 if self.upsample else 1
+
+    @property
+    def pad(self) -> int:
+        return self.conv.padding[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.norm(x)
-        if _fast(x):
-            w, b = self._folded.get(self.conv, self.wscale, self.upsample)
-            if self.upsample:
-                return F.leaky_relu_(F.pixel_shuffle(F.conv2d(x, w, b, padding=1), 2), 0.2)
-            return F.leaky_relu_(F.conv2d(x, w, b, padding=self.conv.padding), 0.2)
         if self.upsample:
             x = F.interpolate(x, scale_factor=2, mode="nearest")
         return F.leaky_relu(self.wscale(self.conv(x)), 0.2)
 
+    def window(self, x: torch.Tensor, box: Box, out_size: int) -> torch.Tensor:
+        """The output inside `box` (output pixels), from the full input `x`, reading only the rows it needs."""
+        t = conv_window(x, box, up=self.up, pad=self.pad, out_size=out_size, prepare=self.norm)
+        return F.leaky_relu(self.wscale(F.conv2d(t, self.conv.weight)), 0.2)
+
 
 class ToRGB(nn.Module):
     """The output block: PixelNorm → 1×1 conv (no bias) → WScale with gain 1, no activation."""
+
+    up, pad = 1, 0
 
     def __init__(self, in_ch: int) -> None:
         super().__init__()
@@ -188,21 +174,26 @@ class ToRGB(nn.Module):
         self.conv = nn.Conv2d(in_ch, 3, 1, bias=False)
         self.wscale = WScale(in_ch, 3, 1, gain=1.0)
         nn.init.normal_(self.conv.weight)
-        self._folded = _Folded()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.norm(x)
-        if _fast(x):
-            return F.conv2d(x, *self._folded.get(self.conv, self.wscale, False))
-        return self.wscale(self.conv(x))
+        return self.wscale(self.conv(self.norm(x)))
+
+    def window(self, x: torch.Tensor, box: Box, out_size: int) -> torch.Tensor:
+        y0, y1, x0, x1 = box
+        return self.forward(x[:, :, y0:y1, x0:x1])
 
 
 class Generator(nn.Module):
     """z (N, z_dim) or (N, z_dim, 1, 1) → image (N, 3, R, R), roughly in [-1, 1]."""
 
-    def __init__(self, config: GeneratorConfig | None = None) -> None:
+    def __init__(self, config: GeneratorConfig | None = None, *, blocks: Mapping[str, nn.Module] | None = None) -> None:
+        """`blocks` (name → module, in order) replaces the freshly initialised layers (see folding.fold)."""
         super().__init__()
         self.config = config = config or GeneratorConfig()
+        if blocks is not None:
+            for name, block in blocks.items():
+                self.add_module(name, block)
+            return
         w = config.widths
         self.add_module("layer1", GBlock(config.z_dim, w[0], 4, padding=3, upsample=False))
         self.add_module("layer2", GBlock(w[0], w[0], 3, padding=1, upsample=False))

@@ -16,6 +16,7 @@ import copy
 import json
 import math
 import os
+import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -517,6 +518,7 @@ class Trainer:
                 "steps": self.step,
                 "train_wall_clock_s": round(self.wall_s, 1),
                 "train_wall_clock_by_device_s": {k: round(v, 1) for k, v in self.wall_by_device.items()},
+                "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()},
                 "recipe": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self.config).items()},
             },
         }

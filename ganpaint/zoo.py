@@ -38,7 +38,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+# fullmatch, not match + "$": "$" also matches before a trailing newline ("evil\n" would pass)
+_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 _WEIGHT_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors")
 
 
@@ -198,7 +199,7 @@ def pull_url(url: str, model_id: str, *, title: str | None = None, edit_layer: s
              sha256_prefix: str | None = None, models_dir=None, cache_dir=None, force: bool = False,
              progress: bool = True) -> ModelEntry:
     """Register a user's ProGAN checkpoint: download, verify it loads, write its model.json."""
-    if not _ID.match(model_id):
+    if not isinstance(model_id, str) or not _ID.fullmatch(model_id):
         raise ZooError(f"model id {model_id!r} must be lowercase letters, digits, '_', '-' or '.' (at most 64)")
     existing = registry(models_dir, cache_dir).get(model_id)
     if existing is not None and (existing.origin == "bundled" or not force):

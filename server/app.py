@@ -28,9 +28,11 @@ from ganpaint.model import ModelError, PaintModel
 from ganpaint.photo import PhotoError
 
 from . import ws
+from .decoding import Decoding
+from .security import Guard, allowed_hosts
 from .jobs import JobQueueFull, JobRunner
 from .render import Busy, Renderer
-from .routes import health
+from .routes import fallback, health
 from .routes import jobs as jobs_routes
 from .routes import photos as photos_routes
 from .routes import models as models_routes
@@ -40,10 +42,11 @@ from .routes import placement as placement_routes
 from .routes import units as units_routes
 from .analyses import Analyses
 from .sessions import SessionError, SessionStore, StoreFull
+from .strokes import MaskBudgetExceeded
 from .settings import Settings
 from .threads import default_render_threads, single_threaded
 
-__all__ = ["create_app", "load_models", "websocket_options"]
+__all__ = ["create_app", "load_models", "serving_models", "websocket_options"]
 
 log = logging.getLogger("ganpaint.server")
 
@@ -63,6 +66,14 @@ def load_models(settings: Settings, device: str) -> dict[str, PaintModel]:
         except (ModelError, CheckpointError, OSError, ValueError, KeyError) as e:
             log.warning("model %r skipped: %s", model_id, e)
     return loaded
+
+
+def serving_models(models: dict[str, PaintModel], settings: Settings, device: str) -> dict[str, PaintModel]:
+    """The models as the server renders them: through the folded generator on a CPU (ganpaint.folding),
+    unless settings.fold is off."""
+    if not settings.fold or device != "cpu":
+        return dict(models)
+    return {k: m if m.fast is not None else m.folded() for k, m in models.items()}
 
 
 def _resolve_device(settings: Settings) -> str:
@@ -134,6 +145,10 @@ def _install_error_handlers(app: FastAPI) -> None:
             return err(422, f"the request body could not be read: {exc.detail}")
         return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
 
+    @app.exception_handler(MaskBudgetExceeded)
+    async def _masks(request, exc: MaskBudgetExceeded):
+        return err(413, str(exc))
+
     @app.exception_handler(StrokeError)
     async def _stroke(request, exc: StrokeError):
         return err(422, f"bad stroke: {exc}")
@@ -186,7 +201,8 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
         single_threaded()
         app.state.renderer.threads = app.state.jobs.threads = settings.threads or default_render_threads()
         if not injected:
-            app.state.models.update(await asyncio.to_thread(load_models, settings, app.state.device))
+            loaded = await asyncio.to_thread(load_models, settings, app.state.device)
+            app.state.models.update(serving_models(loaded, settings, app.state.device))
             if not app.state.models:
                 log.warning("no model could be loaded from %s; only /api/health will be useful", settings.models_dir)
         app.state.renderer.start()
@@ -207,12 +223,13 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
     )
     app.state.settings = settings
     app.state.device = _resolve_device(settings) if not injected else _injected_device(models)
-    app.state.models = dict(models or {})
+    app.state.models = serving_models(models or {}, settings, app.state.device)
     app.state.sessions = SessionStore(settings)
     app.state.renderer = Renderer(batching=settings.batching, max_batch=settings.max_batch,
                                   max_pending=settings.max_pending)
     app.state.painters = {}  # session id → set of open websocket painters (ws.Painter)
     app.state.jobs = JobRunner(workers=settings.job_workers, max_queued=settings.job_queue, keep_s=settings.job_keep_s)
+    app.state.decoding = Decoding(settings.decode_threads)
     app.state.encoders = {}  # model id → photo encoder or None, loaded by the first photo job
 
     _install_error_handlers(app)
@@ -220,10 +237,12 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"])
+    app.add_middleware(Guard, hosts=allowed_hosts(settings), origins=settings.cors_origins)  # outermost
     app.state.analyses = Analyses()  # the explorer's per-model analyses, computed once in the background
     for module in (health, models_routes, sessions_routes, photos_routes, jobs_routes, ws,
                    units_routes, placement_routes, omissions_routes):
         app.include_router(module.router)
+    app.include_router(fallback.router)  # after every API router: 404/405 for the /api paths they leave
     # the frontend is mounted at "/" and matches every path: routers must be included before it
     _mount_frontend(app, settings)
     _publish_error_shape(app)

@@ -12,11 +12,13 @@ from starlette.requests import HTTPConnection
 
 from ganpaint.model import PaintModel
 
+from .decoding import Decoding
 from .render import Renderer
 from .sessions import Session, SessionStore
 from .settings import Settings
 
-__all__ = ["SettingsDep", "ModelsDep", "ModelDep", "SessionsDep", "SessionDep", "RendererDep", "lookup_model"]
+__all__ = ["SettingsDep", "ModelsDep", "ModelDep", "SessionsDep", "SessionDep", "RendererDep", "DecodingDep",
+           "ClientDep", "client_of", "lookup_model"]
 
 
 def _settings(conn: HTTPConnection) -> Settings:
@@ -35,7 +37,19 @@ def _renderer(conn: HTTPConnection) -> Renderer:
     return conn.app.state.renderer
 
 
+def client_of(conn: HTTPConnection) -> str:
+    """Who sent a request, for per-client limits: the peer address (uvicorn puts a trusted proxy's
+    X-Forwarded-For client there)."""
+    return conn.client.host if conn.client else "unknown"
+
+
+def _decoding(conn: HTTPConnection) -> Decoding:
+    return conn.app.state.decoding
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
+ClientDep = Annotated[str, Depends(client_of)]
+DecodingDep = Annotated[Decoding, Depends(_decoding)]
 ModelsDep = Annotated[dict[str, PaintModel], Depends(_models)]
 SessionsDep = Annotated[SessionStore, Depends(_sessions)]
 RendererDep = Annotated[Renderer, Depends(_renderer)]

@@ -117,7 +117,7 @@ async def start_photo(app_state, model_id: str, model: PaintModel, data: bytes, 
         final = st.get("fine", {})
         job.metrics = {"encoder": job.metrics.get("encoder", False), "l1": final.get("l1"), "psnr": final.get("psnr"),
                        "seconds": result.metrics.get("seconds"), "stages": st}
-        session.set_source(seed=None, z=None, h=result.h, generator=result.generator,
+        session.set_source(seed=None, z=None, h=result.h, generator=model.prepare_generator(result.generator),
                            source={**session.source, "status": "ready"}, photo=session.photo)
         for p in _painters(app_state, session):
             p.state_changed()

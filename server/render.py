@@ -30,7 +30,7 @@ import anyio
 import numpy as np
 import torch
 
-from ganpaint.edit import Stroke, apply_edit, over, stroke_edit
+from ganpaint.edit import Stroke, over, stroke_edit
 from ganpaint.imaging import encode_array, to_uint8
 from ganpaint.model import PaintModel
 from ganpaint.networks import Generator
@@ -260,12 +260,9 @@ class Renderer:
         job0 = members[0][0]
         t, cpu = time.perf_counter(), time.thread_time()
         try:
-            if job0.region is not None:
+            if len(members) == 1:
                 h, alpha, value = members[0][1]
-                img = job0.region.render(h if alpha is None else apply_edit(h, alpha.to(h.device), value.to(h.device)))
-            elif len(members) == 1:
-                h, alpha, value = members[0][1]
-                img = job0.model.render(h, alpha, value, generator=job0.generator)
+                img = job0.model.render(h, alpha, value, generator=job0.generator, region=job0.region)
             else:
                 h = torch.cat([p[0] for _, p in members])
                 alphas = [p[1] if p[1] is not None else torch.zeros_like(p[0][0]) for _, p in members]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from ganpaint.model import MAX_SEED
 
@@ -19,11 +19,31 @@ __all__ = [
     "ConceptOut", "HealthOut", "SegmentOut", "ErrorOut", "IMAGE_RESPONSES", "PhotoOut", "JobOut",
 ]
 
+def _not_bool(v: Any) -> Any:
+    # pydantic's lax mode reads true/false as 1/0 for numbers ({"seed": false} was seed 0); the websocket's
+    # own validation (ganpaint.edit.Stroke.from_dict) refuses them, and so does REST now
+    if isinstance(v, bool):
+        raise ValueError("a number is expected here, not true/false")
+    return v
+
+
+NoBool = BeforeValidator(_not_bool)
 ImageFormat = Literal["png", "jpeg", "webp"]
-Coord = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
-Seed = Annotated[int, Field(ge=0, le=MAX_SEED, description="image id; 0…9999 are the original demo's ids")]
-Latent = Annotated[list[Annotated[float, Field(allow_inf_nan=False, ge=-1e4, le=1e4)]],
+Coord = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False), NoBool]  # Field first: else its bounds
+# reach the JSON schema as "ge"/"le" instead of minimum/maximum
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED, description="image id; 0…9999 are the original demo's ids"), NoBool]
+Latent = Annotated[list[Annotated[float, Field(allow_inf_nan=False, ge=-1e4, le=1e4), NoBool]],
                    Field(min_length=1, max_length=4096, description="a latent vector of the model's z size")]
+
+
+def _given(name: str) -> dict:
+    """JSON Schema for "`name` is present and not null" (absent and null both mean "not given")."""
+    return {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+
+
+def _exactly_one(*pairs: tuple[str, str]) -> dict:
+    rules = [{"oneOf": [_given(a), _given(b)]} for a, b in pairs]
+    return {"allOf": rules}
 
 
 class ErrorOut(BaseModel):
@@ -34,15 +54,18 @@ class StrokeIn(BaseModel):
     """One brush stroke; positions are normalized image coordinates (x right, y down)."""
 
     model_config = ConfigDict(extra="ignore", json_schema_extra={
+        **_exactly_one(("concept", "units"), ("points", "mask")),
         "examples": [{"concept": "tree", "mode": "draw", "strength": 1, "radius": 0.06,
                       "points": [[0.2, 0.8], [0.6, 0.8]]}]})
 
     concept: str | None = Field(None, max_length=200, description="a concept of the model (or give `units`)")
-    units: list[Annotated[int, Field(ge=0, le=1_000_000)]] | None = Field(
+    units: list[Annotated[int, Field(ge=0, le=1_000_000), NoBool]] | None = Field(
         None, max_length=4096, description="a custom brush: unit ids, best first")
     mode: Literal["draw", "remove"] = "draw"
-    strength: float = Field(1.0, ge=0.0, le=1.0, allow_inf_nan=False, description="share of ranked units used")
-    radius: float = Field(0.06, ge=0.0, le=0.5, allow_inf_nan=False, description="brush radius (image widths)")
+    strength: Annotated[float, NoBool] = Field(1.0, ge=0.0, le=1.0, allow_inf_nan=False,
+                                               description="share of ranked units used")
+    radius: Annotated[float, NoBool] = Field(0.06, ge=0.0, le=0.5, allow_inf_nan=False,
+                                             description="brush radius (image widths)")
     points: list[tuple[Coord, Coord]] | None = Field(None, description="polyline [[x, y], ...]")
     mask: str | None = Field(None, description="data:image/png;base64,… (alpha > 0 or dark = painted)")
 
@@ -56,7 +79,7 @@ class StrokeIn(BaseModel):
 class RenderIn(BaseModel):
     """A stateless render: an image id or a latent, the strokes to apply in order, an image format."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
+    model_config = ConfigDict(json_schema_extra={**_exactly_one(("seed", "z")), "examples": [{
         "seed": 7, "format": "png",
         "strokes": [{"concept": "tree", "points": [[0.2, 0.8], [0.6, 0.8]]}]}]})
 
@@ -73,7 +96,8 @@ class RenderIn(BaseModel):
 
 
 class SessionIn(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"model": "scenes", "seed": 7}]})
+    model_config = ConfigDict(json_schema_extra={"not": {"allOf": [_given("seed"), _given("z")]},
+                                                 "examples": [{"model": "scenes", "seed": 7}]})
 
     model: str | None = Field(None, max_length=200, description="model id (default: the first loaded model)")
     seed: Seed | None = Field(None, description="image id (default: a random one)")

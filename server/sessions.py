@@ -237,8 +237,11 @@ class Session:
         # a point is a 2-tuple of floats (~64 B) plus its slot in the outer tuple; a mask is ≤ 32×32 bools
         n += sum(e.points * 72 + (e.stroke.mask.nbytes + 400 if e.stroke.mask is not None else 0) + 400
                  for e in entries.values())
-        if self.generator is not None:
-            n += sum(p.numel() * p.element_size() for p in self.generator.parameters())
+        if self.generator is not None:  # a photo's: only its own layers, the rest is the model's
+            base = self.model.render_generator
+            shared = {t.data_ptr() for t in (*base.parameters(), *base.buffers())}
+            n += sum(t.numel() * t.element_size() for t in (*self.generator.parameters(), *self.generator.buffers())
+                     if t.data_ptr() not in shared)
         return n
 
 

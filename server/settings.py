@@ -30,7 +30,10 @@ class Settings(BaseSettings):
     models: list[str] = Field(["scenes"], description='model ids to load; ["all"] loads every model with weights')
     home: Path | None = Field(None, description="download cache with pulled models (default ~/.cache/ganpaint)")
     frontend_dir: Path = REPO_ROOT / "frontend"
-    cors_origins: list[str] = []
+    cors_origins: list[str] = Field([], description="other sites' origins that may call the API, upload and open "
+                                    "websockets (e.g. https://tools.example.org)")
+    allowed_hosts: list[str] | None = Field(None, description='Host names served ("*.example.org" and "*" work); '
+                                            "default: localhost names when bound to loopback, else any")
 
     # sessions: every one holds cached activations and its history, so both are capped
     session_ttl_s: float = Field(3600.0, gt=0)
@@ -47,11 +50,17 @@ class Settings(BaseSettings):
     max_upload_pixels: int = Field(4096 * 4096, ge=1)
     max_points: int = Field(2048, ge=1, description="points in one stroke")
     max_mask_bytes: int = Field(2_000_000, ge=1)
+    max_request_mask_pixels: int = Field(4096 * 4096, ge=1, description="pixels of all masks in one request or "
+                                         "websocket message together: decoding a 4096² RGBA mask takes ~1 s of CPU")
+    decode_threads: int = Field(2, ge=1, description="threads that decode masks and uploads (one client uses one "
+                                "at a time)")
 
     # rendering
     batching: bool = True
     region_previews: bool = Field(True, description="previews re-render only what changed since the socket's "
                                   "previous frame (ganpaint.renderer.RegionRenderer); they then do not batch")
+    fold: bool = Field(True, description="on a CPU, render through the folded generator (ganpaint.folding): "
+                       "the same images up to float rounding, faster; off: the plain network")
     max_batch: int = Field(8, ge=1)
     max_pending: int = Field(64, ge=1, description="queued REST renders before answering 503")
     quality: int = Field(90, ge=1, le=100, description="WebP/JPEG quality of frames")

@@ -21,9 +21,11 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ganpaint.edit import Stroke, StrokeError, StrokeLimits
+from ganpaint.imaging import ImageError, mask_data_url_size
 from ganpaint.model import PaintModel
 
-__all__ = ["Entry", "parse_stroke", "check_stroke", "MASK_OVERSAMPLE"]
+__all__ = ["Entry", "parse_stroke", "parse_strokes", "check_stroke", "mask_pixels", "MaskBudgetExceeded",
+           "MASK_OVERSAMPLE"]
 
 # ganpaint.edit.stroke_mask rasterizes at layer_size × 4 by default; a mask reduced to exactly that
 # grid (area average, then >= 0.5) rasterizes to the same footprint, bit for bit.
@@ -68,6 +70,35 @@ def _compact(stroke: Stroke, layer_size: int) -> Stroke:
     public = {k: v for k, v in (stroke.source or {}).items() if k != "mask"}
     public["mask"] = _mask_data_url(small)
     return dataclasses.replace(stroke, mask=small, source=public)
+
+
+class MaskBudgetExceeded(StrokeError):
+    """The masks of one request or message would cost more to decode than its budget (HTTP 413)."""
+
+
+def mask_pixels(items: list[Any], limits: StrokeLimits) -> int:
+    """Pixels the masks among these stroke dicts declare (headers only: decodes nothing)."""
+    total = 0
+    for d in items:
+        mask = d.get("mask") if isinstance(d, dict) else None
+        if isinstance(mask, str):
+            try:
+                w, h = mask_data_url_size(mask, max_bytes=limits.max_mask_bytes)
+            except ImageError:
+                continue  # Stroke.from_dict says what is wrong with it
+            total += w * h
+    return total
+
+
+def parse_strokes(items: list[Any], model: PaintModel, limits: StrokeLimits, mask_budget: int) -> list[Entry]:
+    """parse_stroke for each of one request's strokes, refusing at once (before decoding any mask) when
+    their masks hold more than `mask_budget` pixels in all. Slow for big masks: run it in a thread."""
+    total = mask_pixels(items, limits)
+    if total > mask_budget:
+        raise MaskBudgetExceeded(f"the masks of one request may hold at most {mask_budget:,} pixels in all; these "
+                                 f"hold {total:,} (send smaller masks: they are reduced to a "
+                                 f"{model.layer_size * MASK_OVERSAMPLE}² grid anyway)")
+    return [parse_stroke(d, model, limits) for d in items]
 
 
 def parse_stroke(d: Any, model: PaintModel, limits: StrokeLimits) -> Entry:

@@ -95,19 +95,22 @@ def model_args(args) -> list[str]:
 
 
 def bench_model(args):
-    """(model id as served, PaintModel) for the options of add_model_args; the same weights in every process."""
+    """(model id as served, PaintModel as the server renders it) for the options of add_model_args; the same
+    weights in every process."""
     from ganpaint.model import PaintModel
 
-    from .app import load_models
+    from .app import load_models, serving_models
     from .settings import Settings
 
+    settings = Settings(models=[args.model], device="cpu", fold=not getattr(args, "reference_blocks", False))
     if args.tiny:
         widths = tuple(int(w) for w in args.widths.split(","))
-        return "tiny", PaintModel.random(resolution=args.resolution, widths=widths, seed=0)
-    models = load_models(Settings(models=[args.model], device="cpu"), "cpu")
+        models = {"tiny": PaintModel.random(resolution=args.resolution, widths=widths, seed=0)}
+    else:
+        models = load_models(settings, "cpu")
     if not models:
         sys.exit(f"model {args.model!r} could not be loaded (see the warning above); pass --tiny for a random model")
-    return args.model, models[args.model]
+    return next(iter(serving_models(models, settings, "cpu").items()))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -122,16 +125,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-region", action="store_true", help="render previews in full (so that they batch)")
     p.add_argument("--max-batch", type=int, default=8)
     p.add_argument("--reference-blocks", action="store_true",
-                   help="render with the generator's reference route, not the folded CPU one (networks.py)")
+                   help="render with the plain generator, not the folded one (ganpaint.folding)")
     args = p.parse_args(argv)
-    if args.reference_blocks:
-        from ganpaint import networks
-
-        networks.FAST_CPU_INFERENCE = False
     single_threaded()  # before any torch op here: the render thread alone gets --threads (threads.py)
     model_id, model = bench_model(args)
     settings = Settings(models=[model_id], batching=not args.no_batching, max_batch=args.max_batch,
-                        region_previews=not args.no_region,
+                        region_previews=not args.no_region, fold=not args.reference_blocks,
                         threads=args.threads, device="cpu", max_sessions=1024)
     app = create_app(settings, models={model_id: model})
     server = uvicorn.Server(uvicorn_config(app, port=args.port))

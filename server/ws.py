@@ -79,8 +79,8 @@ class Painter:
         """This socket's region renderer for previews (its previous frame's activations, ~2 MB at 128 px)."""
         if not self.settings.region_previews:
             return None
-        gen = self.session.generator or self.session.model.generator
-        if next(gen.parameters()).device.type != "cpu":
+        gen = self.session.generator or self.session.model.render_generator
+        if self.session.model.device.type != "cpu":
             return None  # on a GPU a full render is faster than many small windows (benchmarks/realmodel.py)
         if self._region is None or self._region[0] is not gen:
             try:

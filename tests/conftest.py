@@ -1,8 +1,13 @@
 """Shared server fixtures: a tiny seeded model, an app factory, a REST client and a live server."""
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
+
+# Starlette's TestClient calls itself "testserver"; servers in tests are otherwise on loopback
+os.environ.setdefault("GANPAINT_ALLOWED_HOSTS", '["localhost", "127.0.0.1", "::1", "testserver"]')
 
 from ganpaint.model import PaintModel
 

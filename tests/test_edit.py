@@ -1,5 +1,7 @@
 import base64
 import io
+import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -7,7 +9,8 @@ import torch
 from PIL import Image
 
 from ganpaint.concepts import Concept, ConceptTable
-from ganpaint.edit import Stroke, StrokeError, apply_edit, compose, over, stroke_edit, stroke_mask
+from ganpaint.edit import (Stroke, StrokeError, apply_edit, compose, coverage_alpha, over, stroke_edit,
+                           stroke_mask)
 
 
 def _table(channels: int = 8) -> ConceptTable:
@@ -29,10 +32,15 @@ def _cells(mask: torch.Tensor) -> set[tuple[int, int]]:
     return {(int(r), int(c)) for r, c in mask.nonzero()}
 
 
-def test_point_stroke_covers_only_its_cell():
-    # x=0.30 → column 2 (0.25–0.375), y=0.70 → row 5 (0.625–0.75); radius 0.06 stays inside that cell
+def test_point_stroke_covers_mostly_its_cell():
+    # x=0.30 → column 2 (0.25–0.375), y=0.70 → row 5 (0.625–0.75); radius 0.06 pokes 0.01 into
+    # column 1 and row 6
     s = Stroke.from_dict({"concept": "tree", "points": [[0.30, 0.70]], "radius": 0.06})
-    assert _cells(stroke_mask(s, 8)) == {(5, 2)}
+    cov = stroke_mask(s, 8)
+    assert _cells(cov) == {(5, 2), (5, 1), (6, 2)}
+    assert max(cov[5, 1], cov[6, 2]) < 0.1 < 0.5 < cov[5, 2] < 1
+    # the covered area is the disc's: π·0.06² of the image, in units of one cell (1/64 of it)
+    assert cov.sum().item() == pytest.approx(math.pi * 0.06**2 * 64, rel=0.05)
 
 
 def test_zero_radius_point_still_paints_its_cell():
@@ -76,7 +84,8 @@ def test_draw_uses_top_units_at_their_levels_by_strength():
     on = {int(u) for u in alpha.sum((1, 2)).nonzero()}
     assert on == {3, 1}  # strength 0.5 of 4 ranked units → the best 2
     assert value[3, 5, 2] == 13.0 and value[1, 5, 2] == 11.0
-    assert alpha[:, 5, 2].sum() == 2 and alpha.sum() == 2
+    # a zero-radius dab covers one fine cell of the 4×4 in its layer cell
+    assert alpha[:, 5, 2].sum() == 2 / 16 and alpha.sum() == 2 / 16
 
 
 def test_custom_units_use_q99_levels():
@@ -184,3 +193,98 @@ def test_learned_values_replace_levels_times_scale_and_survive_the_json():
     bad["concepts"]["door"]["values"] = [1.0]
     with pytest.raises(ValueError, match="values"):
         ConceptTable.from_dict(bad)
+
+
+# ----------------------------------------------------------------------------- soft alpha
+def _dab(radius: float, x: float = 0.55, y: float = 0.45) -> Stroke:
+    return Stroke.from_dict({"concept": "door", "points": [[x, y]], "radius": radius})
+
+
+def test_soft_alpha_grows_with_the_area_the_stroke_covers():
+    t = _table()
+    radii = [0.0, 0.01, 0.02, 0.04, 0.06, 0.1, 0.15]
+    sums, peaks = [], []
+    for r in radii:
+        alpha, _ = stroke_edit(_dab(r), t, channels=8, size=8)
+        sums.append(alpha[2].sum().item())
+        peaks.append(alpha[2].max().item())
+        assert 0 < alpha[2].max() <= 1
+    # a dab never covers less than its own fine cell (1/16 of a layer cell), so radius 0 and 0.01 (a
+    # disc smaller than that fine cell) edit the same; from there on the edit grows with the radius
+    assert sums[0] == sums[1] == peaks[0] == 1 / 16
+    assert all(a < b for a, b in zip(sums[1:], sums[2:])), sums
+    assert all(a <= b for a, b in zip(peaks, peaks[1:])), peaks
+    assert peaks[-1] == 1.0  # radius 0.15 covers a whole cell
+    # above the smallest radii the edit's total alpha tracks the disc's area (in cells; the one-fine-cell
+    # anti-aliasing ramp overestimates a little at small radii)
+    for r, total in zip(radii[3:], sums[3:]):
+        assert total == pytest.approx(math.pi * r * r * 64, rel=0.1), r
+
+
+def test_thin_line_edits_its_cells_by_the_share_it_covers():
+    s = Stroke.from_dict({"concept": "tree", "points": [[0.0, 0.4375], [1.0, 0.4375]], "radius": 0.02})
+    cov = stroke_mask(s, 8)  # a band 0.04 high through the middle of row 3 (0.375–0.5): 0.04 / 0.125 of each cell
+    assert _cells(cov) == {(3, c) for c in range(8)}
+    # (the end cells also count each end point's own fine cell in full)
+    assert cov[3, 1:7].tolist() == pytest.approx([0.32] * 6, abs=0.01)
+    assert 0.32 < cov[3, 0] == cov[3, 7] < 0.36
+
+
+def test_cell_aligned_masks_edit_exactly_as_a_hard_mask():
+    t = _table()
+    mask = np.zeros((8, 8), bool)
+    mask[2:5, 1:3] = True
+    alpha, value = stroke_edit(Stroke(concept="door", mask=mask), t, channels=8, size=8)
+    m = torch.from_numpy(mask).float()
+    for u, level in zip([2, 5], [12.0, 15.0]):
+        assert torch.equal(alpha[u], m) and torch.equal(value[u], level * m)
+    big = np.zeros((64, 64), bool)  # the same cells, at a finer resolution
+    big[16:40, 8:24] = True
+    assert torch.equal(stroke_edit(Stroke(concept="door", mask=big), t, channels=8, size=8)[0], alpha)
+
+
+def test_partly_covered_mask_cell_gets_its_share_and_the_full_value():
+    t = _table()
+    mask = np.zeros((32, 32), bool)  # the fine grid: the left half of cell (0, 0), all of cell (0, 1)
+    mask[0:4, 0:2] = True
+    mask[0:4, 4:8] = True
+    alpha, value = stroke_edit(Stroke(concept="door", mask=mask), t, channels=8, size=8)
+    assert alpha[2, 0, 0] == 0.5 and alpha[2, 0, 1] == 1.0 and alpha[2].sum() == 1.5
+    assert value[2, 0, 0] == 12.0 and value[2, 0, 1] == 12.0  # un-premultiplied: the full level
+    h = torch.zeros(1, 8, 8, 8)
+    out = apply_edit(h, alpha, value)[0]
+    assert out[2, 0, 0] == 6.0 and out[2, 0, 1] == 12.0 and out[2, 0, 2] == 0.0
+
+
+def test_coverage_alpha_curve_keeps_its_ends():
+    cov = torch.tensor([0.0, 0.25, 1.0])
+    assert torch.equal(coverage_alpha(cov, 1.0), cov)
+    assert coverage_alpha(cov, 0.5).tolist() == [0.0, 0.5, 1.0]
+
+
+SHIPPED = Path(__file__).parent.parent / "models" / "scenes"
+
+
+@pytest.mark.slow
+def test_small_dab_changes_fewer_pixels_than_a_large_one_on_the_shipped_model():
+    if not (SHIPPED / "concepts.json").exists():
+        pytest.skip("models/scenes is not trained yet")
+    from ganpaint.model import PaintModel
+
+    model = PaintModel.load(SHIPPED)
+    h = model.features(torch.cat([model.z_for_seed(s) for s in (104, 425, 816)]))
+    base = model.render(h)
+    # dabs at layer-cell centres: both radii stay inside one cell, which a hard cell mask edits alike
+    spots = [(2.5 / 8, 5.5 / 8), (5.5 / 8, 6.5 / 8), (4.5 / 8, 3.5 / 8)]
+    changed = {}
+    for r in (0.02, 0.06):
+        edits = [compose([Stroke.from_dict({"concept": c, "points": [list(p)], "radius": r})], model.table,
+                         model.channels, model.layer_size) for p in spots for c in ("tree", "cloud")]
+        alpha, value = torch.stack([e[0] for e in edits]), torch.stack([e[1] for e in edits])
+        after = model.render(h.repeat_interleave(len(edits), 0), alpha.repeat(len(h), 1, 1, 1),
+                             value.repeat(len(h), 1, 1, 1))
+        diff = (after - base.repeat_interleave(len(edits), 0)).abs().amax(1) * 127.5  # in 8-bit levels
+        changed[r] = (diff > 32).float().mean((1, 2))  # per trial: share of pixels changed by more than 32/255
+    assert (changed[0.02] <= changed[0.06]).all()
+    assert changed[0.02].mean() < 0.6 * changed[0.06].mean()
+    assert changed[0.06].mean() > 0.01  # the large dab does edit the picture

@@ -202,3 +202,29 @@ def test_segment(make_app, tiny):
         assert upload(c, b"not an image").status_code == 415
         assert upload(c, b"x" * 4096).status_code == 413
         assert c.post("/api/models/tiny/segment").status_code == 422
+
+
+def _bad_images() -> dict[str, tuple[bytes, int]]:
+    def save(im, fmt, **kw) -> bytes:
+        buf = io.BytesIO()
+        im.save(buf, fmt, **kw)
+        return buf.getvalue()
+
+    good = save(Image.fromarray(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)), "PNG")
+    small = Image.new("RGB", (8, 8), (200, 30, 30))
+    return {
+        "bomb": (save(Image.new("L", (6000, 6000), 0), "PNG", optimize=True), 413),
+        "truncated": (good[: len(good) // 2], 422),
+        "gif": (save(small, "GIF"), 415), "bmp": (save(small, "BMP"), 415), "tiff": (save(small, "TIFF"), 415),
+        "text": (b"not an image", 415),
+    }
+
+
+def test_segment_decodes_exactly_like_photo_uploads(make_app, tiny):
+    tiny.segmenter = FakeSegmenter()
+    with TestClient(make_app(adapt_h_steps=0, adapt_coarse_steps=0, adapt_fine_steps=0)) as c:
+        for name, (data, status) in _bad_images().items():
+            seg = c.post("/api/models/tiny/segment", files={"file": ("x.png", data, "image/png")})
+            up = c.post("/api/photos", files={"file": ("x.png", data, "image/png")})
+            assert (name, seg.status_code, up.status_code) == (name, status, status), seg.text
+            assert seg.json()["detail"] == up.json()["detail"]

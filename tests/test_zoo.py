@@ -321,3 +321,12 @@ def test_list_and_info_show_state_and_concept_table(server, dirs, capsys):
     with pytest.raises(SystemExit):
         cli.main(["models", "info", "nope", *args])
     assert "unknown model 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", ["evil\n", "Evil", "../up", "a/b", "", "x" * 65, ".hidden"])
+def test_pull_url_refuses_ids_that_are_not_plain_folder_names(server, dirs, bad):
+    models, cache = dirs
+    server.files["/mine/x.pth"] = checkpoint_bytes(tiny_generator(), "wrapped")
+    with pytest.raises(zoo.ZooError, match="must be lowercase"):
+        zoo.pull_url(f"{server.base}/mine/x.pth", bad, models_dir=models, cache_dir=cache, progress=False)
+    assert leftovers(cache / "models") == []  # refused before any folder is made

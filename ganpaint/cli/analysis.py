@@ -169,6 +169,8 @@ def cmd_evaluate(args) -> None:
     from ..evaluate import EvalConfig, evaluate, write_report
 
     folder, model, seg = _load_for_analysis(args)
+    if model.device.type == "cpu":
+        model = model.folded()  # brushes are judged on the images the server renders
     if not model.table.concepts:
         _fail(f"model {args.model!r} has no concept table yet; run `ganpaint dissect --model {args.model}` first")
     bars: dict = {}

@@ -67,6 +67,8 @@ def cmd_render(args) -> None:
         folder = default_models_dir(args.models_dir) / args.model
     try:
         model = PaintModel.load(folder, device=args.device)
+        if model.device.type == "cpu":
+            model = model.folded()  # the server's CPU route: the same bytes as the server's frames
         strokes = []
         if args.strokes:
             data = json.loads(Path(args.strokes).read_text())

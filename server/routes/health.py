@@ -14,7 +14,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/api/health", response_model=HealthOut, summary="Liveness and loaded models")
-def health(request: Request) -> HealthOut:
+async def health(request: Request) -> HealthOut:  # on the loop, not in a thread: it answers when threads are busy
     state = request.app.state
     models = {mid: {"device": str(m.device), "resolution": m.resolution} for mid, m in state.models.items()}
     return HealthOut(status="ok", device=state.device, models=models, sessions=len(state.sessions),

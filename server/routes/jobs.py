@@ -38,7 +38,7 @@ async def cancel_job(request: Request, job_id: JobId) -> dict:
     job = jobs.get(job_id)
     if job is None:
         raise _unknown()
-    if job.state in ("done", "failed"):
+    if job.ended:
         raise HTTPException(409, f"the job has already ended ({job.state})")
     await jobs.cancel(job_id)
     return jobs.describe(job)

@@ -17,18 +17,20 @@ import numpy as np
 import torch
 from fastapi import APIRouter, File, HTTPException, UploadFile
 from fastapi.responses import Response
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from ganpaint.edit import StrokeError, StrokeLimits, compose
 from ganpaint.imaging import MEDIA_TYPES
 from ganpaint.model import PaintModel
+from ganpaint.photo import decode_photo
 
-from ..deps import ModelDep, ModelsDep, RendererDep, SettingsDep
+from ..deps import ClientDep, DecodingDep, ModelDep, ModelsDep, RendererDep, SettingsDep
 from ..schemas import IMAGE_RESPONSES, ConceptOut, ErrorOut, ModelDetail, ModelSummary, RenderIn, SegmentOut
 from ..settings import Settings
-from ..strokes import parse_stroke
+from ..strokes import parse_strokes
 
-router = APIRouter(tags=["models"], responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}})
+router = APIRouter(tags=["models"], responses={404: {"model": ErrorOut}, 413: {"model": ErrorOut},
+                                               422: {"model": ErrorOut}})
 
 
 def stroke_limits(settings: Settings) -> StrokeLimits:
@@ -61,9 +63,11 @@ def get_model(model: str, m: ModelDep) -> dict:
 
 @router.post("/api/models/{model}/render", response_class=Response, responses=IMAGE_RESPONSES,
              summary="Render a seed or latent with strokes (stateless)")
-async def render(body: RenderIn, m: ModelDep, settings: SettingsDep, renderer: RendererDep) -> Response:
-    limits = stroke_limits(settings)
-    strokes = [parse_stroke(s.to_dict(), m, limits).stroke for s in body.strokes]
+async def render(body: RenderIn, m: ModelDep, settings: SettingsDep, renderer: RendererDep, decoding: DecodingDep,
+                 client: ClientDep) -> Response:
+    entries = await decoding.run(client, parse_strokes, [s.to_dict() for s in body.strokes], m,
+                                 stroke_limits(settings), settings.max_request_mask_pixels)
+    strokes = [e.stroke for e in entries]
     z = m.z_for_seed(body.seed) if body.seed is not None else z_from_list(m, body.z)
 
     def prepare():
@@ -75,22 +79,14 @@ async def render(body: RenderIn, m: ModelDep, settings: SettingsDep, renderer: R
     return Response(data, media_type=MEDIA_TYPES[body.format])
 
 
-def _read_image(raw: bytes, settings: Settings) -> Image.Image:
-    try:
-        im = Image.open(io.BytesIO(raw))
-        if im.width * im.height > settings.max_upload_pixels:
-            raise HTTPException(413, f"image has {im.width}×{im.height} pixels, more than {settings.max_upload_pixels}")
-        im.load()
-        return im.convert("RGB")
-    except HTTPException:
-        raise
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError):
-        raise HTTPException(415, "unsupported image: send a PNG, JPEG or WebP file") from None
+def _read_image(raw: bytes, settings: Settings) -> np.ndarray:
+    """(H, W, 3) uint8, decoded exactly as photo uploads are (same formats, limits and statuses)."""
+    return decode_photo(raw, max_bytes=settings.max_upload_bytes, max_pixels=settings.max_upload_pixels)
 
 
-def _segment(m: PaintModel, im: Image.Image) -> dict:
+def _segment(m: PaintModel, rgb: np.ndarray) -> dict:
     r = m.resolution
-    arr = np.asarray(im.resize((r, r), Image.BILINEAR), dtype=np.float32) / 127.5 - 1.0
+    arr = np.asarray(Image.fromarray(rgb).resize((r, r), Image.BILINEAR), dtype=np.float32) / 127.5 - 1.0
     x = torch.from_numpy(arr).permute(2, 0, 1)[None].to(m.device)  # (1, 3, R, R) in [-1, 1]
     with torch.inference_mode():
         labels = m.segmenter.segment(x)[0].to("cpu", torch.int64)  # (R', R')
@@ -107,15 +103,13 @@ def _segment(m: PaintModel, im: Image.Image) -> dict:
 
 @router.post("/api/models/{model}/segment", response_model=SegmentOut,
              responses={413: {"model": ErrorOut}, 415: {"model": ErrorOut}}, summary="Segment an image into concepts")
-async def segment(m: ModelDep, settings: SettingsDep,
+async def segment(m: ModelDep, settings: SettingsDep, decoding: DecodingDep, client: ClientDep,
                   file: Annotated[UploadFile, File(description="an image file")]) -> dict:
     if m.segmenter is None:
         raise HTTPException(404, f"model {m.id!r} has no segmenter")
-    raw = await file.read(settings.max_upload_bytes + 1)
-    if len(raw) > settings.max_upload_bytes:
-        raise HTTPException(413, f"image is larger than {settings.max_upload_bytes} bytes")
-    im = await anyio.to_thread.run_sync(_read_image, raw, settings)
-    return await anyio.to_thread.run_sync(_segment, m, im)
+    raw = await file.read(settings.max_upload_bytes + 1)  # one byte more: decode_photo says "too large"
+    rgb = await decoding.run(client, _read_image, raw, settings)
+    return await anyio.to_thread.run_sync(_segment, m, rgb)
 
 
 __all__ = ["router", "stroke_limits", "z_from_list", "StrokeError"]
