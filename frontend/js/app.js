@@ -11,6 +11,7 @@ import { History, normalizeState } from "./history.js";
 import { Notices, markPressed, renderBrushButtons, renderStrokeList, shortcutFor } from "./panels.js";
 import { JobWatcher, ProgressBar, drawSquare, looksLikePhoto, uploadPhoto } from "./photo.js";
 import { DEMO_IDS, PictureStrip, randomSeed } from "./pictures.js";
+import { Explorer } from "./explorer.js";
 import { SessionSocket } from "./socket.js";
 import { StrokeBuilder, brushNames, strokeColor } from "./stroke.js";
 import { throttle } from "./throttle.js";
@@ -26,6 +27,7 @@ const app = {
   model: null, // description from GET /api/models/{id}
   session: null, // {id, model, seed}
   brush: null,
+  custom: null, // a custom unit brush {name, units} chosen in the explorer; replaces the concept brush
   mode: "draw",
   strength: 1,
   radius: 0.06,
@@ -87,6 +89,7 @@ async function showRestImage(promise) {
 
 function redrawOverlay() {
   canvas.drawStrokes([...app.pending, app.drawing?.toData()]);
+  explorer.drawing(app.drawing?.toData() ?? null);
 }
 
 /** Committed strokes still shown on the overlay; data-pending tells tests (and styles) when none are left. */
@@ -114,12 +117,27 @@ const socket = new SessionSocket(null, {
   beforeReconnect: ensureSession,
 });
 
+const explorer = new Explorer({
+  $, api, showMessage,
+  getSession: () => app.session,
+  getBrush: () => ({ concept: app.custom ? null : app.brush, mode: app.mode }),
+  onCustomBrush: selectCustom,
+  // a session option (the server stores it with the session; frames follow)
+  sendOptions: (options) => {
+    if (!app.session) return;
+    if (!socket.send({ type: "options", ...options })) {
+      act(api.patchJSON(sessionPath(), options).then(() => api.getBlob(`${sessionPath()}/image?format=png&view=model`)));
+    }
+  },
+});
+
 function onSocketMessage(msg) {
   if (msg.type === "progress") {
     app.photo?.watcher?.update(msg);
   } else if (msg.type === "state") {
     adoptState(normalizeState(msg));
     adoptSource(msg.source);
+    explorer.pictureChanged();
     app.clearPendingOnFrame = true;
     // If the frame came before the state message, nothing else will clear the overlay.
     setTimeout(() => { if (app.clearPendingOnFrame) setPending([]); }, 600);
@@ -222,6 +240,7 @@ function adoptSource(source) {
 
 function leavePhoto() {
   if (!app.photo) return;
+  explorer.clearPhoto();
   app.photo.watcher?.stop();
   app.photo.bitmap?.close?.();
   app.photo = null;
@@ -247,6 +266,7 @@ function watchJob(jobId) {
     onEnd: (job) => {
       if (job.state === "done") {
         showMessage("the photo is ready: paint on it", "info");
+        explorer.photoReady(sessionPath());
         setTimeout(() => { if (app.photo?.watcher === watcher) progress.hide(); }, 2500);
       } else if (job.state === "cancelled" && job.error === "cancelled") {
         showMessage("photo adaptation cancelled; upload it again to edit it", "info");
@@ -351,8 +371,9 @@ async function chooseSeed(seed) {
 // ------------------------------------------------------------------ painting
 function startStroke(p) {
   if (!app.session) return;
-  if (!app.brush) { showMessage("choose a brush first", "info"); return; }
-  app.drawing = new StrokeBuilder({ concept: app.brush, mode: app.mode, strength: app.strength, radius: app.radius });
+  if (!app.brush && !app.custom) { showMessage("choose a brush first", "info"); return; }
+  const what = app.custom ? { units: app.custom.units } : { concept: app.brush };
+  app.drawing = new StrokeBuilder({ ...what, mode: app.mode, strength: app.strength, radius: app.radius });
   app.drawing.add(p);
   redrawOverlay();
   sendPreview();
@@ -428,16 +449,23 @@ function renderBrushes(names) {
   if (app.brush) selectBrush(app.brush);
 }
 
-function selectBrush(name) {
+function selectBrush(name, { keepCustom = false } = {}) {
   app.brush = name;
-  markPressed($("brushes"), "brush", name);
-  canvas.setBrush({ color: strokeColor({ concept: name, mode: app.mode }) });
+  if (!keepCustom && app.custom) { app.custom = null; explorer.select(null); }
+  markPressed($("brushes"), "brush", app.custom ? null : name);
+  canvas.setBrush({ color: strokeColor(app.custom ? { concept: app.custom.name, mode: app.mode } : { concept: name, mode: app.mode }) });
+  explorer.pictureChanged({ now: true });
+}
+
+function selectCustom(brush) {
+  app.custom = brush;
+  selectBrush(app.brush, { keepCustom: true });
 }
 
 function selectMode(mode) {
   app.mode = mode;
   markPressed(document.querySelector(".modes"), "mode", mode);
-  if (app.brush) selectBrush(app.brush);
+  if (app.brush) selectBrush(app.brush, { keepCustom: true });
 }
 
 $("mode-draw").addEventListener("click", () => selectMode("draw"));
@@ -486,6 +514,7 @@ async function loadModel(id) {
   app.model.id ??= id;
   canvas.setResolution(app.model.resolution || 0);
   renderBrushes(brushNames(app.model));
+  explorer.setModel(app.model);
   $("model").value = id;
   strip.load(id);
 }
