@@ -130,3 +130,49 @@ def test_placement_overlay_toggles(context, server):
     pg.get_by_label("show where the brush works").uncheck()
     pg.wait_for_function("document.getElementById('placement').hidden")
     assert not errors, errors
+
+
+def _photo_png() -> bytes:
+    from ganpaint.world import render_scene
+
+    arr = render_scene(11, 128)[0]
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def tiny_server(tmp_path_factory):
+    """A tiny random 32 px model that reads images with the shipped segmenter: adapting a photo takes
+    seconds even on a busy machine, and its reconstruction loses most of the photo's classes."""
+    if not (SHIPPED / "segmenter.safetensors").is_file():
+        pytest.skip("the shipped segmenter is not here")
+    from ganpaint.model import PaintModel
+    from ganpaint.segmenter import load_segmenter
+    from server.app import create_app
+    from server.settings import Settings
+    from server.testing import serve_in_thread
+
+    tiny = PaintModel.random(resolution=32, widths=(32, 32, 16, 16), model_id="tiny")
+    tiny.segmenter = load_segmenter(SHIPPED / "segmenter.safetensors")
+    app = create_app(Settings(device="cpu", **ADAPT), models={"tiny": tiny})
+    with serve_in_thread(app, log_level="warning") as url:
+        yield {"url": url, "app": app}
+
+
+def test_a_photo_shows_what_the_model_could_not_draw(context, tiny_server):
+    errors = []
+    pg = open_page(context, tiny_server, errors)
+    assert pg.locator("#omissions").is_hidden()
+    with pg.expect_file_chooser() as chooser:
+        pg.get_by_role("button", name="upload photo").click()
+    chooser.value.set_files(files=[{"name": "scene.png", "mimeType": "image/png", "buffer": _photo_png()}])
+    pg.wait_for_function("!document.getElementById('omissions').hidden", timeout=120_000)
+    text = pg.locator("#omissions").inner_text()
+    assert text.startswith("this model could not draw:") or text.startswith("everything the segmenter sees")
+    sid = pg.eval_on_selector("#stage", "el => el.dataset.session")
+    r = pg.evaluate("(id) => fetch(`/api/sessions/${id}/omissions`).then((r) => r.json())", sid)
+    assert r["classes"] and all(0 <= v["photo"] <= 1 for v in r["classes"].values())
+    assert ("could not draw" in text) == bool(r["missing"])
+    shot(pg, "photo-omissions")
+    assert not errors, errors
