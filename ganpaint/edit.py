@@ -24,7 +24,10 @@ import torch.nn.functional as F
 from .concepts import ConceptTable, units_for_strength
 from .imaging import ImageError, decode_mask_data_url
 
-__all__ = ["Stroke", "StrokeError", "StrokeLimits", "stroke_mask", "coverage_alpha", "stroke_edit", "compose", "apply_edit", "over"]
+__all__ = ["Stroke", "StrokeError", "StrokeLimits", "OVERSAMPLE", "check_stroke", "mask_grid", "stroke_mask",
+           "coverage_alpha", "stroke_edit", "compose", "apply_edit", "over"]
+
+OVERSAMPLE = 4  # a stroke is rasterized on a grid this many times finer than the edited layer
 
 
 class StrokeError(ValueError):
@@ -148,16 +151,21 @@ def _points_mask(points: Sequence[tuple[float, float]], radius: float, n: int) -
     return cov
 
 
-def stroke_mask(stroke: Stroke, size: int, oversample: int = 4) -> torch.Tensor:
+def mask_grid(mask: np.ndarray, n: int) -> np.ndarray:
+    """A painted mask of any size on the (n, n) rasterizing grid: area average, then >= 0.5 (bool).
+    A mask already reduced to that grid reduces to itself, so a stored copy paints the same cells."""
+    m = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None, None]
+    return (F.interpolate(m, size=(n, n), mode="area")[0, 0] >= 0.5).numpy()
+
+
+def stroke_mask(stroke: Stroke, size: int, oversample: int = OVERSAMPLE) -> torch.Tensor:
     """The stroke's coverage at the layer's resolution: (size, size) float in [0, 1], the share of each
     layer cell the stroke covers on the `oversample`× finer grid (0 exactly where it does not reach)."""
     n = size * oversample
     if stroke.points is not None:
         fine = torch.from_numpy(_points_mask(stroke.points, stroke.radius, n))
     else:
-        m = torch.from_numpy(np.ascontiguousarray(stroke.mask, dtype=np.float32))[None, None]
-        fine = F.interpolate(m, size=(n, n), mode="area")[0, 0]
-        fine = (fine >= 0.5).float()  # a hard fine grid: what server/strokes.py stores, bit for bit
+        fine = torch.from_numpy(mask_grid(stroke.mask, n)).float()  # hard: what server/strokes.py stores
     return F.avg_pool2d(fine[None, None], oversample)[0, 0].clamp_(0, 1)
 
 
@@ -171,18 +179,25 @@ def coverage_alpha(coverage: torch.Tensor, gamma: float = ALPHA_GAMMA) -> torch.
     return coverage if gamma == 1.0 else coverage.pow(gamma)
 
 
+def check_stroke(stroke: Stroke, table: ConceptTable, channels: int) -> None:
+    """The checks a stroke needs against a model (known concept, units in range), without rasterizing:
+    a server calls it when a stroke arrives, stroke_edit again when it paints."""
+    if stroke.concept is not None and stroke.concept not in table.concepts:
+        known = ", ".join(table.brushes) or "none"
+        raise StrokeError(f"unknown concept {stroke.concept!r}; this model knows: {known}")
+    if stroke.concept is None:
+        bad = [u for u in stroke.units or () if u >= channels]
+        if bad:
+            raise StrokeError(f"unit {bad[0]} does not exist: {table.layer} has units 0…{channels - 1}")
+
+
 def stroke_edit(stroke: Stroke, table: ConceptTable, channels: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """One stroke → (alpha, value), each (channels, size, size)."""
+    check_stroke(stroke, table, channels)
     if stroke.concept is not None:
-        if stroke.concept not in table.concepts:
-            known = ", ".join(table.brushes) or "none"
-            raise StrokeError(f"unknown concept {stroke.concept!r}; this model knows: {known}")
         units, levels = table.brush(stroke.concept, stroke.strength, stroke.mode)
     else:
         all_units = list(dict.fromkeys(stroke.units or ()))
-        bad = [u for u in all_units if u >= channels]
-        if bad:
-            raise StrokeError(f"unit {bad[0]} does not exist: {table.layer} has units 0…{channels - 1}")
         units = all_units[: units_for_strength(len(all_units), stroke.strength)]
         levels = [table.unit_level(u) for u in units]
     a = coverage_alpha(stroke_mask(stroke, size))

@@ -41,7 +41,9 @@ from .routes import omissions as omissions_routes
 from .routes import placement as placement_routes
 from .routes import units as units_routes
 from .analyses import Analyses
-from .sessions import SessionError, SessionStore, StoreFull
+from .photos import Photos
+from .sessions import SessionError
+from .store import SessionStore, StoreFull
 from .strokes import MaskBudgetExceeded
 from .settings import Settings
 from .threads import default_render_threads, single_threaded
@@ -227,10 +229,9 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
     app.state.sessions = SessionStore(settings)
     app.state.renderer = Renderer(batching=settings.batching, max_batch=settings.max_batch,
                                   max_pending=settings.max_pending)
-    app.state.painters = {}  # session id → set of open websocket painters (ws.Painter)
     app.state.jobs = JobRunner(workers=settings.job_workers, max_queued=settings.job_queue, keep_s=settings.job_keep_s)
     app.state.decoding = Decoding(settings.decode_threads)
-    app.state.encoders = {}  # model id → photo encoder or None, loaded by the first photo job
+    app.state.photos = Photos(settings, app.state.jobs, app.state.sessions)
 
     _install_error_handlers(app)
     app.add_middleware(BodyLimit, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes)

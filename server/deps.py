@@ -1,7 +1,9 @@
-"""FastAPI dependencies as Annotated aliases: routes declare what they need by type.
+"""FastAPI dependencies as Annotated aliases: routes (and the websocket) declare what they need by type.
 
     @router.get("/api/sessions/{session_id}")
     def get_state(session: SessionDep) -> SessionOut: ...
+
+The app's services live on `app.state` (create_app puts them there); only this module reads it.
 """
 from __future__ import annotations
 
@@ -12,13 +14,17 @@ from starlette.requests import HTTPConnection
 
 from ganpaint.model import PaintModel
 
+from .analyses import Analyses
 from .decoding import Decoding
+from .jobs import JobRunner
+from .photos import Photos
 from .render import Renderer
-from .sessions import Session, SessionStore
+from .sessions import Session
 from .settings import Settings
+from .store import SessionStore
 
-__all__ = ["SettingsDep", "ModelsDep", "ModelDep", "SessionsDep", "SessionDep", "RendererDep", "DecodingDep",
-           "ClientDep", "client_of", "lookup_model"]
+__all__ = ["SettingsDep", "ModelsDep", "ModelDep", "SessionsDep", "SessionDep", "RendererDep", "JobsDep",
+           "PhotosDep", "DeviceDep", "DecodingDep", "ClientDep", "AnalysesDep", "client_of", "lookup_model"]
 
 
 def _settings(conn: HTTPConnection) -> Settings:
@@ -37,6 +43,22 @@ def _renderer(conn: HTTPConnection) -> Renderer:
     return conn.app.state.renderer
 
 
+def _jobs(conn: HTTPConnection) -> JobRunner:
+    return conn.app.state.jobs
+
+
+def _photos(conn: HTTPConnection) -> Photos:
+    return conn.app.state.photos
+
+
+def _analyses(conn: HTTPConnection) -> Analyses:
+    return conn.app.state.analyses
+
+
+def _device(conn: HTTPConnection) -> str:
+    return conn.app.state.device
+
+
 def client_of(conn: HTTPConnection) -> str:
     """Who sent a request, for per-client limits: the peer address (uvicorn puts a trusted proxy's
     X-Forwarded-For client there)."""
@@ -53,6 +75,10 @@ DecodingDep = Annotated[Decoding, Depends(_decoding)]
 ModelsDep = Annotated[dict[str, PaintModel], Depends(_models)]
 SessionsDep = Annotated[SessionStore, Depends(_sessions)]
 RendererDep = Annotated[Renderer, Depends(_renderer)]
+JobsDep = Annotated[JobRunner, Depends(_jobs)]
+PhotosDep = Annotated[Photos, Depends(_photos)]
+DeviceDep = Annotated[str, Depends(_device)]
+AnalysesDep = Annotated[Analyses, Depends(_analyses)]
 
 
 def lookup_model(models: dict[str, PaintModel], model_id: str | None) -> tuple[str, PaintModel]:

@@ -16,7 +16,7 @@ from ganpaint.model import MAX_SEED
 
 __all__ = [
     "ImageFormat", "StrokeIn", "RenderIn", "SessionIn", "SessionOut", "ModelSummary", "ModelDetail",
-    "ConceptOut", "HealthOut", "SegmentOut", "ErrorOut", "IMAGE_RESPONSES", "PhotoOut", "JobOut",
+    "ConceptOut", "HealthOut", "SegmentOut", "ErrorOut", "IMAGE_RESPONSES", "PhotoOut", "JobOut", "OptionsIn",
 ]
 
 def _not_bool(v: Any) -> Any:
@@ -114,7 +114,8 @@ class SessionOut(BaseModel):
     id: str = Field(description="the session's secret id (128 random bits)")
     model: str
     seed: int | None
-    source: dict[str, Any] = Field(description='{"kind": "seed", "seed": n}, {"kind": "z"} or, later, a photo')
+    source: dict[str, Any] = Field(description='{"kind": "seed", "seed": n}, {"kind": "z"} or '
+                                               '{"kind": "photo", "status", "job", "width", "height", "fit", ...}')
     width: int
     height: int
     state: int = Field(description="id of the current history state (changes with every edit)")
@@ -123,6 +124,15 @@ class SessionOut(BaseModel):
     redo_depth: int
     max_strokes: int
     ws: str = Field(description="path of this session's websocket")
+    options: dict[str, Any] = Field(default_factory=dict, description='{"remove_artifacts": bool}; see PATCH')
+
+
+class OptionsIn(BaseModel):
+    """Session options to change; those left out keep their value. Options are not undoable."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"remove_artifacts": True}]})
+
+    remove_artifacts: bool | None = Field(None, description="render without the model's artifact units")
 
 
 class ConceptOut(BaseModel):

@@ -1,28 +1,33 @@
-"""Sessions: one image being edited, its cached activations and its undoable stroke history.
+"""Sessions: one picture being edited, and its owner. Every change goes through `apply`; whoever shows
+the picture subscribes to hear of changes.
 
-    store = SessionStore(settings)
-    s = store.create("scenes", model, seed=7)          # evicts the oldest idle session when full
-    s.commit(entry); s.undo(); s.redo(); s.delete(0); s.reset()
-    alpha, value = s.composite(s.state)                # cached per state, safe from the render thread
-    store.get(s.id)                                    # None once deleted or expired
-    s.set_source(..., photo=photo, source={"kind": "photo", "status": "adapting", ...})   # see server.photos
+    s = Session(new_session_id(), "scenes", model, settings, seed=7, z=z, h=model.features(z))
+    unsubscribe = s.subscribe(listener)          # listener(Changed(state) | Progress(message) | Closed(reason))
+    state = await s.apply(AddStroke(entry))      # also Undo(), Redo(), Reset(), DeleteStroke(i), SetSeed(n),
+                                                 # SetOptions(remove_artifacts=True); SessionError if it cannot be done
+    alpha, value = s.composite(s.state)          # cached per state, safe from the render thread
+    s.adopt_photo(h, generator)                  # a photo's adaptation is done (server.photos)
 
 History is a list of immutable states (tuples of strokes) with a cursor: commit, delete and reset
 push a new state (so each is undoable), undo/redo move the cursor. States share stroke objects, so a
 session's memory is bounded by max_history, max_strokes and max_session_points, plus small LRU caches
 of composites and encoded frames. The shared model is only read, never changed. A photo session
 also holds its photo (dropped with the session: `closed` tells a running job to stop) and cannot be
-painted until its adaptation is done (`editable`).
+painted until its adaptation is done (`editable`). Options (`remove_artifacts`) are stored and
+reported but are not history: undo leaves them alone. Everything but the caches runs on the event loop.
 """
 from __future__ import annotations
 
+import dataclasses
+import logging
 import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
+import anyio
 import torch
 
 from ganpaint.edit import compose, over, stroke_edit
@@ -30,10 +35,15 @@ from ganpaint.model import PaintModel
 from ganpaint.networks import Generator
 from ganpaint.photo import Photo
 
+from .commands import AddStroke, Command, DeleteStroke, Redo, Reset, SetOptions, SetSeed, Undo
 from .settings import Settings
+from .sources import PhotoSource, SeedSource, Source
 from .strokes import Entry
 
-__all__ = ["State", "Session", "SessionStore", "SessionError", "StoreFull", "new_session_id"]
+__all__ = ["State", "Session", "SessionError", "SessionOptions", "Changed", "Progress", "Closed", "Event",
+           "Listener", "new_session_id"]
+
+log = logging.getLogger("ganpaint.server")
 
 _COMPOSITES_KEPT = 3  # current state, its parent (previews of the next stroke), one spare for undo
 
@@ -50,10 +60,6 @@ class SessionError(ValueError):
         self.status = status
 
 
-class StoreFull(RuntimeError):
-    """Every session slot is held by an open websocket."""
-
-
 @dataclass(frozen=True)
 class State:
     id: int
@@ -61,33 +67,153 @@ class State:
     parent: int | None = None  # the state this one extends by exactly its last stroke
 
 
+@dataclass(frozen=True)
+class SessionOptions:
+    remove_artifacts: bool = False  # render without the model's artifact units (the rendering side: w17)
+
+
+# ---------------------------------------------------------------------- what subscribers hear
+@dataclass(frozen=True)
+class Changed:
+    """A new state, source or options: show the state and a new frame."""
+
+    state: State
+
+
+@dataclass(frozen=True)
+class Progress:
+    """News of the photo's adaptation job: {"type": "progress", "job", "progress", "stage", ...}."""
+
+    message: dict
+
+
+@dataclass(frozen=True)
+class Closed:
+    """The session was deleted or expired; nothing more will come."""
+
+    reason: str
+
+
+Event = Changed | Progress | Closed
+Listener = Callable[[Event], None]
+
+
 class Session:
     def __init__(self, sid: str, model_id: str, model: PaintModel, settings: Settings, *,
-                 seed: int | None, z: torch.Tensor, h: torch.Tensor, generator: Generator | None = None,
+                 seed: int | None = None, z: torch.Tensor | None, h: torch.Tensor,
+                 generator: Generator | None = None, source: Source | None = None, photo: Photo | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.id, self.model_id, self.model, self.settings = sid, model_id, model, settings
         self.clock = clock
         self.created = self.last_used = clock()
-        self.connections = 0
+        self.connections = 0  # open websockets: a session with any is never evicted or expired
         self.closed = False  # set once the store drops it: its photo job stops, its memory can go
         self.ttl_s: float | None = None  # idle time before expiry; None: settings.session_ttl_s
+        self.options = SessionOptions()
+        self.progress: dict | None = None  # the running photo job's newest progress message
+        self._listeners: list[Listener] = []
         self._lock = threading.Lock()  # guards the caches, which the render thread fills
         self._next_id = 0
-        self.set_source(seed=seed, z=z, h=h, generator=generator)
+        self.set_source(source or SeedSource(seed), z=z, h=h, generator=generator, photo=photo)
+
+    # ------------------------------------------------------------------ commands
+    async def apply(self, command: Command) -> State:
+        """Do one command and tell the subscribers; the current state after it."""
+        if self.closed:
+            raise SessionError("this session was deleted or has expired", 404)
+        self.touch()
+        match command:
+            case AddStroke(final=False):
+                self.check_editable()
+                return self.state  # a preview changes nothing here: the socket that sent it draws it
+            case AddStroke(entry=entry):
+                self.commit(entry)
+            case Undo():
+                self.undo()
+            case Redo():
+                self.redo()
+            case Reset():
+                self.reset()
+            case DeleteStroke(index=index):
+                self.delete(index)
+            case SetSeed(seed=seed):
+                z = self.model.z_for_seed(seed)
+                h = await anyio.to_thread.run_sync(self.model.features, z)
+                self.set_source(SeedSource(seed), z=z, h=h)
+            case SetOptions():
+                changes = {k: v for k, v in dataclasses.asdict(command).items() if v is not None}
+                self.options = dataclasses.replace(self.options, **changes)
+            case _:
+                raise TypeError(f"not a session command: {command!r}")
+        self.publish(Changed(self.state))
+        return self.state
+
+    # ------------------------------------------------------------------ subscribers
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call listener(event) on every change (on the event loop); returns the unsubscribe function.
+        A listener that joins while a photo is being adapted hears where its job stands at once."""
+        self._listeners.append(listener)
+        if self.progress is not None:
+            listener(Progress(self.progress))
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._listeners)
+
+    def publish(self, event: Event) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # one broken listener must not keep the news from the others
+                log.exception("listener of session %s failed on %s", self.id[:8], type(event).__name__)
 
     # ------------------------------------------------------------------ source
-    def set_source(self, *, seed: int | None, z: torch.Tensor | None, h: torch.Tensor,
-                   generator: Generator | None = None, source: dict | None = None,
-                   photo: Photo | None = None) -> None:
-        """A new image to edit (a seed, a latent, or a photo with its own adapted generator)."""
+    def set_source(self, source: Source, *, z: torch.Tensor | None, h: torch.Tensor,
+                   generator: Generator | None = None, photo: Photo | None = None) -> None:
+        """A new image to edit (a seed, a latent, or a photo with its own adapted generator); history restarts."""
         assert h.dim() == 4 and h.shape[0] == 1, "h must be (1, C, s, s)"
-        self.seed, self.z, self.h, self.generator, self.photo = seed, z, h, generator, photo
-        self.source = source or ({"kind": "seed", "seed": seed} if seed is not None else {"kind": "z"})
+        self.source, self.z, self.h, self.generator, self.photo = source, z, h, generator, photo
         with self._lock:
             self._composites: OrderedDict[int, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
             self._frames: OrderedDict[tuple[int, str], bytes] = OrderedDict()
         self.history = [self._new_state(())]
         self.pos = 0
+
+    @property
+    def seed(self) -> int | None:
+        return self.source.seed if isinstance(self.source, SeedSource) else None
+
+    def _photo_source(self) -> PhotoSource:
+        if not isinstance(self.source, PhotoSource):
+            raise SessionError("the session moved on to another picture")
+        return self.source
+
+    def attach_job(self, job_id: str, progress: dict) -> None:
+        """The photo's adaptation job was queued."""
+        self.source = dataclasses.replace(self._photo_source(), job=job_id)
+        self.progress = progress
+
+    def report_progress(self, message: dict, *, ended: bool) -> None:
+        """News of the photo's job for the subscribers (a listener joining later hears the newest, until it ends)."""
+        self.progress = None if ended else message
+        self.publish(Progress(message))
+
+    def adopt_photo(self, h: torch.Tensor, generator: Generator) -> None:
+        """The photo's adaptation is done: paint on its activations with its adapted generator."""
+        source = dataclasses.replace(self._photo_source(), status="ready")
+        self.set_source(source, z=None, h=h, generator=generator, photo=self.photo)
+        self.publish(Changed(self.state))
+
+    def photo_failed(self, status: str, error: str | None) -> None:
+        """The photo's adaptation failed or was cancelled: the session shows the photo and cannot be painted."""
+        self.source = dataclasses.replace(self._photo_source(), status=status, error=error)
+        self.publish(Changed(self.state))
 
     def _new_state(self, strokes: tuple[Entry, ...], parent: int | None = None) -> State:
         self._next_id += 1
@@ -99,18 +225,23 @@ class Session:
     @property
     def editable(self) -> bool:
         """False while a photo's generator is not adapted yet (or its adaptation failed): h is a placeholder."""
-        return self.source.get("kind") != "photo" or self.source.get("status") == "ready"
+        return self.source.editable
 
     def check_editable(self) -> None:
         if not self.editable:
-            status = self.source.get("status")
+            status = self.source.status
             raise SessionError("the photo is still being adapted; paint when its job is done" if status == "adapting"
                                else f"the photo's adaptation {status}; upload it again", 409)
 
-    def close(self) -> None:
+    def close(self, reason: str = "this session was deleted or has expired") -> None:
         """Dropped by the store: forget the photo now (a job may still hold the session for one step)."""
+        if self.closed:
+            return
         self.closed = True
         self.photo = None
+        self.progress = None
+        self.publish(Closed(reason))
+        self._listeners.clear()
 
     # ------------------------------------------------------------------ history
     @property
@@ -217,11 +348,12 @@ class Session:
     def describe(self) -> dict:
         r = self.model.resolution
         return {
-            "id": self.id, "model": self.model_id, "seed": self.seed, "source": self.source,
+            "id": self.id, "model": self.model_id, "seed": self.seed, "source": self.source.public(),
             "width": r, "height": r, "state": self.state.id,
             "strokes": [e.public() for e in self.state.strokes],
             "undo_depth": self.undo_depth, "redo_depth": self.redo_depth,
             "max_strokes": self.settings.max_strokes, "ws": f"/api/sessions/{self.id}/ws",
+            "options": dataclasses.asdict(self.options),
         }
 
     def memory_bytes(self) -> int:
@@ -243,61 +375,3 @@ class Session:
             n += sum(t.numel() * t.element_size() for t in (*self.generator.parameters(), *self.generator.buffers())
                      if t.data_ptr() not in shared)
         return n
-
-
-class SessionStore:
-    """Sessions by id, least recently used first; expired or surplus idle sessions are dropped."""
-
-    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
-        self.settings, self.clock = settings, clock
-        self._sessions: OrderedDict[str, Session] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._sessions)
-
-    def __iter__(self):
-        return iter(list(self._sessions.values()))
-
-    def add(self, session: Session) -> Session:
-        self.sweep()
-        while len(self._sessions) >= self.settings.max_sessions:
-            idle = next((s for s in self._sessions.values() if s.connections == 0), None)
-            if idle is None:
-                raise StoreFull(f"all {self.settings.max_sessions} sessions are in use")
-            self._sessions.pop(idle.id).close()
-        self._sessions[session.id] = session
-        return session
-
-    def create(self, model_id: str, model: PaintModel, *, seed: int | None, z: torch.Tensor,
-               h: torch.Tensor, generator: Generator | None = None) -> Session:
-        s = Session(new_session_id(), model_id, model, self.settings, seed=seed, z=z, h=h,
-                    generator=generator, clock=self.clock)
-        return self.add(s)
-
-    def _expired(self, s: Session, now: float) -> bool:
-        ttl = s.ttl_s if s.ttl_s is not None else self.settings.session_ttl_s
-        return s.connections == 0 and now - s.last_used > ttl
-
-    def get(self, sid: str) -> Session | None:
-        s = self._sessions.get(sid)
-        if s is None:
-            return None
-        if self._expired(s, self.clock()):
-            self._sessions.pop(sid).close()
-            return None
-        s.touch()
-        self._sessions.move_to_end(sid)
-        return s
-
-    def delete(self, sid: str) -> bool:
-        s = self._sessions.pop(sid, None)
-        if s is not None:
-            s.close()
-        return s is not None
-
-    def sweep(self) -> int:
-        now = self.clock()
-        dead = [sid for sid, s in self._sessions.items() if self._expired(s, now)]
-        for sid in dead:
-            self._sessions.pop(sid).close()
-        return len(dead)

@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ganpaint.edit import StrokeLimits
+
 __all__ = ["Settings", "REPO_ROOT"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -83,6 +85,9 @@ class Settings(BaseSettings):
         if any(not m or "/" in m or m.startswith(".") for m in v):
             raise ValueError("model ids must be plain folder names")
         return v
+
+    def stroke_limits(self) -> StrokeLimits:
+        return StrokeLimits(max_points=self.max_points, max_mask_bytes=self.max_mask_bytes)
 
     def resolve_device(self) -> str:
         if self.device != "auto":

@@ -5,14 +5,15 @@
     frame = ws.recv()            # bytes: the image with the preview stroke
     ws.send('{"type": "undo"}')  # → {"type": "state", ...} then a frame
 
-Two tasks per socket: the receiver validates and applies messages at once (cheap), the painter
-renders whatever is newest when it is free. Messages arriving during a render only update what the
-next render shows, so a fast or slow client never builds a queue. A bad message is answered with
-{"type": "error", "detail"} and the socket keeps painting; closing the socket cancels its render.
-Photo sessions also get {"type": "progress", "job", "progress", "stage", "state", ...} messages while
-their adaptation job runs (only the newest per job is kept for a slow client; a socket that opens
-mid-job gets where the job stands at once); until it is done the
-frame is the photo itself and strokes are refused.
+Two tasks per socket: the receiver parses each message into a command and applies it to the session
+at once (cheap), the painter renders whatever is newest when it is free. The painter subscribes to
+the session, so a change made by any socket or REST call reaches every socket the same way. Messages
+arriving during a render only update what the next render shows, so a fast or slow client never
+builds a queue. A bad message is answered with {"type": "error", "detail"} and the socket keeps
+painting; closing the socket cancels its render. Photo sessions also get {"type": "progress", "job",
+"progress", "stage", "state", ...} messages while their adaptation job runs (only the newest per job
+is kept for a slow client; a socket that opens mid-job gets where the job stands at once); until it
+is done the frame is the photo itself and strokes are refused.
 """
 from __future__ import annotations
 
@@ -21,20 +22,19 @@ import json
 import logging
 import uuid
 
-import anyio
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from ganpaint.edit import Stroke, StrokeError
 from ganpaint.imaging import FORMATS
-from ganpaint.model import MAX_SEED
 from ganpaint.renderer import RegionRenderer
 
-from .photos import pending_frame, running_job_message
-from .render import session_frame
-from .routes.models import stroke_limits
-from .sessions import Session, SessionError
-from .strokes import parse_stroke
+from .commands import AddStroke, BadMessage, parse_message
+from .deps import RendererDep, SessionsDep, SettingsDep
+from .photos import pending_frame
+from .render import Renderer, session_frame
+from .sessions import Changed, Closed, Event, Progress, Session, SessionError
+from .settings import Settings
 
 __all__ = ["router", "Painter"]
 
@@ -45,26 +45,13 @@ CLOSE_UNKNOWN_SESSION = 4404
 CLOSE_POLICY = 1008
 
 
-class BadMessage(ValueError):
-    pass
-
-
-def _int_field(msg: dict, name: str, lo: int, hi: int) -> int:
-    if name not in msg:
-        raise BadMessage(f"missing field {name!r}")
-    v = msg[name]
-    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-        raise BadMessage(f"{name!r} must be an integer between {lo} and {hi}")
-    return v
-
-
 class Painter:
     """One open websocket on one session."""
 
-    def __init__(self, websocket: WebSocket, session: Session, fmt: str) -> None:
+    def __init__(self, websocket: WebSocket, session: Session, fmt: str, *, renderer: Renderer,
+                 settings: Settings) -> None:
         self.ws, self.session, self.fmt = websocket, session, fmt
-        self.app_state = websocket.app.state
-        self.settings = self.app_state.settings
+        self.renderer, self.settings = renderer, settings
         self.key = ("ws", uuid.uuid4().hex)  # latest-wins slot of this socket in the renderer
         self.preview: Stroke | None = None
         self.wake = asyncio.Event()
@@ -90,20 +77,19 @@ class Painter:
                 return None
         return self._region[1]
 
-    # ------------------------------------------------------------------ called by anyone on the loop
-    def state_changed(self) -> None:
-        self.preview = None  # a preview was drawn over the old state; the client sends the next one
-        self.state_due = self.frame_due = True
-        self.wake.set()
-
-    def post(self, message: dict) -> None:
-        """Queue a JSON message (job progress); a newer one for the same job replaces it."""
-        self.outbox.pop(message.get("job"), None)  # re-insert: messages go out in the order of their news
-        self.outbox[message.get("job")] = message
-        self.wake.set()
-
-    def session_gone(self) -> None:
-        self.gone = True
+    # ------------------------------------------------------------------ the session's news (on the loop)
+    def hear(self, event: Event) -> None:
+        match event:
+            case Changed():
+                self.preview = None  # a preview was drawn over the old state; the client sends the next one
+                self.state_due = self.frame_due = True
+            case Progress(message=message):
+                # a newer message for the same job replaces one not sent yet; re-inserted, so messages
+                # go out in the order of their news
+                self.outbox.pop(message.get("job"), None)
+                self.outbox[message.get("job")] = message
+            case Closed():
+                self.gone = True
         self.wake.set()
 
     # ------------------------------------------------------------------ sending
@@ -136,7 +122,7 @@ class Painter:
                 if not session.editable:  # a photo still being adapted: show the photo itself
                     data = await pending_frame(session, self.fmt, self.settings.quality)
                 else:
-                    data = await session_frame(self.app_state.renderer, session, state, self.fmt, key=self.key,
+                    data = await session_frame(self.renderer, session, state, self.fmt, key=self.key,
                                                preview=preview, quality=self.settings.quality,
                                                region=self.region() if preview is not None else None)
             except StrokeError as e:
@@ -153,11 +139,7 @@ class Painter:
                     await self.ws.send_bytes(data)
 
     # ------------------------------------------------------------------ receiving
-    def _broadcast(self) -> None:
-        for p in list(self.app_state.painters.get(self.session.id, ())):
-            p.state_changed()
-
-    async def handle(self, message: dict) -> None:
+    def decode(self, message: dict) -> object:
         text = message.get("text")
         if text is None:
             raise BadMessage("binary messages are not accepted: send JSON text")
@@ -165,55 +147,22 @@ class Painter:
         if len(text) > limit or len(text.encode("utf-8", "surrogatepass")) > limit:
             raise BadMessage(f"message is larger than {limit} bytes")
         try:
-            msg = json.loads(text)
+            return json.loads(text)
         except (ValueError, RecursionError):
             raise BadMessage("message is not valid JSON") from None
-        if not isinstance(msg, dict):
-            raise BadMessage("a message must be a JSON object with a 'type'")
-        if self.app_state.sessions.get(self.session.id) is None:
-            self.session_gone()
-            return
-        kind = msg.get("type")
-        s = self.session
-        if kind == "stroke":
-            if "stroke" not in msg:
-                raise BadMessage("missing field 'stroke'")
-            final = msg.get("final", True)
-            if not isinstance(final, bool):
-                raise BadMessage("'final' must be true or false")
-            entry = parse_stroke(msg["stroke"], s.model, stroke_limits(self.settings))
-            if final:
-                s.commit(entry)
-                self._broadcast()
-            else:
-                s.check_editable()
-                self.preview = entry.stroke
-                self.frame_due = True
-                self.wake.set()
-        elif kind in ("undo", "redo", "reset"):
-            getattr(s, kind)()
-            self._broadcast()
-        elif kind == "delete":
-            s.delete(_int_field(msg, "index", 0, 10**9))
-            self._broadcast()
-        elif kind == "seed":
-            seed = _int_field(msg, "seed", 0, MAX_SEED)
-            z = s.model.z_for_seed(seed)
-            h = await anyio.to_thread.run_sync(s.model.features, z)
-            s.set_source(seed=seed, z=z, h=h)
-            self._broadcast()
-        elif isinstance(kind, str):
-            raise BadMessage(f"unknown message type {kind[:40]!r}; use stroke, undo, redo, reset, delete or seed")
-        else:
-            raise BadMessage("a message needs a 'type' string")
+
+    async def handle(self, message: dict) -> None:
+        """Parse → apply; what the change means for the picture comes back through hear()."""
+        command = parse_message(self.decode(message), self.session.model, self.settings.stroke_limits())
+        await self.session.apply(command)
+        if isinstance(command, AddStroke) and not command.final:
+            self.preview = command.entry.stroke  # previews are this socket's own: no one else sees them
+            self.frame_due = True
+            self.wake.set()
 
     async def run(self) -> None:
-        painters = self.app_state.painters.setdefault(self.session.id, set())
-        painters.add(self)
         self.session.connections += 1
-        running = running_job_message(self.app_state, self.session)
-        if running is not None:
-            self.post(running)
+        unsubscribe = self.session.subscribe(self.hear)
         painting = asyncio.create_task(self.paint_loop())
         self.wake.set()
         try:
@@ -237,20 +186,19 @@ class Painter:
         finally:
             painting.cancel()
             await asyncio.gather(painting, return_exceptions=True)
-            self.app_state.renderer.cancel(self.key)
+            self.renderer.cancel(self.key)
             self.session.connections -= 1
-            painters.discard(self)
-            if not painters:
-                self.app_state.painters.pop(self.session.id, None)
+            unsubscribe()
         if painting.done() and not painting.cancelled() and painting.exception() is not None:
             log.debug("painter of session %s stopped: %r", self.session.id[:8], painting.exception())
 
 
 @router.websocket("/api/sessions/{session_id}/ws")
-async def paint(websocket: WebSocket, session_id: str) -> None:
+async def paint(websocket: WebSocket, session_id: str, sessions: SessionsDep, renderer: RendererDep,
+                settings: SettingsDep) -> None:
     await websocket.accept()
     fmt = websocket.query_params.get("format", "webp")
-    session = websocket.app.state.sessions.get(session_id)
+    session = sessions.get(session_id)
     detail, code = None, None
     if session is None:
         detail, code = "unknown session (it may have expired or been deleted)", CLOSE_UNKNOWN_SESSION
@@ -260,7 +208,7 @@ async def paint(websocket: WebSocket, session_id: str) -> None:
         await websocket.send_text(json.dumps({"type": "error", "detail": detail}))
         await websocket.close(code)
         return
-    await Painter(websocket, session, fmt).run()
+    await Painter(websocket, session, fmt, renderer=renderer, settings=settings).run()
     if websocket.application_state == WebSocketState.CONNECTED and websocket.client_state == WebSocketState.CONNECTED:
         try:
             await websocket.close()

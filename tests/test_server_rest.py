@@ -86,6 +86,24 @@ def test_delete_stroke_reset_and_forget(client):
         assert r.status_code == 404 and "unknown session" in r.json()["detail"]
 
 
+def test_options_are_patched_reported_and_undo_neutral(client):
+    sid = new_session(client)
+    assert client.get(f"/api/sessions/{sid}").json()["options"] == {"remove_artifacts": False}
+    client.post(f"/api/sessions/{sid}/strokes", json=TREE_TOP_LEFT)
+    r = client.patch(f"/api/sessions/{sid}", json={"remove_artifacts": True})
+    assert r.status_code == 200 and r.json()["options"] == {"remove_artifacts": True}
+    assert r.json()["undo_depth"] == 1  # not a history step
+    client.post(f"/api/sessions/{sid}/undo")
+    state = client.get(f"/api/sessions/{sid}").json()
+    assert state["options"] == {"remove_artifacts": True} and state["undo_depth"] == 0
+    assert client.patch(f"/api/sessions/{sid}", json={}).json()["options"] == {"remove_artifacts": True}
+    for body in ({"remove_artifacts": "maybe"}, {"remove_artefacts": True}):
+        r = client.patch(f"/api/sessions/{sid}", json=body)
+        assert r.status_code == 422 and "remove_art" in r.json()["detail"]
+    assert client.patch("/api/sessions/nope", json={}).status_code == 404
+    assert "patch" in client.get("/openapi.json").json()["paths"]["/api/sessions/{session_id}"]
+
+
 def test_bad_input_is_4xx_with_a_detail(client):
     sid = new_session(client)
     cases = [

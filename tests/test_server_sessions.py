@@ -10,7 +10,8 @@ import torch
 from PIL import Image
 
 from ganpaint.edit import Stroke, StrokeError, StrokeLimits, compose, stroke_edit
-from server.sessions import Session, SessionError, SessionStore, StoreFull
+from server.sessions import Session, SessionError
+from server.store import SessionStore, StoreFull
 from server.settings import Settings
 from server.strokes import parse_stroke
 

@@ -185,8 +185,17 @@ def test_a_second_socket_on_the_same_session_follows_its_edits(live):
         fb, (state,) = recv_frame(b)
         assert fa == fb and state["undo_depth"] == 1
         httpx.post(f"{url}/api/sessions/{sid}/undo")  # REST edits reach open sockets too
-        assert recv_frame(a)[1][0]["undo_depth"] == 0
+        fa0, (state,) = recv_frame(a)
+        assert state["undo_depth"] == 0
         assert recv_frame(b)[1][0]["undo_depth"] == 0
+        a.send('{"type": "options", "remove_artifacts": true}')  # options reach every socket, as state
+        for ws in (a, b):
+            frame, (state,) = recv_frame(ws)
+            assert state["options"] == {"remove_artifacts": True} and state["undo_depth"] == 0 and frame == fa0
+        r = httpx.patch(f"{url}/api/sessions/{sid}", json={"remove_artifacts": False})
+        assert r.json()["options"] == {"remove_artifacts": False}
+        assert recv_frame(a)[1][0]["options"] == {"remove_artifacts": False}
+        assert recv_frame(b)[1][0]["options"] == {"remove_artifacts": False}
         httpx.delete(f"{url}/api/sessions/{sid}")
         assert "deleted" in json.loads(recv(b))["detail"]
 
@@ -225,7 +234,8 @@ def test_latest_wins_and_a_closed_socket_leaves_nothing_behind(slow_live):
         time.sleep(0.01)
     # closed mid-render: no painter, pending job or connection count stays behind
     deadline = time.monotonic() + 5
-    while (app.state.painters or app.state.renderer.pending_count()) and time.monotonic() < deadline:
+    s = app.state.sessions.get(sid)
+    while (s.subscribers or app.state.renderer.pending_count()) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert app.state.painters == {} and app.state.renderer.pending_count() == 0
-    assert app.state.sessions.get(sid).connections == 0
+    assert s.subscribers == 0 and app.state.renderer.pending_count() == 0
+    assert s.connections == 0

@@ -3,6 +3,8 @@
 //   renderBrushButtons(box, ["tree", "sky"], (name) => select(name));
 //   renderStrokeList(list, strokes, { onDelete: (i) => ..., onHighlight: (strokeOrNull) => ... });
 //   shortcutFor(keydownEvent)  // "undo" | "redo" | null
+//   const panel = new BrushPanel({ brushes, modes, strength, strengthValue, size, sizeValue, onColor, onRadius });
+//   panel.setBrushes(["tree", "sky"]); panel.current  // {concept, mode, strength, radius} or null
 
 import { describeStroke } from "./history.js";
 import { conceptColor, strokeColor } from "./stroke.js";
@@ -57,6 +59,52 @@ export function renderBrushButtons(box, names, onSelect) {
     b.addEventListener("click", () => onSelect(name));
     return b;
   }));
+}
+
+/** The brush controls: which concept, draw or remove, strength and size; `current` is what a new stroke uses. */
+export class BrushPanel {
+  constructor({ brushes, modes, strength, strengthValue, size, sizeValue, onColor = () => {}, onRadius = () => {} }) {
+    Object.assign(this, { brushes, modes, onColor, onRadius });
+    this.brush = null;
+    this.mode = "draw";
+    this.strength = Number(strength.value) / 100;
+    this.radius = Number(size.value) / 100;
+    for (const b of modes.querySelectorAll("button[data-mode]")) {
+      b.addEventListener("click", () => this.selectMode(b.dataset.mode));
+    }
+    strength.addEventListener("input", () => {
+      this.strength = Number(strength.value) / 100;
+      strengthValue.textContent = `${strength.value}%`;
+    });
+    size.addEventListener("input", () => {
+      this.radius = Number(size.value) / 100;
+      sizeValue.textContent = `${size.value}%`;
+      onRadius(this.radius);
+    });
+  }
+
+  get current() {
+    return this.brush ? { concept: this.brush, mode: this.mode, strength: this.strength, radius: this.radius } : null;
+  }
+
+  /** A model's brushes; the selected one stays selected when the new model has it too. */
+  setBrushes(names) {
+    renderBrushButtons(this.brushes, names, (name) => this.select(name));
+    this.brush = names.includes(this.brush) ? this.brush : names[0] ?? null;
+    if (this.brush) this.select(this.brush);
+  }
+
+  select(name) {
+    this.brush = name;
+    markPressed(this.brushes, "brush", name);
+    this.onColor(strokeColor({ concept: name, mode: this.mode }));
+  }
+
+  selectMode(mode) {
+    this.mode = mode;
+    markPressed(this.modes, "mode", mode);
+    if (this.brush) this.select(this.brush);
+  }
 }
 
 /** Mark the buttons in `box` whose data-`key` equals `value` as pressed, the others as not. */

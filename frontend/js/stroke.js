@@ -4,8 +4,11 @@
 //   const b = new StrokeBuilder({ concept: "tree", mode: "draw", strength: 1, radius: 0.06 });
 //   b.add([0.2, 0.7]); b.add([0.5, 0.72]);
 //   socket.send({ type: "stroke", stroke: b.toData(), final: false });
+//   const input = new StrokeInput({ brush: () => panel.current, onPreview, onCommit, onDraw });
+//   canvas: onStrokeStart: (p) => input.start(p), onStrokeMove: (ps) => input.move(ps), onStrokeEnd: (p) => input.end(p)
 
 import { distance2, round4 } from "./geometry.js";
+import { throttle } from "./throttle.js";
 
 // The server rejects strokes with more points than this (ganpaint.edit.StrokeLimits.max_points).
 export const MAX_POINTS = 2048;
@@ -48,6 +51,50 @@ export class StrokeBuilder {
   toData() {
     const d = this.units ? { units: [...this.units] } : { concept: this.concept };
     return { ...d, mode: this.mode, strength: this.strength, radius: this.radius, points: this.points.map((p) => [...p]) };
+  }
+}
+
+/**
+ * Pointer input → one stroke at a time: previews while it is drawn (throttled, the last one never
+ * lost), the final stroke on release. `brush()` gives {concept, mode, strength, radius}, or null
+ * when no stroke may start (onRefused says why).
+ */
+export class StrokeInput {
+  constructor({ brush, onPreview = () => {}, onCommit = () => {}, onDraw = () => {}, onRefused = () => {},
+    previewMs = 70, throttleOptions = {} }) {
+    Object.assign(this, { brush, onCommit, onDraw, onRefused });
+    this.builder = null; // the stroke under the pointer
+    this.preview = throttle(() => { if (this.builder) onPreview(this.builder.toData()); }, previewMs, throttleOptions);
+  }
+
+  /** The stroke being drawn, as data (null when none). */
+  get drawing() {
+    return this.builder?.toData() ?? null;
+  }
+
+  start(p) {
+    const brush = this.brush();
+    if (!brush) { this.onRefused(); return; }
+    this.builder = new StrokeBuilder(brush);
+    this.builder.add(p);
+    this.onDraw();
+    this.preview();
+  }
+
+  move(points) {
+    if (!this.builder) return;
+    let changed = false;
+    for (const p of points) changed = this.builder.add(p) || changed;
+    if (changed) { this.onDraw(); this.preview(); }
+  }
+
+  end(p) {
+    if (!this.builder) return;
+    this.builder.add(p);
+    this.preview.cancel();
+    const stroke = this.builder.toData();
+    this.builder = null;
+    this.onCommit(stroke);
   }
 }
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path
+
+from ..deps import JobsDep
 
 from ..schemas import ErrorOut, JobOut
 
@@ -23,8 +25,7 @@ def _unknown() -> HTTPException:
 
 
 @router.get("/api/jobs/{job_id}", response_model=JobOut, summary="A job's state and progress")
-def get_job(request: Request, job_id: JobId) -> dict:
-    jobs = request.app.state.jobs
+def get_job(jobs: JobsDep, job_id: JobId) -> dict:
     job = jobs.get(job_id)
     if job is None:
         raise _unknown()
@@ -33,8 +34,7 @@ def get_job(request: Request, job_id: JobId) -> dict:
 
 @router.delete("/api/jobs/{job_id}", response_model=JobOut, responses={409: {"model": ErrorOut}},
                summary="Cancel a job (running ones stop within one optimization step)")
-async def cancel_job(request: Request, job_id: JobId) -> dict:
-    jobs = request.app.state.jobs
+async def cancel_job(jobs: JobsDep, job_id: JobId) -> dict:
     job = jobs.get(job_id)
     if job is None:
         raise _unknown()

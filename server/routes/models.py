@@ -19,7 +19,7 @@ from fastapi import APIRouter, File, HTTPException, UploadFile
 from fastapi.responses import Response
 from PIL import Image
 
-from ganpaint.edit import StrokeError, StrokeLimits, compose
+from ganpaint.edit import compose
 from ganpaint.imaging import MEDIA_TYPES
 from ganpaint.model import PaintModel
 from ganpaint.photo import decode_photo
@@ -27,21 +27,11 @@ from ganpaint.photo import decode_photo
 from ..deps import ClientDep, DecodingDep, ModelDep, ModelsDep, RendererDep, SettingsDep
 from ..schemas import IMAGE_RESPONSES, ConceptOut, ErrorOut, ModelDetail, ModelSummary, RenderIn, SegmentOut
 from ..settings import Settings
+from ..sources import z_from_list
 from ..strokes import parse_strokes
 
 router = APIRouter(tags=["models"], responses={404: {"model": ErrorOut}, 413: {"model": ErrorOut},
                                                422: {"model": ErrorOut}})
-
-
-def stroke_limits(settings: Settings) -> StrokeLimits:
-    return StrokeLimits(max_points=settings.max_points, max_mask_bytes=settings.max_mask_bytes)
-
-
-def z_from_list(model: PaintModel, z: list[float]) -> torch.Tensor:
-    zdim = model.generator.config.z_dim
-    if len(z) != zdim:
-        raise HTTPException(422, f"z must have {zdim} numbers for model {model.id!r}, got {len(z)}")
-    return torch.tensor([z], dtype=torch.float32, device=model.device)
 
 
 def _summary(mid: str, m: PaintModel) -> dict:
@@ -66,7 +56,7 @@ def get_model(model: str, m: ModelDep) -> dict:
 async def render(body: RenderIn, m: ModelDep, settings: SettingsDep, renderer: RendererDep, decoding: DecodingDep,
                  client: ClientDep) -> Response:
     entries = await decoding.run(client, parse_strokes, [s.to_dict() for s in body.strokes], m,
-                                 stroke_limits(settings), settings.max_request_mask_pixels)
+                                 settings.stroke_limits(), settings.max_request_mask_pixels)
     strokes = [e.stroke for e in entries]
     z = m.z_for_seed(body.seed) if body.seed is not None else z_from_list(m, body.z)
 
@@ -112,4 +102,4 @@ async def segment(m: ModelDep, settings: SettingsDep, decoding: DecodingDep, cli
     return await anyio.to_thread.run_sync(_segment, m, rgb)
 
 
-__all__ = ["router", "stroke_limits", "z_from_list", "StrokeError"]
+__all__ = ["router"]

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import anyio
 import torch
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 
 from ganpaint.explorer import omission_report
 from ganpaint.omissions import photo_omissions
 
 from ..analyses import Pending
-from ..deps import ModelDep, SessionDep
+from ..deps import AnalysesDep, ModelDep, SessionDep
 from ..explorer_schemas import OmissionsOut, PhotoOmissionsOut
 from ..schemas import ErrorOut
 from .units import analysis, pending
@@ -23,12 +23,12 @@ router = APIRouter(tags=["explorer"], responses={404: {"model": ErrorOut}, 409: 
 
 @router.get("/api/models/{model}/omissions", response_model=OmissionsOut,
             summary="Per-class share in generated vs real images, FSD and its baseline, dropped classes")
-async def model_omissions(request: Request, m: ModelDep):
+async def model_omissions(analyses: AnalysesDep, m: ModelDep):
     if m.segmenter is None:
         raise HTTPException(409, f"model {m.id!r} has no segmenter to read class shares with")
     try:
         return await anyio.to_thread.run_sync(
-            analysis, request, m, "omissions", lambda p: omission_report(m, progress_fn=p),
+            analysis, analyses, m, "omissions", lambda p: omission_report(m, progress_fn=p),
             lambda: omission_report(m, compute=False))
     except Pending as e:
         return pending(e, "omission report")

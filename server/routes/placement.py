@@ -15,11 +15,11 @@ from fastapi import APIRouter, HTTPException, Query
 from ganpaint.edit import compose
 from ganpaint.placement import heatmap_data_url, placement_map
 
-from ..deps import ModelDep, SessionDep, SettingsDep
+from ..deps import ClientDep, DecodingDep, ModelDep, SessionDep, SettingsDep
 from ..explorer_schemas import PlacementIn, PlacementOut
 from ..schemas import ErrorOut
-from ..strokes import parse_stroke
-from .models import stroke_limits, z_from_list
+from ..sources import z_from_list
+from ..strokes import parse_strokes
 
 router = APIRouter(tags=["explorer"], responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut},
                                                  422: {"model": ErrorOut}})
@@ -41,10 +41,12 @@ def _map(m, h, alpha, value, concept: str, generator=None) -> dict:
 
 @router.post("/api/models/{model}/placement", response_model=PlacementOut,
              summary="Where inserting a concept's units makes it appear, cell by cell (stateless)")
-async def placement(body: PlacementIn, m: ModelDep, settings: SettingsDep) -> dict:
+async def placement(body: PlacementIn, m: ModelDep, settings: SettingsDep, decoding: DecodingDep,
+                    client: ClientDep) -> dict:
     _check(m, body.concept)
-    limits = stroke_limits(settings)
-    strokes = [parse_stroke(s.to_dict(), m, limits).stroke for s in body.strokes]
+    entries = await decoding.run(client, parse_strokes, [s.to_dict() for s in body.strokes], m,
+                                 settings.stroke_limits(), settings.max_request_mask_pixels)
+    strokes = [e.stroke for e in entries]
     z = m.z_for_seed(body.seed) if body.seed is not None else z_from_list(m, body.z)
 
     def work() -> dict:

@@ -12,14 +12,14 @@ from __future__ import annotations
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import JSONResponse, Response
 
 from ganpaint.explorer import artifact_ranking, unit_report
 from ganpaint.units import examples_strip
 
 from ..analyses import Failed, Pending
-from ..deps import ModelDep
+from ..deps import AnalysesDep, ModelDep
 from ..explorer_schemas import ArtifactsOut, PendingOut, UnitDetail, UnitOut
 from ..schemas import ErrorOut
 
@@ -34,15 +34,15 @@ def pending(e: Pending, what: str) -> JSONResponse:
                         status_code=202, headers={"Retry-After": "5"})
 
 
-def analysis(request: Request, m, name: str, compute, cached):
+def analysis(analyses, m, name: str, compute, cached):
     try:
-        return request.app.state.analyses.get(m.id, name, compute, cached)
+        return analyses.get(m.id, name, compute, cached)
     except Failed as e:
         raise HTTPException(409, str(e)) from None
 
 
-def _units(request: Request, m):
-    return analysis(request, m, "units", lambda p: unit_report(m, progress_fn=p), lambda: unit_report(m, compute=False))
+def _units(analyses, m):
+    return analysis(analyses, m, "units", lambda p: unit_report(m, progress_fn=p), lambda: unit_report(m, compute=False))
 
 
 def _public(u: dict) -> dict:
@@ -50,9 +50,9 @@ def _public(u: dict) -> dict:
 
 
 @router.get("/api/models/{model}/units", response_model=list[UnitOut], summary="Every unit of the edit layer")
-async def list_units(request: Request, m: ModelDep):
+async def list_units(analyses: AnalysesDep, m: ModelDep):
     try:
-        report = await anyio.to_thread.run_sync(_units, request, m)
+        report = await anyio.to_thread.run_sync(_units, analyses, m)
     except Pending as e:
         return pending(e, "unit inspector")
     return [_public(u) for u in report["units"]]
@@ -65,9 +65,9 @@ def _unit(report: dict, m, unit: int) -> dict:
 
 
 @router.get("/api/models/{model}/units/{unit}", response_model=UnitDetail, summary="One unit in detail")
-async def get_unit(request: Request, m: ModelDep, unit: UnitId):
+async def get_unit(analyses: AnalysesDep, m: ModelDep, unit: UnitId):
     try:
-        report = await anyio.to_thread.run_sync(_units, request, m)
+        report = await anyio.to_thread.run_sync(_units, analyses, m)
     except Pending as e:
         return pending(e, "unit inspector")
     u = _unit(report, m, unit)
@@ -77,9 +77,9 @@ async def get_unit(request: Request, m: ModelDep, unit: UnitId):
 @router.get("/api/models/{model}/units/{unit}/examples.png", response_class=Response,
             responses={200: {"content": {"image/png": {}}, "description": "top samples, unit's region outlined"}},
             summary="The unit's top-activating samples with where it fires outlined")
-async def unit_examples(request: Request, m: ModelDep, unit: UnitId, count: int = 6):
+async def unit_examples(analyses: AnalysesDep, m: ModelDep, unit: UnitId, count: int = 6):
     try:
-        report = await anyio.to_thread.run_sync(_units, request, m)
+        report = await anyio.to_thread.run_sync(_units, analyses, m)
     except Pending as e:
         return pending(e, "unit inspector")
     _unit(report, m, unit)
@@ -89,10 +89,10 @@ async def unit_examples(request: Request, m: ModelDep, unit: UnitId, count: int 
 
 @router.get("/api/models/{model}/artifacts", response_model=ArtifactsOut,
             summary="Units ranked by how much removing them everywhere makes images more realistic")
-async def get_artifacts(request: Request, m: ModelDep):
+async def get_artifacts(analyses: AnalysesDep, m: ModelDep):
     try:
         return await anyio.to_thread.run_sync(
-            analysis, request, m, "artifacts", lambda p: artifact_ranking(m, progress_fn=p),
+            analysis, analyses, m, "artifacts", lambda p: artifact_ranking(m, progress_fn=p),
             lambda: artifact_ranking(m, compute=False))
     except Pending as e:
         return pending(e, "artifact ranking")
