@@ -179,7 +179,7 @@ async def session_image(renderer: Renderer, session: Session, fmt: str, *, view:
                                 refuse_when_busy=refuse_when_busy)
     if arr is None:
         raise RuntimeError("the render was superseded")
-    alpha = session.composite(state)[0]
+    alpha = session.composite(state, options=False)[0]  # the photo is replaced where strokes are, only
 
     def blend() -> bytes:
         return encode_array(composite(photo, arr, alpha).image, fmt, quality)

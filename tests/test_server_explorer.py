@@ -104,3 +104,67 @@ def test_explorer_routes_are_in_openapi(client):
               "/api/models/{model}/artifacts", "/api/models/{model}/placement", "/api/sessions/{session_id}/placement",
               "/api/models/{model}/omissions", "/api/sessions/{session_id}/omissions"):
         assert p in paths, p
+
+
+@pytest.fixture
+def artifact_client(make_app):
+    """The unit-image model with its artifact ranking stored: unit 2 (the blue channel) is the artifact."""
+    from fakes import unit_image_model
+    from planted import blue_artifact_score
+    from ganpaint.analysis_store import AnalysisStore
+    from ganpaint.artifact_units import ArtifactConfig, rank_artifact_units
+
+    m = unit_image_model()
+    ranking = rank_artifact_units(m, blue_artifact_score, config=ArtifactConfig(samples=24, batch=12))
+    AnalysisStore.for_model(m).save("artifacts.json", ranking)
+    with TestClient(make_app(models={"units": m})) as c:
+        yield c
+
+
+def _img(r) -> np.ndarray:
+    assert r.status_code == 200, r.text
+    return np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB"), dtype=np.int16)
+
+
+def test_remove_artifacts_renders_without_them_and_strokes_and_undo_work_as_before(artifact_client):
+    c = artifact_client
+    assert c.get("/api/models/units/artifacts").json()["artifacts"] == [2]
+    sid = c.post("/api/sessions", json={"model": "units", "seed": 5}).json()["id"]
+    plain = _img(c.get(f"/api/sessions/{sid}/image?format=png"))
+    assert plain[..., 2].std() > 10  # unit 2 paints the blue channel
+    r = c.patch(f"/api/sessions/{sid}", json={"remove_artifacts": True})
+    assert r.status_code == 200 and r.json()["options"]["remove_artifacts"] is True
+    clean = _img(c.get(f"/api/sessions/{sid}/image?format=png"))
+    assert (clean[..., 2] == 127).all() or np.abs(clean[..., 2] - 127.5).max() <= 1  # tanh(0): flat blue
+    assert np.array_equal(clean[..., :2], plain[..., :2])  # the other units untouched
+    stroke = {"units": [0], "mode": "draw", "points": [[0.5, 0.5]], "radius": 0.2}
+    painted = _img(c.post(f"/api/sessions/{sid}/strokes", json=stroke))
+    assert (painted[..., 0] != clean[..., 0]).any() and np.abs(painted[..., 2] - 127.5).max() <= 1
+    undone = _img(c.post(f"/api/sessions/{sid}/undo"))
+    assert np.array_equal(undone, clean)
+    c.patch(f"/api/sessions/{sid}", json={"remove_artifacts": False})
+    assert np.array_equal(_img(c.get(f"/api/sessions/{sid}/image?format=png")), plain)
+
+
+def test_remove_artifacts_over_the_websocket(artifact_client):
+    c = artifact_client
+    sid = c.post("/api/sessions", json={"model": "units", "seed": 5}).json()["id"]
+    with c.websocket_connect(f"/api/sessions/{sid}/ws?format=png") as ws:
+        first = [ws.receive() for _ in range(2)]  # state + first frame, in either order
+        ws.send_json({"type": "options", "remove_artifacts": True})
+        got = {}
+        while "bytes" not in got or "state" not in got:
+            m = ws.receive()
+            if m.get("bytes"):
+                got["bytes"] = m["bytes"]
+            elif m.get("text") and '"state"' in m["text"]:
+                got["state"] = m["text"]
+        frame = np.asarray(Image.open(io.BytesIO(got["bytes"])).convert("RGB"), dtype=np.int16)
+        assert np.abs(frame[..., 2] - 127.5).max() <= 1 and '"remove_artifacts": true' in got["state"]
+    assert first
+
+
+def test_remove_artifacts_needs_a_ranking(planted_client):
+    sid = planted_client.post("/api/sessions", json={"model": "ctx", "seed": 3}).json()["id"]
+    r = planted_client.patch(f"/api/sessions/{sid}", json={"remove_artifacts": True})
+    assert r.status_code == 409 and "artifact" in r.json()["detail"]

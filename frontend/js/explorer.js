@@ -3,7 +3,7 @@
 // brush work?"), the edited-cell outline, the artifact-removal toggle and a photo's omissions.
 // app.js only wires it:
 //   const ex = new Explorer({ $, api, getSession, getBrush, onCustomBrush, sendOptions, showMessage });
-//   ex.setModel(model);  ex.pictureChanged();  ex.drawing(strokeOrNull);  ex.photoReady(sessionPath);
+//   ex.setModel(model);  ex.pictureChanged();  ex.drawing(strokeOrNull);  ex.sourceChanged(source, sessionPath);
 
 import { drawCellOutline, strokeCells } from "./cells.js";
 import { UnitBrushes } from "./unitbrushes.js";
@@ -263,7 +263,20 @@ export class Explorer {
     drawCellOutline(ctx, cells, size, px);
   }
 
+  /** The session's options (e.g. after a reload): the toggles show them. */
+  setOptions(options) {
+    this.$("remove-artifacts").checked = Boolean(options?.remove_artifacts);
+  }
+
   // ---------------------------------------------------------------- photos
+  /** The session's source: once a photo is adapted, say what its reconstruction lost (once per photo). */
+  sourceChanged(source, sessionPath) {
+    if (source?.kind !== "photo") { this.photoJob = null; this.clearPhoto(); return; }
+    if (source.status !== "ready" || this.photoJob === source.job) return;
+    this.photoJob = source.job;
+    this.photoReady(sessionPath);
+  }
+
   async photoReady(sessionPath) {
     const p = this.$("omissions");
     try {

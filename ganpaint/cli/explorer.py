@@ -30,7 +30,7 @@ def _load(args):
 
     torch.set_num_threads(args.threads)
     try:
-        return PaintModel.load(_model_folder(args.model))
+        return PaintModel.load(_model_folder(args.model)).folded()  # the fast inference route
     except (ModelError, ValueError, OSError) as e:
         _fail(str(e))
 
