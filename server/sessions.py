@@ -144,9 +144,6 @@ class Session:
                 self.set_source(SeedSource(seed), z=z, h=h)
             case SetOptions():
                 changes = {k: v for k, v in dataclasses.asdict(command).items() if v is not None}
-                if changes.get("remove_artifacts") and not artifact_units_of(self.model):
-                    raise SessionError(f"model {self.model_id!r} has no artifact units to remove (yet): "
-                                       f"GET /api/models/{self.model_id}/artifacts ranks them", 409)
                 options = dataclasses.replace(self.options, **changes)
                 if options != self.options:
                     self.options = options

@@ -164,7 +164,10 @@ def test_remove_artifacts_over_the_websocket(artifact_client):
     assert first
 
 
-def test_remove_artifacts_needs_a_ranking(planted_client):
-    sid = planted_client.post("/api/sessions", json={"model": "ctx", "seed": 3}).json()["id"]
-    r = planted_client.patch(f"/api/sessions/{sid}", json={"remove_artifacts": True})
-    assert r.status_code == 409 and "artifact" in r.json()["detail"]
+def test_remove_artifacts_without_a_ranking_is_kept_and_changes_nothing(planted_client):
+    c = planted_client
+    sid = c.post("/api/sessions", json={"model": "ctx", "seed": 3}).json()["id"]
+    before = c.get(f"/api/sessions/{sid}/image?format=png").content
+    r = c.patch(f"/api/sessions/{sid}", json={"remove_artifacts": True})
+    assert r.status_code == 200 and r.json()["options"]["remove_artifacts"] is True
+    assert c.get(f"/api/sessions/{sid}/image?format=png").content == before
