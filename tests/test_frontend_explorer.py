@@ -53,11 +53,11 @@ def context(browser):
     ctx.close()
 
 
-def open_page(ctx, server, errors):
+def open_page(ctx, server, errors, path="/"):
     pg = ctx.new_page()
     pg.set_default_timeout(TIMEOUT_MS)
     pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.goto(server["url"] + "/")
+    pg.goto(server["url"] + path)
     pg.wait_for_function("document.getElementById('stage').dataset.frame >= 1")
     pg.wait_for_function("document.getElementById('status').dataset.state === 'open'")
     return pg
@@ -175,4 +175,57 @@ def test_a_photo_shows_what_the_model_could_not_draw(context, tiny_server):
     assert r["classes"] and all(0 <= v["photo"] <= 1 for v in r["classes"].values())
     assert ("could not draw" in text) == bool(r["missing"])
     shot(pg, "photo-omissions")
+    assert not errors, errors
+
+
+@pytest.fixture(scope="module")
+def artifact_server(tmp_path_factory):
+    """The unit-image test model with a stored artifact ranking (unit 2, its blue channel, is the artifact)."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from fakes import unit_image_model
+    from planted import blue_artifact_score
+    from ganpaint.analysis_store import AnalysisStore
+    from ganpaint.artifact_units import ArtifactConfig, rank_artifact_units
+    from server.app import create_app
+    from server.settings import Settings
+    from server.testing import serve_in_thread
+
+    m = unit_image_model()
+    ranking = rank_artifact_units(m, blue_artifact_score, config=ArtifactConfig(samples=24, batch=12))
+    AnalysisStore.for_model(m).save("artifacts.json", ranking)
+    app = create_app(Settings(device="cpu"), models={"units": m})
+    with serve_in_thread(app, log_level="warning") as url:
+        yield {"url": url, "app": app}
+
+
+def test_artifact_toggle_changes_the_picture_and_the_session(context, artifact_server):
+    errors = []
+    pg = open_page(context, artifact_server, errors, "/?format=png")  # lossless frames: exact colours
+    box = pg.get_by_label("remove artifact units (1)")
+    pg.wait_for_function("!document.getElementById('remove-artifacts').disabled")
+    before = int(pg.eval_on_selector("#stage", "el => el.dataset.frame"))
+    box.check()
+    pg.wait_for_function(f"Number(document.getElementById('stage').dataset.frame) > {before}")
+    sid = pg.eval_on_selector("#stage", "el => el.dataset.session")
+    state = pg.evaluate("(id) => fetch(`/api/sessions/${id}`).then((r) => r.json())", sid)
+    assert state["options"] == {"remove_artifacts": True}
+    blue = pg.evaluate("""() => {
+        const o = document.createElement('canvas'); o.width = o.height = 16;
+        const ctx = o.getContext('2d'); ctx.drawImage(document.getElementById('image'), 0, 0, 16, 16);
+        const d = ctx.getImageData(0, 0, 16, 16).data; const b = [];
+        for (let i = 2; i < d.length; i += 4) b.push(d[i]);
+        return [Math.min(...b), Math.max(...b)];
+    }""")
+    assert blue[1] - blue[0] <= 6, blue  # the artifact unit (the blue channel) is gone: flat blue
+    shot(pg, "artifacts-removed")
+    pg.reload()
+    pg.wait_for_function("document.getElementById('stage').dataset.frame >= 1")
+    assert pg.locator("#remove-artifacts").is_checked()  # the session's option, shown after a reload
+    box = pg.get_by_label("remove artifact units (1)")
+    before = int(pg.eval_on_selector("#stage", "el => el.dataset.frame"))
+    box.uncheck()
+    pg.wait_for_function(f"Number(document.getElementById('stage').dataset.frame) > {before}")
+    assert pg.evaluate("(id) => fetch(`/api/sessions/${id}`).then((r) => r.json())", sid)["options"] == {"remove_artifacts": False}
     assert not errors, errors
