@@ -107,8 +107,8 @@ def model_omissions(model, segmenter, *, samples: int = 500, folder: str | Path 
     over = [c for j, c in enumerate(names) if mg[j] >= MIN_SHARE and mg[j] > OVERDRAW_RATIO * max(mr[j], MIN_SHARE / 2)]
     return {"model": model.id, "segmenter": getattr(segmenter, "id", None), "samples": samples,
             "reference": str(folder) if folder is not None else "world",
-            "fsd": round(frechet_distance(gen, ref), 4),
-            "fsd_baseline": round(frechet_distance(ref2[:n], ref[:n]), 4) if n >= 2 else None,
+            "fsd": round(frechet_distance(gen, ref), 6),
+            "fsd_baseline": round(frechet_distance(ref2[:n], ref[:n]), 6) if n >= 2 else None,
             "classes": classes, "dropped": dropped, "overdrawn": over,
             "rule": f"dropped: reference share ≥ {MIN_SHARE:g} and generated < {DROP_RATIO:g}× it; "
                     f"overdrawn: generated > {OVERDRAW_RATIO:g}× the reference share"}
