@@ -49,7 +49,8 @@ class Analyses:
             run = self._runs.get(key)
             if run is None:
                 hit = cached() if cached else None
-                if hit is not None:
+                if hit is not None:  # kept in memory: the next request does not read the file again
+                    self._runs[key] = _Run(stage="cached", progress=1.0, result=hit, done=True)
                     return hit
                 run = self._runs[key] = _Run()
                 run.thread = threading.Thread(target=self._work, args=(run, compute), daemon=True,

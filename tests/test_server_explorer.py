@@ -129,6 +129,8 @@ def _img(r) -> np.ndarray:
 def test_remove_artifacts_renders_without_them_and_strokes_and_undo_work_as_before(artifact_client):
     c = artifact_client
     assert c.get("/api/models/units/artifacts").json()["artifacts"] == [2]
+    units = _ready(c, "/api/models/units/units", "units").json()
+    assert [u["unit"] for u in units if u["artifact"]] == [2]  # the inspector flags what the ranking found
     sid = c.post("/api/sessions", json={"model": "units", "seed": 5}).json()["id"]
     plain = _img(c.get(f"/api/sessions/{sid}/image?format=png"))
     assert plain[..., 2].std() > 10  # unit 2 paints the blue channel

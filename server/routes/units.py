@@ -15,7 +15,7 @@ import anyio
 from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import JSONResponse, Response
 
-from ganpaint.explorer import artifact_ranking, unit_report
+from ganpaint.explorer import artifact_ranking, artifact_units_of, unit_report
 from ganpaint.units import examples_strip
 
 from ..analyses import Failed, Pending
@@ -45,8 +45,9 @@ def _units(analyses, m):
     return analysis(analyses, m, "units", lambda p: unit_report(m, progress_fn=p), lambda: unit_report(m, compute=False))
 
 
-def _public(u: dict) -> dict:
-    return {k: u[k] for k in ("unit", "label", "iou", "q99", "artifact", "brushes")}
+def _public(u: dict, artifacts: set[int]) -> dict:
+    # the flag follows the model's ranking now (it may have been computed after the inspector)
+    return {**{k: u[k] for k in ("unit", "label", "iou", "q99", "brushes")}, "artifact": u["unit"] in artifacts}
 
 
 @router.get("/api/models/{model}/units", response_model=list[UnitOut], summary="Every unit of the edit layer")
@@ -55,7 +56,8 @@ async def list_units(analyses: AnalysesDep, m: ModelDep):
         report = await anyio.to_thread.run_sync(_units, analyses, m)
     except Pending as e:
         return pending(e, "unit inspector")
-    return [_public(u) for u in report["units"]]
+    flagged = set(artifact_units_of(m))
+    return [_public(u, flagged) for u in report["units"]]
 
 
 def _unit(report: dict, m, unit: int) -> dict:
@@ -71,7 +73,7 @@ async def get_unit(analyses: AnalysesDep, m: ModelDep, unit: UnitId):
     except Pending as e:
         return pending(e, "unit inspector")
     u = _unit(report, m, unit)
-    return {**u, "examples_png": f"/api/models/{m.id}/units/{unit}/examples.png"}
+    return {**u, **_public(u, set(artifact_units_of(m))), "examples_png": f"/api/models/{m.id}/units/{unit}/examples.png"}
 
 
 @router.get("/api/models/{model}/units/{unit}/examples.png", response_class=Response,
