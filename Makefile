@@ -34,6 +34,7 @@ tables: $(BIN)/.installed
 bench: $(BIN)/.installed
 	for b in latency concurrency threads render reference realmodel dissection; do $(BIN)/python benchmarks/$$b.py || exit 1; done
 	$(BIN)/python benchmarks/adaptation.py --model models/scenes
+	$(BIN)/python benchmarks/brush_size.py --sheet docs/brush_size.png
 
 clean:
 	rm -rf $(VENV) .pytest_cache

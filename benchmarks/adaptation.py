@@ -31,7 +31,7 @@ from ganpaint.checkpoint import file_sha256, load_generator
 from ganpaint.invert import Encoder, EncoderConfig, find_encoder, load_encoder
 from ganpaint.networks import Generator, GeneratorConfig
 from ganpaint.photo import load_photo
-from ganpaint.train import HELDOUT_SEED_BASE
+from ganpaint.world import HELDOUT_SEED_BASE
 from ganpaint.world import render_scene
 
 STAGES = ("encoder", "h4", "coarse", "fine")

@@ -26,7 +26,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .invert import Encoder, FeatureNet, perceptual_distance
+from .invert import Encoder, FeatureNet, perceptual_distance, psnr
 from .networks import Generator
 
 __all__ = ["Adaptation", "AdaptationAborted", "AdaptSettings", "adapt", "encode", "optimize_h", "adapt_coarse",
@@ -63,12 +63,6 @@ def fine_layer_for(config) -> str:
     """layer12 at 256 px; in general the second layer one octave below the output (layer10 at 128 px)."""
     n = config.num_layers
     return f"layer{max(n - 2, 1)}" if n - 2 > 6 else f"layer{n}"
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    """PSNR in dB of two images in [-1, 1] (compared on the 0…1 scale after clamping)."""
-    mse = ((a.clamp(-1, 1) - b.clamp(-1, 1)) / 2).pow(2).mean().item()
-    return float("inf") if mse == 0 else 10 * math.log10(1.0 / mse)
 
 
 def reconstruction_error(y: torch.Tensor, x: torch.Tensor) -> float:

@@ -9,6 +9,12 @@ The metadata keys are plain strings (safetensors allows nothing else): `format` 
 `kind`, `config` and `provenance` (both JSON). Floating tensors are stored as float16 when `half=True`
 and come back as float32. An artifact's id is its kind's short name + the first 8 hex digits of the
 file's sha256, so it survives renames and changes whenever the weights do.
+
+Files written before this format are read by the same loader, unchanged and with the ids they always
+had: segmenters (`format` "ganpaint-unet-segmenter", kind "unet-segmenter", id "unet-…"), encoders
+(one "ganpaint" JSON entry holding the config, kind "encoder") and bare generator weights (no
+metadata at all: read only when the caller asks for kind "generator"; the generator loader infers
+the config from the shapes).
 """
 from __future__ import annotations
 
@@ -24,8 +30,15 @@ import torch
 FORMAT = "ganpaint-artifact"
 
 
+__all__ = ["Artifact", "ArtifactError", "ArtifactKindError", "save_artifact", "load_artifact", "read_metadata", "artifact_id", "FORMAT"]
+
+
 class ArtifactError(ValueError):
     """A file that is missing, unreadable, or not the kind of artifact asked for."""
+
+
+class ArtifactKindError(ArtifactError):
+    """A readable file that is not a ganpaint artifact, or not of the kind asked for."""
 
 
 @dataclass
@@ -76,22 +89,44 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
         raise ArtifactError(f"{path.name} is not a valid safetensors file: {e}") from None
 
 
+BARE_KINDS = ("generator",)  # kinds whose files may be plain weights without metadata (old exports)
+
+
+def _header(meta: dict[str, str], want: str | None) -> tuple[str | None, str, str]:
+    """(kind, config JSON, provenance JSON) of this format or of the formats that came before it."""
+    if meta.get("format") == FORMAT:
+        return meta.get("kind"), meta.get("config") or "{}", meta.get("provenance") or "{}"
+    if meta.get("format") == "ganpaint-unet-segmenter":
+        return "unet-segmenter", meta.get("config") or "{}", meta.get("extra") or "{}"
+    if not meta.get("format") and "ganpaint" in meta:  # encoders: {"config": …, provenance…} in one entry
+        info = json.loads(meta["ganpaint"])
+        if isinstance(info, dict) and "config" in info:
+            return "encoder", json.dumps(info.pop("config")), json.dumps(info)
+    if not meta and want in BARE_KINDS:
+        return want, "{}", "{}"
+    return None, "", ""
+
+
 def load_artifact(path: str | os.PathLike, *, kind: str | None = None,
                   device: str | torch.device = "cpu") -> Artifact:
-    """Read an artifact written by `save_artifact`; with `kind`, refuse any other kind."""
+    """Read an artifact written by `save_artifact` (or an older file of a kind it replaced, see the module
+    docstring); with `kind`, refuse any other kind."""
     from safetensors.torch import load_file
 
     path = Path(path)
     meta = read_metadata(path)
-    if meta.get("format") != FORMAT:
-        raise ArtifactError(f"{path.name} is not a ganpaint artifact (format {meta.get('format')!r})")
-    if kind is not None and meta.get("kind") != kind:
-        raise ArtifactError(f"{path.name} holds a {meta.get('kind')!r}, not a {kind!r}")
     try:
-        config = json.loads(meta.get("config") or "{}")
-        provenance = json.loads(meta.get("provenance") or "{}")
+        found, config, provenance = _header(meta, kind)
+        if found is None:
+            raise ArtifactKindError(f"{path.name} is not a ganpaint artifact (format {meta.get('format')!r})")
+        if kind is not None and found != kind:
+            raise ArtifactKindError(f"{path.name} holds a {found!r}, not a {kind!r}")
+        config, provenance = json.loads(config), json.loads(provenance)
     except json.JSONDecodeError as e:
         raise ArtifactError(f"{path.name} has unreadable metadata: {e}") from None
-    state = load_file(str(path), device=str(device))
+    try:
+        state = load_file(str(path), device=str(device))
+    except Exception as e:  # safetensors raises its own error types
+        raise ArtifactError(f"{path.name} is not a valid safetensors file: {e}") from None
     tensors = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
-    return Artifact(tensors, meta["kind"], config, provenance, artifact_id(path, meta["kind"]))
+    return Artifact(tensors, found, config, provenance, artifact_id(path, found))

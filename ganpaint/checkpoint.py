@@ -1,12 +1,14 @@
 """One loader for generator checkpoints, whatever layout they come in.
 
-    G = load_generator("models/scenes/generator.safetensors")
+    G = load_generator("models/scenes/generator.safetensors")      # a ganpaint artifact (kind "generator")
     G = load_generator("proggan_churchoutdoor-7e701dd5.pth")      # official GANPaint checkpoint
     G = load_generator({"state_dict": {...}})                       # wrapped or old `features.N` keys
+    save_generator(G, "out/generator.safetensors", provenance={"steps": 1000})
 
-Sizes (resolution, widths, z size) are inferred from the weight shapes. Files are read with
-safetensors or `torch.load(weights_only=True)`: a checkpoint can never run code. Anything that is
-not a ProGAN generator is refused with a `CheckpointError` that says why.
+Sizes (resolution, widths, z size) are inferred from the weight shapes, and checked against the
+config an artifact carries. Files are read with safetensors (ganpaint.artifacts, which also reads
+the bare weights older exports wrote) or `torch.load(weights_only=True)`: a checkpoint can never run
+code. Anything that is not a ProGAN generator is refused with a `CheckpointError` that says why.
 """
 from __future__ import annotations
 
@@ -18,9 +20,13 @@ from typing import Mapping
 
 import torch
 
+from .artifacts import ArtifactError, ArtifactKindError, load_artifact, save_artifact
 from .networks import Generator, GeneratorConfig
 
-__all__ = ["CheckpointError", "load_generator", "normalize_state_dict", "read_state_dict", "file_sha256"]
+__all__ = ["CheckpointError", "load_generator", "save_generator", "normalize_state_dict", "read_state_dict",
+           "file_sha256", "state_dict_sha256", "KIND"]
+
+KIND = "generator"  # artifact kind
 
 
 class CheckpointError(ValueError):
@@ -40,18 +46,23 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def _read_artifact(path: Path) -> tuple[dict, dict]:
+    try:
+        art = load_artifact(path, kind=KIND)
+    except ArtifactKindError as e:
+        raise CheckpointError(f"{path.name} is not a generator: {e}") from None
+    except ArtifactError as e:
+        raise CheckpointError(str(e)) from None
+    return art.tensors, art.config
+
+
 def read_state_dict(path: str | os.PathLike) -> dict:
     """Read tensors from a .safetensors or torch file without executing anything."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no such checkpoint file: {path}")
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(str(path))
-        except Exception as e:  # safetensors raises its own error types
-            raise CheckpointError(f"{path.name} is not a valid safetensors file: {e}") from None
+        return _read_artifact(path)[0]
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
@@ -122,11 +133,22 @@ def _infer_config(state: Mapping[str, torch.Tensor]) -> GeneratorConfig:
 
 def load_generator(source: str | os.PathLike | Mapping, device: str | torch.device = "cpu") -> Generator:
     """Build a Generator from a checkpoint path or a state dict (any supported layout), in eval mode."""
-    state = read_state_dict(source) if isinstance(source, (str, os.PathLike)) else source
+    declared: dict = {}
+    if isinstance(source, (str, os.PathLike)) and Path(source).suffix == ".safetensors" and Path(source).is_file():
+        state, declared = _read_artifact(Path(source))
+    else:
+        state = read_state_dict(source) if isinstance(source, (str, os.PathLike)) else source
     if not isinstance(state, Mapping):
         raise CheckpointError(f"expected a path or a state dict, got {type(state).__name__}")
     state = normalize_state_dict(state)
     config = _infer_config(state)
+    if declared:
+        try:
+            same = GeneratorConfig(**declared) == config
+        except (TypeError, ValueError):
+            same = False
+        if not same:
+            raise CheckpointError(f"the file declares {declared} but its weights are a {config.to_dict()} generator")
     G = Generator(config)
     expected = G.state_dict()
     for key, value in state.items():
@@ -142,6 +164,11 @@ def load_generator(source: str | os.PathLike | Mapping, device: str | torch.devi
         raise CheckpointError(f"checkpoint is missing {', '.join(missing[:4])}{'…' if len(missing) > 4 else ''}")
     G.load_state_dict({k: v.float() for k, v in state.items()})
     return G.to(device).eval().requires_grad_(False)
+
+
+def save_generator(G: Generator, path: str | os.PathLike, *, provenance: Mapping | None = None) -> str:
+    """Write G's weights (float32, GANPaint keys) as an artifact with its config; return the artifact id."""
+    return save_artifact(path, G.state_dict(), kind=KIND, config=G.config.to_dict(), provenance=provenance)
 
 
 def state_dict_sha256(G: torch.nn.Module) -> str:

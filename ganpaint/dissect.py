@@ -3,7 +3,7 @@
     table = dissect(model, segmenter, config=DissectConfig(samples=1000), checkpoint="runs/dissect/scenes.pt")
     table.save("models/scenes/concepts.json")
 
-Three resumable stages over `samples` generated images (DESIGN.md §4):
+Six named stages over `samples` generated images (`STAGES`), each resumable from the checkpoint:
 1. sample: layer activations → streaming per-unit quantiles; the segmenter's labels, pooled to
    `seg_size`, are kept (a few MB) so stage 2 only reruns the cheap layers up to the edit layer.
 2. iou: each unit's map is upsampled (bilinear, pixel-centre aligned) to the label size and
@@ -19,9 +19,13 @@ Three resumable stages over `samples` generated images (DESIGN.md §4):
    units that draw a concept only when pushed hard rank differently from those that do at q99), and
    `ace_restarts` times at each on other random trial regions: the optimization is sensitive to them
    (two runs that differed only in float rounding shared 23–32 of their top 32 units).
-   A second ranking optimizes ablation alone (where the concept is present): the remove brush's units.
-4. calibrate: each draw brush's ranking (one per level), unit count (a prefix of that ranking) and
+4. ace_remove: a second ranking optimizes ablation alone (where the concept is present): the remove
+   brush's units.
+5. calibrate: each draw brush's ranking (one per level), unit count (a prefix of that ranking) and
    level (q99 × a scale) are chosen together by insertion success on samples no ranking saw.
+6. levels: each calibrated draw brush's per-unit values are optimized for insertion (from q99 × its
+   scale) and kept where they draw better on the calibration samples.
+Then the concept table is built from what the stages produced (`_table`).
 """
 from __future__ import annotations
 
@@ -124,181 +128,223 @@ def segment_at(segmenter: Segmenter, images: torch.Tensor, size: int) -> torch.T
     return cell_fractions(labels, len(segmenter.labels), size).argmax(1)
 
 
-class _Progress:
-    def __init__(self, fn: Callable[[str, int, int], None] | None) -> None:
-        self.fn = fn
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if self.fn:
-            self.fn(stage, done, total)
+STAGES = ("sample", "iou", "ace", "ace_remove", "calibrate", "levels")  # in order; then "done"
 
 
-def _save(state: dict, path: Path | None) -> None:
-    if path is None:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+class _Checkpoint:
+    """The resumable state of one dissection: the stage that runs (`state["stage"]`), how far it got, and
+    what each stage produced. Saved atomically at most every `every_s` (and at each stage's end); a file
+    computed for another model, segmenter, layer or config is ignored."""
+
+    def __init__(self, path: str | os.PathLike | None, key: dict, every_s: float) -> None:
+        self.path, self.every_s = (Path(path) if path else None), every_s
+        state = None
+        if self.path is not None and self.path.exists():
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+            if state.get("key") != key:
+                state = None  # computed for another model/segmenter/config: start over
+        self.state = state or {"key": key, "stage": STAGES[0], "done": 0, "times": {}}
+        self._last = time.time()
+
+    def due(self, stage: str) -> bool:
+        return self.state["stage"] == stage
+
+    def save(self, force: bool = False) -> None:
+        if self.path is None or not (force or time.time() - self._last > self.every_s):
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        torch.save(self.state, tmp)
+        os.replace(tmp, self.path)
+        self._last = time.time()
+
+    def finish(self, stage: str, started: float) -> None:
+        """`stage` is done: add its time, move on to the next one, save."""
+        times = self.state["times"]
+        times[f"{stage}_s"] = times.get(f"{stage}_s", 0) + time.time() - started
+        i = STAGES.index(stage)
+        self.state.update(stage=STAGES[i + 1] if i + 1 < len(STAGES) else "done", done=0)
+        self.save(force=True)
+
+
+class _Dissection:
+    """One dissection run, stage by stage (the module docstring says what each stage does). Each stage
+    method runs only while its stage is due, and otherwise returns what the checkpoint holds."""
+
+    def __init__(self, model, segmenter: Segmenter, cfg: DissectConfig, ckpt: _Checkpoint,
+                 progress_fn: Callable[[str, int, int], None] | None) -> None:
+        self.G, self.layer, self.segmenter, self.cfg, self.ckpt = model.generator, model.edit_layer, segmenter, cfg, ckpt
+        self.state = ckpt.state
+        self.device = next(self.G.parameters()).device
+        self.nxt = self.G.layer_after(self.layer)
+        self.C, self.g = model.channels, model.layer_size
+        self.names = list(segmenter.labels)
+        self.order = brush_order(self.names)
+        self.z_all = sample_latents(cfg.samples, self.G.config.z_dim, cfg.seed)
+        self.progress = progress_fn or (lambda stage, done, total: None)
+
+    def _batches(self, stage: str):
+        """(first index, latents) of the batches this stage has not done yet; records each as done."""
+        cfg, state = self.cfg, self.state
+        while state["done"] < cfg.samples:
+            i = state["done"]
+            z = self.z_all[i: i + cfg.batch].to(self.device)
+            yield i, z
+            state["done"] = i + len(z)
+            self.progress(stage, state["done"], cfg.samples)
+            self.ckpt.save()
+
+    def sample(self) -> tuple[RunningQuantile, torch.Tensor]:
+        """Stage sample: streaming per-unit quantiles of the layer, and the segmenter's pooled labels."""
+        cfg, state = self.cfg, self.state
+        rq = RunningQuantile(self.C, capacity=max(4096, 2 * cfg.samples * self.g * self.g // 64))
+        if "rq" in state:
+            rq.load_state_dict(state["rq"])
+        labels = state.get("labels", torch.zeros(cfg.samples, cfg.seg_size, cfg.seg_size, dtype=torch.uint8))
+        if self.ckpt.due("sample"):
+            t0 = time.time()
+            for i, z in self._batches("sample"):
+                with torch.inference_mode():
+                    h = self.G.features(z, upto=self.layer)  # (B, C, g, g)
+                    img = self.G.render_from(h, start=self.nxt)
+                rq.add(h.permute(1, 0, 2, 3).reshape(self.C, -1).cpu())
+                labels[i: i + len(z)] = segment_at(self.segmenter, img, cfg.seg_size).to(torch.uint8)
+                state["rq"], state["labels"] = rq.state_dict(), labels
+            self.ckpt.finish("sample", t0)
+        return rq, labels
+
+    def iou(self, thresholds: torch.Tensor, labels: torch.Tensor) -> ThresholdIoU:
+        """Stage iou: IoU per unit × threshold × concept, summed over the whole set."""
+        cfg, state = self.cfg, self.state
+        acc = ThresholdIoU(thresholds, len(self.names))
+        if "iou" in state:
+            acc.load_state_dict(state["iou"])
+        if self.ckpt.due("iou"):
+            t0 = time.time()
+            for i, z in self._batches("iou"):
+                with torch.inference_mode():
+                    h = self.G.features(z, upto=self.layer).cpu()
+                up = F.interpolate(h, size=(cfg.seg_size, cfg.seg_size), mode="bilinear", align_corners=False)
+                acc.add(up, labels[i: i + len(z)].long())
+                state["iou"] = acc.state_dict()
+            self.ckpt.finish("iou", t0)
+        return acc
+
+    def rank(self, stage: str, runs: list, terms: tuple[str, ...], enabled: bool, q99: torch.Tensor,
+             labels: torch.Tensor, tie: torch.Tensor) -> dict:
+        """Stages ace (draw rankings) and ace_remove (the remove brush's): per concept and run, the units'
+        causal coefficients; one checkpoint per finished run."""
+        cfg = self.cfg
+        store = self.state.setdefault(stage, {})
+        if self.ckpt.due(stage):
+            t0 = time.time()
+            if self.can_rank and enabled:
+                for ci, concept in enumerate(self.order):
+                    k = self.names.index(concept)
+                    for suffix, n_img, steps, level, restart in runs:
+                        if concept + suffix not in store:
+                            store[concept + suffix] = _ace_alpha(
+                                self.G, self.layer, self.nxt, self.segmenter, self.z_all[:n_img],
+                                labels[:n_img].long(), q99 * level, k, self.names, self.g, cfg, tie=tie[:, k],
+                                terms=terms, steps=steps, restart=restart)
+                            self.ckpt.save(force=True)
+                    self.progress(stage, ci + 1, len(self.order))
+            self.ckpt.finish(stage, t0)
+        return store
+
+    @property
+    def can_rank(self) -> bool:
+        return self.cfg.ace_steps > 0 and callable(getattr(self.segmenter, "logits", None))
+
+    def calibrate(self, ace: dict, draw_runs: list, lo: int, q99: torch.Tensor, labels: torch.Tensor,
+                  tie: torch.Tensor) -> dict:
+        """Stage calibrate: per draw brush, the ranking, unit count and level that insert best on samples
+        no ranking saw (adds the α-averaged rankings to `ace`)."""
+        cfg = self.cfg
+        calib = self.state.setdefault("scale", {})  # per concept: the chosen unit count and scale, every trial
+        if self.ckpt.due("calibrate"):
+            t0 = time.time()
+            for ci, concept in enumerate(self.order):
+                if concept in calib or concept not in ace or len(cfg.value_scales) < 2 and len(draw_runs) < 2:
+                    continue
+                k = self.names.index(concept)
+                names = [concept + sfx for sfx, *_ in draw_runs]
+                if cfg.mean_rankings:
+                    means = _mean_rankings(ace, concept, draw_runs, tie[:, k])
+                    ace.update(means)
+                    names += list(means)
+                rankings = {n: (ace[n]["order"], len(_kept(ace[n], cfg))) for n in names if n in ace}
+                calib[concept] = _calibrate(self.G, self.layer, self.nxt, self.segmenter, self.z_all, labels, lo,
+                                            q99, rankings, k, self.names, self.g, cfg)
+                self.progress("calibrate", ci + 1, len(self.order))
+                self.ckpt.save(force=True)
+            self.ckpt.finish("calibrate", t0)
+        return calib
+
+    def learn_levels(self, ace: dict, calib: dict, n_ace: int, lo: int, q99: torch.Tensor,
+                     labels: torch.Tensor) -> dict:
+        """Stage levels: each calibrated draw brush's per-unit values, optimized for insertion and kept
+        where they draw better on the calibration samples."""
+        cfg = self.cfg
+        learned = self.state.setdefault("levels", {})
+        if self.ckpt.due("levels"):
+            t0 = time.time()
+            if cfg.level_steps > 0 and self.can_rank:
+                for ci, concept in enumerate(self.order):
+                    trial = calib.get(concept)
+                    if concept in learned or not trial or not trial.get("trials"):
+                        continue
+                    k = self.names.index(concept)
+                    units = ace[trial["ranking"]]["order"][: trial["units"]]
+                    learned[concept] = _learn_values(self.G, self.layer, self.nxt, self.segmenter, self.z_all, labels,
+                                                     n_ace, lo, q99, units, trial, k, self.names, self.g, cfg)
+                    self.progress("levels", ci + 1, len(self.order))
+                    self.ckpt.save(force=True)
+            self.ckpt.finish("levels", t0)
+        return learned
 
 
 def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
             checkpoint: str | os.PathLike | None = None, checkpoint_every_s: float = 60.0,
             progress_fn: Callable[[str, int, int], None] | None = None) -> ConceptTable:
-    """Dissect `model.edit_layer` of a PaintModel-like object (generator, edit_layer, channels, layer_size)."""
+    """Dissect `model.edit_layer` of a PaintModel-like object (generator, edit_layer, channels, layer_size):
+    the stages of the module docstring, resumable from `checkpoint`, then the concept table."""
     cfg = config or DissectConfig()
-    G, layer = model.generator, model.edit_layer
-    device = next(G.parameters()).device
-    nxt = G.layer_after(layer)
-    C, g = model.channels, model.layer_size
-    labels_names = list(segmenter.labels)
-    K = len(labels_names)
-    sha = state_dict_sha256(G)
-    progress = _Progress(progress_fn)
-    ckpt = Path(checkpoint) if checkpoint else None
-    key = {"config": asdict(cfg), "generator_sha256": sha, "segmenter": segmenter.id, "layer": layer}
-    state = None
-    if ckpt is not None and ckpt.exists():
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
-        if state.get("key") != key:
-            state = None  # computed for another model/segmenter/config: start over
-    if state is None:
-        state = {"key": key, "stage": "sample", "done": 0, "times": {}}
-    z_all = sample_latents(cfg.samples, G.config.z_dim, cfg.seed)
-    last = time.time()
+    sha = state_dict_sha256(model.generator)
+    key = {"config": asdict(cfg), "generator_sha256": sha, "segmenter": segmenter.id, "layer": model.edit_layer}
+    run = _Dissection(model, segmenter, cfg, _Checkpoint(checkpoint, key, checkpoint_every_s), progress_fn)
 
-    def maybe_save(force: bool = False) -> None:
-        nonlocal last
-        if force or time.time() - last > checkpoint_every_s:
-            _save(state, ckpt)
-            last = time.time()
-
-    # ---------------------------------------------------------------- 1. quantiles + labels
-    rq = RunningQuantile(C, capacity=max(4096, 2 * cfg.samples * g * g // 64))
-    if "rq" in state:
-        rq.load_state_dict(state["rq"])
-    seg_labels = state.get("labels", torch.zeros(cfg.samples, cfg.seg_size, cfg.seg_size, dtype=torch.uint8))
-    if state["stage"] == "sample":
-        t0 = time.time()
-        while state["done"] < cfg.samples:
-            i = state["done"]
-            z = z_all[i : i + cfg.batch].to(device)
-            with torch.inference_mode():
-                h = G.features(z, upto=layer)  # (B, C, g, g)
-                img = G.render_from(h, start=nxt)
-            rq.add(h.permute(1, 0, 2, 3).reshape(C, -1).cpu())
-            seg_labels[i : i + len(z)] = segment_at(segmenter, img, cfg.seg_size).to(torch.uint8)
-            state["done"] = i + len(z)
-            state["rq"], state["labels"] = rq.state_dict(), seg_labels
-            progress("sample", state["done"], cfg.samples)
-            maybe_save()
-        state["times"]["sample_s"] = state["times"].get("sample_s", 0) + time.time() - t0
-        state.update(stage="iou", done=0)
-        maybe_save(force=True)
+    rq, labels = run.sample()
     thresholds = rq.quantiles(list(cfg.quantiles))  # (C, T)
     q99 = thresholds[:, list(cfg.quantiles).index(0.99)]
-
-    # ---------------------------------------------------------------- 2. IoU per unit × threshold × concept
-    acc = ThresholdIoU(thresholds, K)
-    if "iou" in state:
-        acc.load_state_dict(state["iou"])
-    if state["stage"] == "iou":
-        t0 = time.time()
-        while state["done"] < cfg.samples:
-            i = state["done"]
-            z = z_all[i : i + cfg.batch].to(device)
-            with torch.inference_mode():
-                h = G.features(z, upto=layer).cpu()
-            up = F.interpolate(h, size=(cfg.seg_size, cfg.seg_size), mode="bilinear", align_corners=False)
-            acc.add(up, seg_labels[i : i + len(z)].long())
-            state["done"] = i + len(z)
-            state["iou"] = acc.state_dict()
-            progress("iou", state["done"], cfg.samples)
-            maybe_save()
-        state["times"]["iou_s"] = state["times"].get("iou_s", 0) + time.time() - t0
-        state.update(stage="ace", done=0)
-        maybe_save(force=True)
+    acc = run.iou(thresholds, labels)
     iou, iqr = acc.iou(), acc.iqr()  # (C, T, K) each
     best_t = iqr.argmax(dim=1)  # (C, K): threshold by information quality ratio, as the original CLI
     best_iou = iou.gather(1, best_t[:, None]).squeeze(1)
-    best_iqr = iqr.gather(1, best_t[:, None]).squeeze(1)
-    q99_iou = iou[:, list(cfg.quantiles).index(0.99)]  # (C, K)
 
-    # ---------------------------------------------------------------- 3. causal ranking
-    order = brush_order(labels_names)
-    ace = state.setdefault("ace", {})
-    can_ace = cfg.ace_steps > 0 and callable(getattr(segmenter, "logits", None))
-    ace_rm = state.setdefault("ace_remove", {})
-    draw_terms = ("insert", "ablate") if cfg.draw_objective == "both" else ("insert",)
     draw_runs = _draw_runs(cfg)
     remove_runs = [("", min(cfg.ace_images, cfg.samples), cfg.ace_steps, 1.0, 0)]
-    for stage, store, runs, terms, enabled, after in (
-            ("ace", ace, draw_runs, draw_terms, True, "ace_remove"),
-            ("ace_remove", ace_rm, remove_runs, ("ablate",), cfg.remove_ranking, "calibrate")):
-        if state["stage"] != stage:
-            continue
-        t0 = time.time()
-        if can_ace and enabled:
-            for ci, concept in enumerate(order):
-                k = labels_names.index(concept)
-                for suffix, n_img, steps, level, restart in runs:
-                    if concept + suffix not in store:
-                        store[concept + suffix] = _ace_alpha(
-                            G, layer, nxt, segmenter, z_all[:n_img], seg_labels[:n_img].long(), q99 * level, k,
-                            labels_names, g, cfg, tie=best_iou[:, k], terms=terms, steps=steps, restart=restart)
-                        maybe_save(force=True)
-                progress(stage, ci + 1, len(order))
-        state["times"][f"{stage}_s"] = state["times"].get(f"{stage}_s", 0) + time.time() - t0
-        state.update(stage=after)
-        maybe_save(force=True)
+    draw_terms = ("insert", "ablate") if cfg.draw_objective == "both" else ("insert",)
+    ace = run.rank("ace", draw_runs, draw_terms, True, q99, labels, best_iou)
+    ace_rm = run.rank("ace_remove", remove_runs, ("ablate",), cfg.remove_ranking, q99, labels, best_iou)
 
-    # ---------------------------------------------------------------- 4. draw level and unit count per concept
-    calib = state.setdefault("scale", {})  # per concept: the chosen unit count and scale, and every trial
-    n_ace = max(run[1] for run in draw_runs + remove_runs)  # the ranking samples; calibration starts after them
+    n_ace = max(r[1] for r in draw_runs + remove_runs)  # the ranking samples; calibration starts after them
     lo = n_ace if cfg.samples - n_ace >= cfg.calib_images // 2 else 0  # too few samples: reuse the ACE images
-    if state["stage"] == "calibrate":
-        t0 = time.time()
-        for ci, concept in enumerate(order):
-            if concept in calib or concept not in ace or len(cfg.value_scales) < 2 and len(draw_runs) < 2:
-                continue
-            k = labels_names.index(concept)
-            names = [concept + sfx for sfx, *_ in draw_runs]
-            if cfg.mean_rankings:
-                means = _mean_rankings(ace, concept, draw_runs, best_iou[:, k])
-                ace.update(means)
-                names += list(means)
-            rankings = {n: (ace[n]["order"], len(_kept(ace[n], cfg))) for n in names if n in ace}
-            calib[concept] = _calibrate(G, layer, nxt, segmenter, z_all, seg_labels, lo, q99, rankings,
-                                        k, labels_names, g, cfg)
-            progress("calibrate", ci + 1, len(order))
-            maybe_save(force=True)
-        state["times"]["calibrate_s"] = state["times"].get("calibrate_s", 0) + time.time() - t0
-        state.update(stage="levels")
-        maybe_save(force=True)
+    calib = run.calibrate(ace, draw_runs, lo, q99, labels, best_iou)
+    learned = run.learn_levels(ace, calib, n_ace, lo, q99, labels)
+    return _table(run, sha, q99, iou, iqr, best_t, ace, ace_rm, calib, learned)
 
-    # ---------------------------------------------------------------- 5. learned draw values per concept
-    learned = state.setdefault("levels", {})
-    if state["stage"] == "levels":
-        t0 = time.time()
-        if cfg.level_steps > 0 and can_ace:
-            for ci, concept in enumerate(order):
-                trial = calib.get(concept)
-                if concept in learned or not trial or not trial.get("trials"):
-                    continue
-                k = labels_names.index(concept)
-                units = ace[trial["ranking"]]["order"][: trial["units"]]
-                learned[concept] = _learn_values(G, layer, nxt, segmenter, z_all, seg_labels, n_ace, lo, q99, units,
-                                                 trial, k, labels_names, g, cfg)
-                progress("levels", ci + 1, len(order))
-                maybe_save(force=True)
-        state["times"]["levels_s"] = state["times"].get("levels_s", 0) + time.time() - t0
-        state.update(stage="done")
-        maybe_save(force=True)
 
-    # ---------------------------------------------------------------- table
+def _table(run: _Dissection, sha: str, q99: torch.Tensor, iou: torch.Tensor, iqr: torch.Tensor, best_t: torch.Tensor,
+           ace: dict, ace_rm: dict, calib: dict, learned: dict) -> ConceptTable:
+    """The concept table from every stage's results, with what was done and measured in its meta."""
+    cfg, names, C = run.cfg, run.names, run.C
+    best_iou = iou.gather(1, best_t[:, None]).squeeze(1)
+    best_iqr = iqr.gather(1, best_t[:, None]).squeeze(1)
+    q99_iou = iou[:, list(cfg.quantiles).index(0.99)]  # (C, K)
     concepts, iou_meta = {}, {}
-    for concept in order:
-        k = labels_names.index(concept)
+    for concept in run.order:
+        k = names.index(concept)
         by_iou = best_iou[:, k].argsort(descending=True)[: cfg.top].tolist()
         iou_meta[concept] = {
             "units": by_iou, "scores": [round(float(best_iou[u, k]), 4) for u in by_iou],
@@ -325,7 +371,7 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
     meaningful = (best_iou > INTERPRETABLE_IOU) & (best_iqr > MIN_IQR)
     interpretable = int(meaningful.any(dim=1).sum())
     meta = {
-        "generator_sha256": sha, "segmenter": segmenter.id, "seed": cfg.seed, "samples": cfg.samples,
+        "generator_sha256": sha, "segmenter": run.segmenter.id, "seed": cfg.seed, "samples": cfg.samples,
         "method": ("ace: L1-regularized unit coefficients optimized for insertion (at "
                    + " and at ".join(f"{lv:g}×q99" for *_, lv in cfg.draw_rankings)
                    + (f", {cfg.ace_restarts} runs each" if cfg.ace_restarts > 1 else "") + ") where absent (context-allowed "
@@ -335,13 +381,13 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
                       if cfg.level_steps > 0 else "")
                    + ("; remove brushes: the same optimized for ablation alone" if cfg.remove_ranking else "")
                    + "; iou at each unit×concept threshold of best information quality ratio")
-        if can_ace else "iou at each unit×concept threshold of best information quality ratio",
+        if run.can_rank else "iou at each unit×concept threshold of best information quality ratio",
         "seg_size": cfg.seg_size, "threshold_quantiles": list(cfg.quantiles),
         "interpretable": {
             "threshold": INTERPRETABLE_IOU, "min_iqr": MIN_IQR, "units": interpretable, "fraction": round(interpretable / C, 4),
             "q99_threshold_units": int((q99_iou.max(dim=1).values > INTERPRETABLE_IOU).sum()),
             "any_threshold_units": int((iou.amax(dim=(1, 2)) > INTERPRETABLE_IOU).sum()),
-            "best_concept": [labels_names[int(k)] for k in unit_best.indices],
+            "best_concept": [names[int(k)] for k in unit_best.indices],
             "best_iou": [round(float(v), 4) for v in unit_best.values],
         },
         "iou": iou_meta,
@@ -349,10 +395,10 @@ def dissect(model, segmenter: Segmenter, *, config: DissectConfig | None = None,
         "ace_remove": {c: {k: v for k, v in a.items() if k not in ("alpha", "order", "gradient")} for c, a in ace_rm.items()},
         "calibration": calib,
         "learned_values": {c: {k: v for k, v in d.items() if k != "values"} for c, d in learned.items()},
-        "timing_s": {k: round(v, 1) for k, v in state["times"].items()},
+        "timing_s": {k: round(v, 1) for k, v in run.state["times"].items()},
         "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
     }
-    return ConceptTable(layer, C, concepts, order, [round(float(v), 4) for v in q99], meta)
+    return ConceptTable(run.layer, C, concepts, run.order, [round(float(v), 4) for v in q99], meta)
 
 
 def _draw_runs(cfg: DissectConfig) -> list[tuple[str, int, int, float, int]]:

@@ -25,7 +25,7 @@ from .concepts import ConceptTable, units_for_strength
 from .imaging import ImageError, decode_mask_data_url
 
 __all__ = ["Stroke", "StrokeError", "StrokeLimits", "OVERSAMPLE", "check_stroke", "mask_grid", "stroke_mask",
-           "coverage_alpha", "stroke_edit", "compose", "apply_edit", "over"]
+           "coverage_alpha", "stroke_edit", "compose", "apply_edit", "over", "excerpt"]
 
 OVERSAMPLE = 4  # a stroke is rasterized on a grid this many times finer than the edited layer
 
@@ -42,12 +42,18 @@ class StrokeLimits:
     max_mask_pixels: int = 4096 * 4096
 
 
+def excerpt(value: Any, limit: int = 40) -> str:
+    """repr() of a user's value for an error message, cut short: messages never echo a whole input."""
+    r = repr(value)
+    return r if len(r) <= limit else r[: limit - 1] + "…"
+
+
 def _finite_number(value: Any, name: str, lo: float, hi: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise StrokeError(f"{name} must be a number, got {type(value).__name__}")
     v = float(value)
     if not math.isfinite(v) or not lo <= v <= hi:
-        raise StrokeError(f"{name} must be between {lo} and {hi}, got {value!r}")
+        raise StrokeError(f"{name} must be between {lo} and {hi}, got {excerpt(value)}")
     return v
 
 
@@ -69,7 +75,7 @@ class Stroke:
             raise StrokeError(f"a stroke must be an object, got {type(d).__name__}")
         mode = d.get("mode", "draw")
         if mode not in ("draw", "remove"):
-            raise StrokeError(f"mode must be 'draw' or 'remove', got {mode!r}")
+            raise StrokeError(f"mode must be 'draw' or 'remove', got {excerpt(mode)}")
         concept, units = d.get("concept"), d.get("units")
         if (concept is None) == (units is None):
             raise StrokeError("a stroke needs exactly one of 'concept' or 'units'")
@@ -169,8 +175,10 @@ def stroke_mask(stroke: Stroke, size: int, oversample: int = OVERSAMPLE) -> torc
     return F.avg_pool2d(fine[None, None], oversample)[0, 0].clamp_(0, 1)
 
 
-# How a cell's coverage becomes its alpha. Linear keeps the edit proportional to the painted area
-# (benchmarks/brush_size.py compares curves by eye and by the ranking segmenter).
+# How a cell's coverage becomes its alpha. The generator already saturates (a tenth of the alpha still
+# changes ~60 % as many pixels), so a curve above linear (gamma 0.5) brought back the old coarse small
+# end and one below it (gamma 2) made dabs under radius 0.03 change nothing visible; linear grows the
+# change steadily with the radius (benchmarks/brush_size.py, README "Brush size").
 ALPHA_GAMMA = 1.0
 
 
@@ -184,7 +192,7 @@ def check_stroke(stroke: Stroke, table: ConceptTable, channels: int) -> None:
     a server calls it when a stroke arrives, stroke_edit again when it paints."""
     if stroke.concept is not None and stroke.concept not in table.concepts:
         known = ", ".join(table.brushes) or "none"
-        raise StrokeError(f"unknown concept {stroke.concept!r}; this model knows: {known}")
+        raise StrokeError(f"unknown concept {excerpt(stroke.concept)}; this model knows: {known}")
     if stroke.concept is None:
         bad = [u for u in stroke.units or () if u >= channels]
         if bad:

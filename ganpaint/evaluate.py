@@ -9,8 +9,9 @@ Brush trials use the real edit engine (a mask stroke at the edit layer's grid, s
   a trial succeeds when that share exceeds 60 %;
 - draw (random): the same shapes anywhere the concept is absent ("where can you put a door?");
 - remove: cells where the concept covers ≥ 30 %; the score is the drop of its pixels there.
-FSD (DESIGN.md §6): Fréchet distance between Gaussians fitted to per-image class fractions of
-generated and world images, next to world vs world for the same sample count.
+FSD (Fréchet Segmentation Distance, as in GAN Dissection): Fréchet distance between Gaussians fitted
+to per-image class fractions (read by the segmenter) of generated and world images, next to world vs
+world for the same sample count, which is the floor that sample noise alone reaches.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from .edit import Stroke, compose
 from .regions import REGION_SHAPES, SUCCESS_SHARE, allowed_cells, cell_fractions, pick_region, present_cells
 from .segmenter import Segmenter
 from .stats import frechet_distance
-from .train import HELDOUT_SEED_BASE
+from .world import HELDOUT_SEED_BASE
 
 __all__ = ["EvalConfig", "evaluate", "brush_trials", "fsd_report", "write_report", "wilson_interval", "SUCCESS_SHARE"]
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -30,13 +29,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .artifacts import ArtifactError, load_artifact, save_artifact
 from .checkpoint import state_dict_sha256
+from .training import train_loop
 from .networks import Generator
-from .train import HELDOUT_SEED_BASE
-from .world import render_batch
+from .world import HELDOUT_SEED_BASE, render_batch
 
 __all__ = ["EncoderConfig", "Encoder", "EncoderError", "EncoderTrainer", "EncoderTrainConfig", "FeatureNet",
-           "load_encoder", "save_encoder", "find_encoder", "perceptual_distance"]
+           "load_encoder", "save_encoder", "find_encoder", "perceptual_distance", "psnr"]
 
 
 class EncoderError(ValueError):
@@ -133,39 +133,32 @@ def perceptual_distance(fnet: FeatureNet, a: torch.Tensor, b: torch.Tensor | lis
     return sum((x - y).abs().mean() for x, y in zip(fnet(a), fb)) / len(fb)
 
 
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """PSNR in dB of two images in [-1, 1] (compared on the 0…1 scale after clamping)."""
+    mse = ((a.clamp(-1, 1) - b.clamp(-1, 1)) / 2).pow(2).mean().item()
+    return float("inf") if mse == 0 else 10 * math.log10(1.0 / mse)
+
+
 # ----------------------------------------------------------------------------- files
 def save_encoder(E: Encoder, path: str | os.PathLike, meta: dict | None = None) -> Path:
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    info = {"config": asdict(E.config), **(meta or E.meta)}
-    tmp = path.with_suffix(".tmp")
-    # float16 on disk halves the file (≈1.8 MB at 128 px); an initializer loses nothing that matters
-    save_file({k: v.detach().to(torch.float16).contiguous() for k, v in E.state_dict().items()}, str(tmp),
-              metadata={"ganpaint": json.dumps(info)})
-    os.chmod(tmp, 0o644)  # safetensors writes 0600; the server may run as another user (Docker)
-    os.replace(tmp, path)
-    return path
+    """Write the encoder as an artifact (kind "encoder", its config, `meta` as provenance)."""
+    # float16 on disk halves the file; an initializer loses nothing that matters
+    save_artifact(path, E.state_dict(), kind="encoder", config=asdict(E.config), provenance=meta or E.meta, half=True)
+    return Path(path)
 
 
 def load_encoder(path: str | os.PathLike, generator: Generator | None = None, edit_layer: str = "layer4") -> Encoder:
     """Read an encoder file; with `generator`, check that its output fits that generator's edit layer."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
     path = Path(path)
     if not path.is_file():
         raise EncoderError(f"no encoder file at {path}")
     try:
-        with safe_open(str(path), "pt") as f:
-            info = json.loads((f.metadata() or {}).get("ganpaint", "{}"))
-        state = load_file(str(path))
-        E = Encoder(EncoderConfig(**info["config"]))
-        E.load_state_dict({k: v.float() for k, v in state.items()})
-    except Exception as e:  # safetensors raises its own SafetensorError; any failure means "not an encoder"
+        art = load_artifact(path, kind="encoder")
+        E = Encoder(EncoderConfig(**art.config))
+        E.load_state_dict(art.tensors)
+    except (ArtifactError, TypeError, ValueError, RuntimeError) as e:  # any failure means "not an encoder"
         raise EncoderError(f"{path.name} is not a ganpaint encoder ({str(e).splitlines()[0][:200]})") from None
-    E.meta = {k: v for k, v in info.items() if k != "config"}
+    E.meta = art.provenance
     if generator is not None:
         cfg = generator.config
         want = (cfg.resolution, cfg.layer_channels(edit_layer), cfg.layer_resolution(edit_layer))
@@ -292,34 +285,21 @@ class EncoderTrainer:
 
     def train(self, *, max_steps: int | None = None, time_limit_s: float | None = None,
               checkpoint_every_s: float = 300.0, progress_fn: Callable[[dict], None] | None = None,
-              abort_fn: Callable[[], bool] | None = None, log_fn: Callable[[str], None] | None = None) -> None:
-        start = last_ckpt = time.monotonic()
+              abort_fn: Callable[[], bool] | None = None, log_fn: Callable[[str], None] | None = None) -> str:
+        """Train until a stop condition (training.train_loop); return which one stopped it."""
         if self.pool is None:
             self._fill_pool(log_fn)
         self.E.train()
-        while True:
-            if max_steps is not None and self.step >= max_steps:
-                break
-            if time_limit_s is not None and time.monotonic() - start >= time_limit_s:
-                break
-            if abort_fn and abort_fn():
-                break
-            t0 = time.monotonic()
-            stats = self.iteration()
-            self.wall_s += time.monotonic() - t0
-            if progress_fn:
-                progress_fn({**stats, "step": self.step})
-            if time.monotonic() - last_ckpt >= checkpoint_every_s:
-                self.save()
-                last_ckpt = time.monotonic()
-        self.E.eval()
-        self.save()
+        try:
+            return train_loop(self, max_steps=max_steps, time_limit_s=time_limit_s,
+                              checkpoint_every_s=checkpoint_every_s, progress_fn=progress_fn, abort_fn=abort_fn,
+                              after_step=lambda stats, seconds: stats.update(step=self.step))
+        finally:
+            self.E.eval()
 
     @torch.no_grad()
     def evaluate(self, count: int = 64) -> dict:
         """Reconstruction of held-out world renders by encoder + generator alone (no adaptation)."""
-        from .adapt import psnr
-
         imgs, _ = render_batch(range(HELDOUT_SEED_BASE, HELDOUT_SEED_BASE + count), self.G.config.resolution)
         x = torch.from_numpy(imgs).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
         self.E.eval()

@@ -11,14 +11,13 @@ flattened onto white; greyscale, palette, CMYK and 16-bit images become 8-bit RG
 Errors (all subclasses of `PhotoError`, messages are safe to show to users) and the HTTP status a
 server should answer with:
 
-| exception         | HTTP | when                                                               |
-|-------------------|------|--------------------------------------------------------------------|
-| `PhotoTooLarge`   | 413  | more bytes than `max_bytes`, more pixels than `max_pixels`, or a decompression bomb |
-| `UnsupportedPhoto`| 415  | not an image at all, or an image format other than JPEG/PNG/WebP  |
-| `CorruptPhoto`    | 422  | a JPEG/PNG/WebP that is truncated or cannot be decoded             |
+| exception         | when                                                               |
+|-------------------|--------------------------------------------------------------------|
+| `PhotoTooLarge`   | more bytes than `max_bytes`, more pixels than `max_pixels`, or a decompression bomb |
+| `UnsupportedPhoto`| not an image at all, or an image format other than JPEG/PNG/WebP  |
+| `CorruptPhoto`    | a JPEG/PNG/WebP that is truncated or cannot be decoded             |
 
-Each class carries its status as `.http_status`, so a route can do
-`except PhotoError as e: raise HTTPException(e.http_status, str(e))`.
+All are `PhotoError`s (a ValueError) whose message says why; the web layer maps them to statuses.
 
 Geometry: the model's square covers the original-image box `[x0, x0+side) × [y0, y0+side)`
 (pixels). Centre-crop uses `side = min(W, H)` (box inside the photo); letterbox uses
@@ -49,19 +48,17 @@ MAX_PIXELS = 40_000_000  # ≈ 7700×5200; a 24 MP camera photo fits
 class PhotoError(ValueError):
     """A photo that cannot be used; the message says why."""
 
-    http_status = 422
-
 
 class PhotoTooLarge(PhotoError):
-    http_status = 413
+    """More bytes or pixels than allowed."""
 
 
 class UnsupportedPhoto(PhotoError):
-    http_status = 415
+    """Not an image, or not a format we take."""
 
 
 class CorruptPhoto(PhotoError):
-    http_status = 422
+    """A supported format that cannot be decoded."""
 
 
 # ----------------------------------------------------------------------------- decoding

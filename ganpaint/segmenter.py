@@ -11,8 +11,6 @@ Training and held-out evaluation live in `ganpaint.segmenter_train`.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .artifacts import ArtifactError, ArtifactKindError, load_artifact, save_artifact
 from .world import CLASSES
 
 __all__ = ["Segmenter", "UNetConfig", "UNet", "NetSegmenter", "load_segmenter", "save_segmenter", "SegmenterError"]
@@ -140,45 +139,30 @@ class NetSegmenter:
         return self
 
 
-def save_segmenter(net: UNet, path: str | os.PathLike, *, half: bool = True, extra: dict | None = None) -> str:
-    """Write weights (float16 by default: the file stays well under 2 MB) + config; return the id."""
-    from safetensors.torch import save_file
+KIND = "unet-segmenter"  # artifact kind; ids read "unet-" + the first 8 hex digits of the file's sha256
 
-    state = {}
-    for k, v in net.state_dict().items():
-        v = v.detach().cpu().contiguous()
-        state[k] = v.half() if half and v.is_floating_point() else v
+
+def save_segmenter(net: UNet, path: str | os.PathLike, *, half: bool = True, extra: dict | None = None) -> str:
+    """Write weights (float16 by default: the file stays well under 2 MB) + config as an artifact; return its id."""
     cfg = asdict(net.config)
     cfg["labels"], cfg["widths"] = list(cfg["labels"]), list(cfg["widths"])
-    meta = {"format": "ganpaint-unet-segmenter", "config": json.dumps(cfg), "extra": json.dumps(extra or {})}
-    save_file(state, str(path), metadata=meta)
-    return _file_id(Path(path))
-
-
-def _file_id(path: Path) -> str:
-    return f"unet-{hashlib.sha256(path.read_bytes()).hexdigest()[:8]}"  # content only: survives renames
+    return save_artifact(path, net.state_dict(), kind=KIND, config=cfg, provenance=extra, half=half)
 
 
 def load_segmenter(path: str | os.PathLike, device: str | torch.device = "cpu") -> NetSegmenter:
     """Load a segmenter file written by `save_segmenter` (its id is "unet-" + the first 8 hex of its sha256)."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
     path = Path(path)
     if not path.is_file():
         raise SegmenterError(f"no segmenter file at {path}")
     try:
-        with safe_open(str(path), "pt") as f:
-            meta = f.metadata() or {}
-        state = load_file(str(path))
-    except Exception as e:  # safetensors raises its own error types
-        raise SegmenterError(f"{path.name} is not a valid safetensors file: {e}") from None
-    if meta.get("format") != "ganpaint-unet-segmenter":
-        raise SegmenterError(f"{path.name} is not a ganpaint segmenter (format {meta.get('format')!r})")
-    config = UNetConfig(**json.loads(meta["config"]))
-    net = UNet(config)
+        art = load_artifact(path, kind=KIND)
+    except ArtifactKindError as e:
+        raise SegmenterError(f"{path.name} is not a ganpaint segmenter ({e})") from None
+    except ArtifactError as e:
+        raise SegmenterError(str(e)) from None
+    net = UNet(UNetConfig(**art.config))
     try:
-        net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+        net.load_state_dict(art.tensors)
     except RuntimeError as e:
         raise SegmenterError(f"{path.name} does not match its own config: {str(e)[:200]}") from None
-    return NetSegmenter(net.to(device), _file_id(path))
+    return NetSegmenter(net.to(device), art.id)

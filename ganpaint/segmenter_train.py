@@ -6,7 +6,7 @@
     metrics = evaluate_segmenter(load_segmenter(path), count=1000)  # pixel accuracy + per-class IoU
 
 Training scenes are world seeds 0 … train_scenes-1, rendered once at 128 px and cached in the run
-folder; held-out evaluation uses seeds from `ganpaint.train.HELDOUT_SEED_BASE` up, never trained on.
+folder; held-out evaluation uses seeds from `ganpaint.world.HELDOUT_SEED_BASE` up, never trained on.
 Most steps see random 64-px crops (4× cheaper on CPU); the last steps see whole images so the net
 also learns the global context (doors low on walls, domes on top). Half of the inputs are degraded
 (downsampled to 16–64 px and back) so low-resolution generator outputs segment sensibly too.
@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -27,8 +26,8 @@ import torch.nn.functional as F
 
 from .segmenter import Segmenter, UNet, UNetConfig, load_segmenter, save_segmenter
 from .stats import ConfusionMatrix
-from .train import HELDOUT_SEED_BASE
-from .world import CLASSES, render_batch
+from .training import train_loop
+from .world import CLASSES, HELDOUT_SEED_BASE, render_batch
 
 __all__ = ["SegTrainConfig", "SegmenterTrainer", "evaluate_segmenter", "HELDOUT_SEGMENTER_SEEDS"]
 
@@ -151,35 +150,30 @@ class SegmenterTrainer:
             x, y = x.flip(-1), y.flip(-1)
         return _degrade(x, self.gen, cfg.degrade_p), y
 
+    def iteration(self) -> dict:
+        """One step: cosine learning rate, a batch, cross-entropy; returns the loss and pixel accuracy."""
+        for g in self.opt.param_groups:
+            g["lr"] = self.lr_at(self.step)
+        x, y = self.batch()
+        logits = self.net(x)
+        loss = F.cross_entropy(logits, y, weight=self.class_weights())
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.step += 1
+        return {"step": self.step, "loss": loss.item(), "acc": (logits.argmax(1) == y).float().mean().item()}
+
     def train(self, *, time_limit_s: float | None = None, checkpoint_every_s: float = 120.0,
-              progress_fn: Callable[[dict], None] | None = None) -> None:
+              progress_fn: Callable[[dict], None] | None = None, abort_fn: Callable[[], bool] | None = None) -> str:
+        """Train until `config.steps` or another stop condition (training.train_loop); return which one."""
         if self.images is None:
             self.load_data()
         self.net.train()
-        start = last_ckpt = time.time()
-        while self.step < self.config.steps:
-            t0 = time.time()
-            for g in self.opt.param_groups:
-                g["lr"] = self.lr_at(self.step)
-            x, y = self.batch()
-            logits = self.net(x)
-            loss = F.cross_entropy(logits, y, weight=self.class_weights())
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.step()
-            self.step += 1
-            self.wall_s += time.time() - t0
-            if progress_fn:
-                acc = (logits.argmax(1) == y).float().mean().item()
-                progress_fn({"step": self.step, "loss": loss.item(), "acc": acc})
-            now = time.time()
-            if now - last_ckpt > checkpoint_every_s:
-                self.save()
-                last_ckpt = now
-            if time_limit_s is not None and now - start > time_limit_s:
-                break
-        self.save()
-        self.net.eval()
+        try:
+            return train_loop(self, time_limit_s=time_limit_s, done=lambda: self.done,
+                              checkpoint_every_s=checkpoint_every_s, progress_fn=progress_fn, abort_fn=abort_fn)
+        finally:
+            self.net.eval()
 
     @property
     def done(self) -> bool:

@@ -17,7 +17,6 @@ import json
 import math
 import os
 import platform
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -28,9 +27,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .networks import Discriminator, Generator, GeneratorConfig, ToRGB
-from .world import render_batch
-
-HELDOUT_SEED_BASE = 1_000_000_000  # world seeds at and above this are never used for training
+from .training import train_loop
+from .world_pool import WorldFeed, WorldPool  # noqa: F401 (WorldFeed: also imported from here)
+from .world import HELDOUT_SEED_BASE  # noqa: F401 (its old home)
 
 
 @dataclass
@@ -117,108 +116,6 @@ class ProgressiveGenerator(nn.Module):
             state[f"{sub.config.output_name}.{k}"] = v
         sub.load_state_dict(state)
         return sub
-
-
-def _render_images(seeds: list[int], resolution: int) -> np.ndarray:
-    """Worker-process entry: world renders as (n, 3, R, R) uint8 (labels are not needed here)."""
-    imgs, _ = render_batch(seeds, resolution)
-    return np.ascontiguousarray(imgs.transpose(0, 3, 1, 2))
-
-
-def _worker_init() -> None:
-    os.environ["OMP_NUM_THREADS"] = "1"
-    torch.set_num_threads(1)
-
-
-class WorldFeed:
-    """World scenes rendered ahead by worker processes, for machines whose GPU trains faster than one core renders.
-
-    Seeds are handed out in order; finished chunks are taken as they arrive, so the pool's content
-    depends on timing and a resume is no longer bit-exact (the synchronous pool's is).
-    """
-
-    def __init__(self, workers: int, resolution: int, first_seed: int, chunk: int = 8) -> None:
-        import multiprocessing as mp
-        from collections import deque
-
-        self.resolution, self.chunk, self.next_seed = resolution, chunk, first_seed
-        self.procs = mp.get_context("spawn").Pool(workers, initializer=_worker_init)
-        self.pending: deque = deque()
-        self.depth = 3 * workers
-
-    def map(self, seeds: list[int]) -> np.ndarray:
-        chunks = [seeds[i : i + self.chunk] for i in range(0, len(seeds), self.chunk)]
-        return np.concatenate(self.procs.starmap(_render_images, [(c, self.resolution) for c in chunks]))
-
-    def take(self) -> np.ndarray | None:
-        """All chunks finished since the last call (None if none), keeping the workers busy."""
-        while len(self.pending) < self.depth:
-            seeds = list(range(self.next_seed, self.next_seed + self.chunk))
-            self.next_seed += self.chunk
-            self.pending.append(self.procs.apply_async(_render_images, (seeds, self.resolution)))
-        done = []
-        while self.pending and self.pending[0].ready():
-            done.append(self.pending.popleft().get())
-        return np.concatenate(done) if done else None
-
-    def close(self) -> None:
-        self.procs.terminate()
-        self.procs.join()
-
-
-class WorldPool:
-    """A ring of world renders; `refresh` new scenes replace old ones every iteration.
-
-    Its content is a pure function of the iteration count, so a resume re-renders it instead of
-    storing it in the checkpoint.
-    """
-
-    def __init__(self, size: int, resolution: int, refresh: int, seed_offset: int = 0,
-                 feed: WorldFeed | None = None) -> None:
-        self.size, self.resolution, self.refresh, self.offset = size, resolution, refresh, seed_offset
-        self.data = torch.empty(size, 3, resolution, resolution, dtype=torch.uint8)
-        self.step = 0
-        self.feed = feed
-        self.cursor = 0  # next slot a fed scene replaces
-
-    def _render(self, slots: list[int], seeds: list[int]) -> None:
-        seeds = [s + self.offset for s in seeds]
-        if self.feed is not None:
-            self.data[slots] = torch.from_numpy(self.feed.map(seeds))
-        else:
-            imgs, _ = render_batch(seeds, self.resolution)
-            self.data[slots] = torch.from_numpy(imgs).permute(0, 3, 1, 2)
-
-    def fill(self, step: int, progress_fn: Callable[[str], None] | None = None) -> None:
-        """Rebuild the pool as it was after `step` iterations."""
-        last = self.size + step * self.refresh  # seeds rendered so far: 0 … last-1
-        seeds = list(range(max(0, last - self.size), last))
-        step_n = 256 if self.feed is None else 2048
-        for i in range(0, len(seeds), step_n):
-            chunk = seeds[i : i + step_n]
-            self._render([s % self.size for s in chunk], chunk)
-            if progress_fn:
-                progress_fn(f"filling world pool {i + len(chunk)}/{len(seeds)}")
-        self.step = step
-
-    def advance(self) -> None:
-        if self.feed is not None:
-            imgs = self.feed.take()
-            if imgs is not None:
-                imgs = imgs[: self.size]
-                slots = [(self.cursor + i) % self.size for i in range(len(imgs))]
-                self.data[slots] = torch.from_numpy(imgs)
-                self.cursor = (self.cursor + len(imgs)) % self.size
-            self.step += 1
-            return
-        first = self.size + self.step * self.refresh
-        seeds = list(range(first, first + self.refresh))
-        self._render([s % self.size for s in seeds], seeds)
-        self.step += 1
-
-    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        idx = torch.randint(0, self.size, (n,), generator=generator)
-        return self.data[idx].float().div_(127.5).sub_(1.0)  # (n, 3, R, R) in [-1, 1]
 
 
 def _expand_compact(state: dict) -> dict:
@@ -428,42 +325,30 @@ class Trainer:
               time_limit_s: float | None = None, checkpoint_every_s: float = 300.0,
               sample_every_images: int | None = 20_000,
               progress_fn: Callable[[dict], None] | None = None,
-              abort_fn: Callable[[], bool] | None = None) -> None:
+              abort_fn: Callable[[], bool] | None = None) -> str:
+        """Train until a stop condition (training.train_loop); return which one stopped it."""
         try:
-            self._train_loop(max_images, max_steps, time_limit_s, checkpoint_every_s, sample_every_images,
+            return self._train_loop(max_images, max_steps, time_limit_s, checkpoint_every_s, sample_every_images,
                              progress_fn, abort_fn)
         finally:
             self.close_feed()
             self.pool = None
 
     def _train_loop(self, max_images, max_steps, time_limit_s, checkpoint_every_s, sample_every_images,
-                    progress_fn, abort_fn) -> None:
-        start = last_ckpt = time.monotonic()
-        next_sample = (self.images // sample_every_images + 1) * sample_every_images if sample_every_images else None
-        while True:
-            if max_images is not None and self.images >= max_images:
-                break
-            if max_steps is not None and self.step >= max_steps:
-                break
-            if time_limit_s is not None and time.monotonic() - start >= time_limit_s:
-                break
-            if abort_fn and abort_fn():
-                break
-            t0 = time.monotonic()
-            stats = self.iteration()
-            dt = time.monotonic() - t0
-            self.wall_s += dt
-            self.wall_by_device[self.device_label] = self.wall_by_device.get(self.device_label, 0.0) + dt
+                    progress_fn, abort_fn) -> str:
+        next_sample = [(self.images // sample_every_images + 1) * sample_every_images if sample_every_images else None]
+
+        def after_step(stats: dict, seconds: float) -> None:
+            self.wall_by_device[self.device_label] = self.wall_by_device.get(self.device_label, 0.0) + seconds
             stats.update(step=self.step, images=self.images)
-            if progress_fn:
-                progress_fn(stats)
-            if next_sample is not None and self.images >= next_sample:
+            if next_sample[0] is not None and self.images >= next_sample[0]:
                 self.save_samples()
-                next_sample += sample_every_images
-            if time.monotonic() - last_ckpt >= checkpoint_every_s:
-                self.save()
-                last_ckpt = time.monotonic()
-        self.save()
+                next_sample[0] += sample_every_images
+
+        return train_loop(self, max_steps=max_steps, time_limit_s=time_limit_s,
+                          done=lambda: max_images is not None and self.images >= max_images,
+                          checkpoint_every_s=checkpoint_every_s, progress_fn=progress_fn, abort_fn=abort_fn,
+                          after_step=after_step)
 
     # ------------------------------------------------------------------ outputs
     def current_phase(self) -> tuple[int, float]:
@@ -499,17 +384,15 @@ class Trainer:
         return path
 
     def export(self, out_dir: str | os.PathLike) -> dict:
-        """Write the EMA generator (safetensors, GANPaint keys) and its config; return the config."""
-        from safetensors.torch import save_file
+        """Write the EMA generator (an artifact: GANPaint keys, its config, the training record as provenance)
+        and config.json; return the config."""
+        from .checkpoint import save_generator
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         r = self.exportable_resolution()
         G = self.G_ema.cpu().export(r)
         self.G_ema.to(self.device)
-        state = {k: v.contiguous() for k, v in G.state_dict().items()}
-        save_file(state, str(out / "generator.safetensors"))
-        os.chmod(out / "generator.safetensors", 0o644)
         info = {
             **G.config.to_dict(),
             "edit_layer": "layer4",
@@ -531,6 +414,7 @@ class Trainer:
                 "every_steps": cm.get("every"), "share_ratios_at_export": share_ratios(cm),
                 "about": "fine-tuning term pulling each class's segmenter-read pixel share towards the world's "
                          "(ganpaint/class_match.py)"}
+        save_generator(G, out / "generator.safetensors", provenance=info["training"])
         (out / "config.json").write_text(json.dumps(info, indent=2) + "\n")
         Image_path = out / "samples.png"
         from PIL import Image

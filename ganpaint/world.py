@@ -16,6 +16,7 @@ CLASSES: tuple[str, ...] = (
     "sky", "cloud", "mountain", "grass", "road", "tree", "brick", "door", "window", "roof", "dome",
 )
 CLASS_INDEX = {name: i for i, name in enumerate(CLASSES)}
+HELDOUT_SEED_BASE = 1_000_000_000  # scene seeds at and above this are never trained on (held-out evaluation)
 
 # colours for label maps in grids and docs
 PALETTE = np.array(

@@ -25,11 +25,13 @@ from ganpaint import zoo
 from ganpaint.checkpoint import CheckpointError
 from ganpaint.edit import StrokeError
 from ganpaint.model import ModelError, PaintModel
-from ganpaint.photo import PhotoError
+from ganpaint.photo import PhotoError, PhotoTooLarge, UnsupportedPhoto
 
 from . import ws
+from .clients import ClientLimits, Clients, TooMany, document_limits
 from .decoding import Decoding
 from .security import Guard, allowed_hosts
+from .timeouts import BodyTimeout
 from .jobs import JobQueueFull, JobRunner
 from .render import Busy, Renderer
 from .routes import fallback, health
@@ -122,6 +124,15 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
+def photo_status(exc: PhotoError) -> int:
+    """413 too large, 415 not an image (or not JPEG/PNG/WebP), 422 corrupt or otherwise unusable."""
+    if isinstance(exc, PhotoTooLarge):
+        return 413
+    if isinstance(exc, UnsupportedPhoto):
+        return 415
+    return 422
+
+
 def _validation_detail(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
@@ -163,13 +174,17 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _session(request, exc: SessionError):
         return err(exc.status, str(exc))
 
+    @app.exception_handler(TooMany)
+    async def _too_many(request, exc: TooMany):
+        return err(429, str(exc), retry=exc.retry_after)
+
     @app.exception_handler(StoreFull)
     async def _full(request, exc: StoreFull):
         return err(503, f"{exc}; try again later", retry=30)
 
     @app.exception_handler(PhotoError)
     async def _photo(request, exc: PhotoError):
-        return err(exc.http_status, str(exc))  # 413 too large, 415 not an image, 422 corrupt
+        return err(photo_status(exc), str(exc))
 
     @app.exception_handler(JobQueueFull)
     async def _jobs_full(request, exc: JobQueueFull):
@@ -217,6 +232,7 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
             sweeper.cancel()
             await app.state.jobs.stop()
             app.state.renderer.stop()
+            app.state.decoding.close()
 
     app = FastAPI(
         title="GANPaint", version=ganpaint.__version__, lifespan=lifespan,
@@ -235,6 +251,9 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
 
     _install_error_handlers(app)
     app.add_middleware(BodyLimit, max_body=settings.max_body_bytes, max_upload=settings.max_upload_bytes)
+    app.add_middleware(BodyTimeout, seconds=settings.body_timeout_s)
+    app.state.clients = Clients(settings)
+    app.add_middleware(ClientLimits, limits=app.state.clients)  # inside CORS: its 429s carry CORS headers
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"])
@@ -262,6 +281,7 @@ def _publish_error_shape(app: FastAPI) -> None:
                 "properties": {"detail": {"type": "string", "title": "Detail"},
                                "errors": {"type": "array", "items": {"type": "object"}, "title": "Errors"}},
             }
+        document_limits(schema)
         return schema
 
     app.openapi = openapi

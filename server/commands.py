@@ -15,10 +15,10 @@ from typing import Any
 from ganpaint.edit import StrokeLimits
 from ganpaint.model import MAX_SEED, PaintModel
 
-from .strokes import Entry, parse_stroke
+from .strokes import Entry, parse_stroke, parse_strokes
 
 __all__ = ["AddStroke", "Undo", "Redo", "Reset", "DeleteStroke", "SetSeed", "SetOptions", "Command",
-           "BadMessage", "parse_message", "MESSAGE_TYPES"]
+           "BadMessage", "parse_message", "has_mask", "MESSAGE_TYPES"]
 
 
 @dataclass(frozen=True)
@@ -84,8 +84,15 @@ def _bool_field(msg: dict, name: str, default: bool | None) -> bool | None:
     return v
 
 
-def parse_message(msg: Any, model: PaintModel, limits: StrokeLimits) -> Command:
-    """A decoded websocket JSON message → the command it asks for."""
+def has_mask(msg: Any) -> bool:
+    """Whether parsing this message decodes an image (slow: do it off the event loop)."""
+    stroke = msg.get("stroke") if isinstance(msg, dict) else None
+    return isinstance(stroke, dict) and stroke.get("mask") is not None
+
+
+def parse_message(msg: Any, model: PaintModel, limits: StrokeLimits, mask_budget: int | None = None) -> Command:
+    """A decoded websocket JSON message → the command it asks for. A stroke's mask may hold at most
+    `mask_budget` pixels (MaskBudgetExceeded, decided from its header before decoding it)."""
     if not isinstance(msg, dict):
         raise BadMessage("a message must be a JSON object with a 'type'")
     kind = msg.get("type")
@@ -95,7 +102,9 @@ def parse_message(msg: Any, model: PaintModel, limits: StrokeLimits) -> Command:
         final = _bool_field(msg, "final", True)
         if final is None:
             raise BadMessage("'final' must be true or false")
-        return AddStroke(parse_stroke(msg["stroke"], model, limits), final)
+        if mask_budget is None:
+            return AddStroke(parse_stroke(msg["stroke"], model, limits), final)
+        return AddStroke(parse_strokes([msg["stroke"]], model, limits, mask_budget)[0], final)
     if kind == "undo":
         return Undo()
     if kind == "redo":

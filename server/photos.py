@@ -72,7 +72,7 @@ class Photos:
         return self._encoders[model_id]
 
     async def start(self, model_id: str, model: PaintModel, data: bytes, *, fit: str,
-                    filename: str | None = None) -> tuple[Session, Job]:
+                    filename: str | None = None, client: str | None = None) -> tuple[Session, Job]:
         """Decode the upload (in a thread), make its session and queue its adaptation."""
         settings, jobs = self.settings, self.jobs
         jobs.check_capacity()  # refuse before decoding: a busy server should not spend a second on the upload
@@ -87,7 +87,7 @@ class Photos:
                           clock=self.sessions.clock)
         session.ttl_s = min(settings.photo_ttl_s, settings.session_ttl_s)
         jobs.check_capacity()  # again: another upload may have taken the last slot while this one decoded
-        self.sessions.add(session)  # from here to submit nothing awaits, so the slot is still free
+        self.sessions.add(session, client)  # from here to submit nothing awaits, so the slot is still free
         hyper = adapt_settings(settings)
 
         def work(job: Job):  # worker thread

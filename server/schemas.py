@@ -65,9 +65,11 @@ class StrokeIn(BaseModel):
     strength: Annotated[float, NoBool] = Field(1.0, ge=0.0, le=1.0, allow_inf_nan=False,
                                                description="share of ranked units used")
     radius: Annotated[float, NoBool] = Field(0.06, ge=0.0, le=0.5, allow_inf_nan=False,
-                                             description="brush radius (image widths)")
+                                             description="brush radius (image widths); each edit-layer cell is "
+                                                         "edited in proportion to the share of it the brush covers")
     points: list[tuple[Coord, Coord]] | None = Field(None, description="polyline [[x, y], ...]")
-    mask: str | None = Field(None, description="data:image/png;base64,… (alpha > 0 or dark = painted)")
+    mask: str | None = Field(None, description="data:image/png;base64,… (alpha > 0 or dark = painted); "
+                                               "edits each cell in proportion to its painted share")
 
     def to_dict(self) -> dict[str, Any]:
         d = self.model_dump(exclude_none=True)

@@ -50,12 +50,26 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(4 * 2**20, ge=1024, description="one REST request body")
     max_upload_bytes: int = Field(10 * 2**20, ge=1024, description="one uploaded image")
     max_upload_pixels: int = Field(4096 * 4096, ge=1)
+    header_timeout_s: float = Field(10.0, gt=0, description="a request's headers must arrive within this")
+    body_timeout_s: float = Field(60.0, gt=0, description="a request's body must arrive within this after its "
+                                  "headers (408 otherwise)")
     max_points: int = Field(2048, ge=1, description="points in one stroke")
     max_mask_bytes: int = Field(2_000_000, ge=1)
     max_request_mask_pixels: int = Field(4096 * 4096, ge=1, description="pixels of all masks in one request or "
                                          "websocket message together: decoding a 4096² RGBA mask takes ~1 s of CPU")
     decode_threads: int = Field(2, ge=1, description="threads that decode masks and uploads (one client uses one "
                                 "at a time)")
+
+    # per client (IP address): a burst, then a steady rate; beyond it 429 with Retry-After
+    client_session_burst: int = Field(30, ge=1, description="new sessions one client may make at once")
+    client_sessions_per_min: float = Field(30.0, gt=0, description="new sessions per client and minute after that")
+    client_upload_burst: int = Field(6, ge=1, description="uploads (photos, segment) one client may send at once")
+    client_uploads_per_min: float = Field(6.0, gt=0, description="uploads per client and minute after that")
+    client_sockets: int = Field(16, ge=1, description="websockets one client may hold open")
+    session_protect_s: float = Field(300.0, ge=0, description="a session used within this is evicted only when "
+                                     "no idle one is left")
+    client_sessions: int = Field(32, ge=1, description="sessions one client may hold; a new one beyond this "
+                                 "replaces that client's own least recently used idle session")
 
     # rendering
     batching: bool = True

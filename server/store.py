@@ -5,7 +5,12 @@
     store.get(s.id)                                      # None once deleted or expired; touches it otherwise
     store.delete(s.id)                                   # closes it: its subscribers hear Closed, its job stops
 
-A session with an open websocket (connections > 0) is never evicted or expired.
+A session with an open websocket (connections > 0) is never evicted or expired. When the store is
+full, the least recently used session idle for `session_protect_s` goes first; only when there is none
+does a recently used one go, and then the least recently used of the client holding the most
+sessions. A client (`add(..., client=ip)`) holds at most `client_sessions`: its next one replaces its
+own least recently used idle session, so a flood from one address recycles its own sessions and
+never pushes anyone else out.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import torch
 from ganpaint.model import PaintModel
 from ganpaint.networks import Generator
 
+from .clients import TooMany
 from .sessions import Session, new_session_id
 from .settings import Settings
 
@@ -34,6 +40,7 @@ class SessionStore:
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings, self.clock = settings, clock
         self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._owner: dict[str, str] = {}  # session id → the client (address) that made it
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -41,21 +48,55 @@ class SessionStore:
     def __iter__(self):
         return iter(list(self._sessions.values()))
 
-    def add(self, session: Session) -> Session:
+    def add(self, session: Session, client: str | None = None) -> Session:
         self.sweep()
+        if client is not None:
+            mine = [s for s in self._sessions.values() if self._owner.get(s.id) == client]
+            if len(mine) >= self.settings.client_sessions:
+                own = self._least_recent(s for s in mine if s.connections == 0)
+                if own is None:
+                    raise TooMany(f"your address holds {len(mine)} sessions with open connections, the most "
+                                  "allowed; close one", 30)
+                self._drop(own.id)
         while len(self._sessions) >= self.settings.max_sessions:
-            idle = next((s for s in self._sessions.values() if s.connections == 0), None)
-            if idle is None:
+            victim = self._victim()
+            if victim is None:
                 raise StoreFull(f"all {self.settings.max_sessions} sessions are in use")
-            self._sessions.pop(idle.id).close()
+            self._drop(victim.id)
         self._sessions[session.id] = session
+        if client is not None:
+            self._owner[session.id] = client
         return session
 
+    @staticmethod
+    def _least_recent(sessions) -> Session | None:
+        return min(sessions, key=lambda s: s.last_used, default=None)
+
+    def _victim(self) -> Session | None:
+        """Who makes room: an idle session if there is one, else the busiest client's least recent one."""
+        now = self.clock()
+        free = [s for s in self._sessions.values() if s.connections == 0]
+        idle = self._least_recent(s for s in free if now - s.last_used > self.settings.session_protect_s)
+        if idle is not None or not free:
+            return idle
+        held: dict[str | None, int] = {}
+        for s in self._sessions.values():
+            held[self._owner.get(s.id)] = held.get(self._owner.get(s.id), 0) + 1
+        busiest = max(held.get(self._owner.get(s.id), 0) for s in free)
+        return self._least_recent(s for s in free if held.get(self._owner.get(s.id), 0) == busiest)
+
+    def _drop(self, sid: str) -> Session | None:
+        self._owner.pop(sid, None)
+        s = self._sessions.pop(sid, None)
+        if s is not None:
+            s.close()
+        return s
+
     def create(self, model_id: str, model: PaintModel, *, seed: int | None, z: torch.Tensor,
-               h: torch.Tensor, generator: Generator | None = None) -> Session:
+               h: torch.Tensor, generator: Generator | None = None, client: str | None = None) -> Session:
         s = Session(new_session_id(), model_id, model, self.settings, seed=seed, z=z, h=h,
                     generator=generator, clock=self.clock)
-        return self.add(s)
+        return self.add(s, client)
 
     def _expired(self, s: Session, now: float) -> bool:
         ttl = s.ttl_s if s.ttl_s is not None else self.settings.session_ttl_s
@@ -66,21 +107,18 @@ class SessionStore:
         if s is None:
             return None
         if self._expired(s, self.clock()):
-            self._sessions.pop(sid).close()
+            self._drop(sid)
             return None
         s.touch()
         self._sessions.move_to_end(sid)
         return s
 
     def delete(self, sid: str) -> bool:
-        s = self._sessions.pop(sid, None)
-        if s is not None:
-            s.close()
-        return s is not None
+        return self._drop(sid) is not None
 
     def sweep(self) -> int:
         now = self.clock()
         dead = [sid for sid, s in self._sessions.items() if self._expired(s, now)]
         for sid in dead:
-            self._sessions.pop(sid).close()
+            self._drop(sid)
         return len(dead)

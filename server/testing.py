@@ -29,11 +29,11 @@ def free_port() -> int:
 
 
 def uvicorn_config(app, host: str = "127.0.0.1", port: int = 0, **kw) -> uvicorn.Config:
-    from .app import websocket_options
+    from .timeouts import uvicorn_options
 
     settings = app.state.settings
     kw.setdefault("log_level", "warning")
-    kw = {**websocket_options(settings), "ws": "websockets-sansio", **kw}  # as `ganpaint serve`
+    kw = {**uvicorn_options(settings), "ws": "websockets-sansio", **kw}  # as `ganpaint serve`
     return uvicorn.Config(app, host=host, port=port, lifespan="on", **kw)
 
 
@@ -131,7 +131,10 @@ def main(argv: list[str] | None = None) -> None:
     model_id, model = bench_model(args)
     settings = Settings(models=[model_id], batching=not args.no_batching, max_batch=args.max_batch,
                         region_previews=not args.no_region, fold=not args.reference_blocks,
-                        threads=args.threads, device="cpu", max_sessions=1024)
+                        threads=args.threads, device="cpu", max_sessions=1024,
+                        # benchmark clients play many users from one address
+                        client_session_burst=100_000, client_upload_burst=100_000, client_sockets=100_000,
+                        client_sessions=100_000)
     app = create_app(settings, models={model_id: model})
     server = uvicorn.Server(uvicorn_config(app, port=args.port))
 

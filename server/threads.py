@@ -9,10 +9,10 @@ torch's OpenMP runtime (libgomp) parallelizes one render across cores with a bar
 In the server the event loop, the frame encoders and the websocket clients keep taking a core away
 from such a team, and every barrier then waits for a preempted thread. Worse, each thread that runs a
 parallel op gets a team of its own, and once libgomp manages more threads than cores its workers stop
-spinning between regions: on 2 cores a render thread's 128 px frame took 6.1 ms instead of 2.3 ms once
-the event loop had run a single 2-thread op (`benchmarks/threads.py`). Measured with 16 painters on 2 cores
-(`benchmarks/concurrency.py`), single-threaded renders made every renderer faster: region previews
-234 → 306 frames/s, batched 155 → 213, unbatched 108 → 171. A batch of frames from several sessions
+spinning between regions, and a render thread's frame takes several times longer once the event loop
+has run a single multi-threaded op (`benchmarks/threads.py` measures it). With many painters
+(`benchmarks/concurrency.py`), single-threaded renders made every renderer faster (the README's
+benchmarks table has the figures). A batch of frames from several sessions
 still uses every core: it is split into one part per render thread, and the parts never wait for each
 other. A photo job is the one multi-threaded team: it runs on as many intra-op threads as there are
 render threads.

@@ -29,8 +29,9 @@ from ganpaint.edit import Stroke, StrokeError
 from ganpaint.imaging import FORMATS
 from ganpaint.renderer import RegionRenderer
 
-from .commands import AddStroke, BadMessage, parse_message
-from .deps import RendererDep, SessionsDep, SettingsDep
+from .commands import AddStroke, BadMessage, has_mask, parse_message
+from .decoding import Decoding
+from .deps import DecodingDep, RendererDep, SessionsDep, SettingsDep, client_of
 from .photos import pending_frame
 from .render import Renderer, session_frame
 from .sessions import Changed, Closed, Event, Progress, Session, SessionError
@@ -49,9 +50,11 @@ class Painter:
     """One open websocket on one session."""
 
     def __init__(self, websocket: WebSocket, session: Session, fmt: str, *, renderer: Renderer,
-                 settings: Settings) -> None:
+                 settings: Settings, decoding: Decoding | None = None) -> None:
         self.ws, self.session, self.fmt = websocket, session, fmt
         self.renderer, self.settings = renderer, settings
+        self.decoding = decoding or Decoding(1)
+        self.client = client_of(websocket)
         self.key = ("ws", uuid.uuid4().hex)  # latest-wins slot of this socket in the renderer
         self.preview: Stroke | None = None
         self.wake = asyncio.Event()
@@ -98,7 +101,8 @@ class Painter:
             await self.ws.send_text(json.dumps(obj))
 
     async def error(self, detail: str) -> None:
-        await self.send_json({"type": "error", "detail": detail})
+        # messages quote inputs only in short excerpts; this bounds what any message could ever echo
+        await self.send_json({"type": "error", "detail": detail if len(detail) <= 300 else detail[:299] + "…"})
 
     async def paint_loop(self) -> None:
         """Render the newest state whenever something changed; never more than one render in flight."""
@@ -153,7 +157,12 @@ class Painter:
 
     async def handle(self, message: dict) -> None:
         """Parse → apply; what the change means for the picture comes back through hear()."""
-        command = parse_message(self.decode(message), self.session.model, self.settings.stroke_limits())
+        msg, model, limits = self.decode(message), self.session.model, self.settings.stroke_limits()
+        if has_mask(msg):  # decoding a mask can take a second: in a decode thread, within the message's budget
+            command = await self.decoding.run(self.client, parse_message, msg, model, limits,
+                                              self.settings.max_request_mask_pixels)
+        else:
+            command = parse_message(msg, model, limits)
         await self.session.apply(command)
         if isinstance(command, AddStroke) and not command.final:
             self.preview = command.entry.stroke  # previews are this socket's own: no one else sees them
@@ -195,7 +204,7 @@ class Painter:
 
 @router.websocket("/api/sessions/{session_id}/ws")
 async def paint(websocket: WebSocket, session_id: str, sessions: SessionsDep, renderer: RendererDep,
-                settings: SettingsDep) -> None:
+                settings: SettingsDep, decoding: DecodingDep) -> None:
     await websocket.accept()
     fmt = websocket.query_params.get("format", "webp")
     session = sessions.get(session_id)
@@ -208,7 +217,7 @@ async def paint(websocket: WebSocket, session_id: str, sessions: SessionsDep, re
         await websocket.send_text(json.dumps({"type": "error", "detail": detail}))
         await websocket.close(code)
         return
-    await Painter(websocket, session, fmt, renderer=renderer, settings=settings).run()
+    await Painter(websocket, session, fmt, renderer=renderer, settings=settings, decoding=decoding).run()
     if websocket.application_state == WebSocketState.CONNECTED and websocket.client_state == WebSocketState.CONNECTED:
         try:
             await websocket.close()

@@ -78,5 +78,21 @@ def browser():
         browser_unavailable("playwright is not installed")
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
-        yield b
+        yield _CspBypass(b)
         b.close()
+
+
+class _CspBypass:
+    """The browser, whose contexts by default ignore the page's Content-Security-Policy: Playwright's
+    string predicates (wait_for_function("…")) are evaluated like eval(), which the policy forbids.
+    tests/test_frontend_security.py loads the page under its policy (bypass_csp=False)."""
+
+    def __init__(self, browser) -> None:
+        self._browser = browser
+
+    def new_context(self, **kw):
+        kw.setdefault("bypass_csp", True)
+        return self._browser.new_context(**kw)
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)

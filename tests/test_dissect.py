@@ -299,3 +299,30 @@ def test_causal_brush_keeps_the_units_whose_coefficient_reached_the_bar():
     entry["alpha"] = torch.zeros(8)
     assert _kept(entry, cfg) == [0, 7]  # none did: the minimum
 
+
+
+@pytest.mark.parametrize("stop_in", ["ace", "calibrate", "levels"])
+def test_every_stage_resumes_to_the_same_table(tmp_path, stop_in):
+    cfg = DissectConfig(**{**SMALL, "samples": 80, "value_scales": (1.0, 2.0), "extra_scales": (), "unit_counts": (1, 2),
+                           "min_units": 2, "calib_images": 40, "calib_min_regions": 5, "level_steps": 3})
+    full = dissect(unit_image_model(), RedTreeSegmenter(), config=cfg)
+
+    class Stop(Exception):
+        pass
+
+    def interrupt(stage, done, total):
+        if stage == stop_in:
+            raise Stop
+
+    ckpt = tmp_path / "d.pt"
+    with pytest.raises(Stop):
+        dissect(unit_image_model(), RedTreeSegmenter(), config=cfg, checkpoint=ckpt, checkpoint_every_s=0,
+                progress_fn=interrupt)
+    assert torch.load(ckpt, weights_only=True)["stage"] == stop_in
+    stages = []
+    resumed = dissect(unit_image_model(), RedTreeSegmenter(), config=cfg, checkpoint=ckpt,
+                      progress_fn=lambda s, d, t: stages.append(s))
+    assert stages[0] == stop_in and "sample" not in stages  # earlier stages are not run again
+    a, b = full.to_dict(), resumed.to_dict()
+    a["meta"].pop("timing_s"), b["meta"].pop("timing_s")
+    assert a == b and a["meta"]["calibration"] and a["meta"]["learned_values"]

@@ -8,7 +8,7 @@ from safetensors.torch import save_file
 
 from ganpaint.segmenter import NetSegmenter, Segmenter, SegmenterError, UNet, UNetConfig, load_segmenter, save_segmenter
 from ganpaint.segmenter_train import SegmenterTrainer, SegTrainConfig, evaluate_segmenter
-from ganpaint.train import HELDOUT_SEED_BASE
+from ganpaint.world import HELDOUT_SEED_BASE
 from ganpaint.world import CLASSES, render_batch
 
 torch.set_num_threads(1)

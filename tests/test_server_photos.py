@@ -242,3 +242,11 @@ def test_openapi_describes_photos_and_jobs(fast_client):
     assert {"get", "delete"} <= set(paths["/api/jobs/{job_id}"])
     params = {p["name"] for p in paths["/api/sessions/{session_id}/image"]["get"]["parameters"]}
     assert "view" in params
+
+
+def test_photo_errors_get_their_status_from_the_server():
+    from ganpaint.photo import CorruptPhoto, PhotoError, PhotoTooLarge, UnsupportedPhoto
+    from server.app import photo_status
+
+    assert [photo_status(e("x")) for e in (PhotoTooLarge, UnsupportedPhoto, CorruptPhoto, PhotoError)] == [413, 415, 422, 422]
+    assert not hasattr(PhotoError("x"), "http_status")  # HTTP is the web layer's business

@@ -240,9 +240,26 @@ def _bad_images() -> dict[str, tuple[bytes, int]]:
 
 def test_segment_decodes_exactly_like_photo_uploads(make_app, tiny):
     tiny.segmenter = FakeSegmenter()
-    with TestClient(make_app(adapt_h_steps=0, adapt_coarse_steps=0, adapt_fine_steps=0)) as c:
+    with TestClient(make_app(adapt_h_steps=0, adapt_coarse_steps=0, adapt_fine_steps=0, client_upload_burst=20)) as c:
         for name, (data, status) in _bad_images().items():
             seg = c.post("/api/models/tiny/segment", files={"file": ("x.png", data, "image/png")})
             up = c.post("/api/photos", files={"file": ("x.png", data, "image/png")})
             assert (name, seg.status_code, up.status_code) == (name, status, status), seg.text
             assert seg.json()["detail"] == up.json()["detail"]
+
+
+def test_upscaled_download_of_a_generated_picture(make_app):
+    with TestClient(make_app(adapt_h_steps=0, adapt_coarse_steps=0, adapt_fine_steps=0)) as c:
+        sid = new_session(c)
+        small = png(c.get(f"/api/sessions/{sid}/image?view=model"))
+        r = c.get(f"/api/sessions/{sid}/image?view=model&scale=4")
+        big = png(r)
+        assert small.shape == (16, 16, 3) and big.shape == (64, 64, 3) and "4x" in r.headers["x-upscaled"]
+        expected = Image.fromarray(small.astype(np.uint8)).resize((64, 64), Image.Resampling.LANCZOS)
+        assert (big == np.asarray(expected)).all()  # the same picture, only larger (PNG: lossless)
+        assert c.get(f"/api/sessions/{sid}/image?scale=9").status_code == 422
+        buf = io.BytesIO()
+        Image.new("RGB", (40, 30), (0, 128, 255)).save(buf, "PNG")
+        photo = c.post("/api/photos", files={"file": ("p.png", buf.getvalue(), "image/png")}).json()["session"]
+        r = c.get(f"/api/sessions/{photo}/image?scale=2")
+        assert r.status_code == 422 and "view=model" in r.json()["detail"]

@@ -47,8 +47,8 @@ def test_host_allow_list_defaults_to_localhost_names_on_loopback(make_app, bind,
     with TestClient(make_app(host=bind, allowed_hosts=None), base_url=f"http://{host}") as c:
         r = c.get("/api/health")
         assert r.status_code == (200 if ok else 400) and (ok or "Host" in r.json()["detail"])
-        sid = c.app.state.sessions.create("tiny", c.app.state.models["tiny"], seed=1, z=None,
-                                          h=c.app.state.models["tiny"].features(c.app.state.models["tiny"].z_for_seed(1))).id
+        m = c.app.state.models["tiny"]
+        sid = c.app.state.sessions.create("tiny", m, seed=1, z=None, h=m.features(m.z_for_seed(1))).id
         ws_url = f"ws://{host}/api/sessions/{sid}/ws?format=png"  # the test client's default host is its own
         if ok:
             with c.websocket_connect(ws_url) as ws:
@@ -113,3 +113,38 @@ def test_cors_origins_setting_lets_a_named_site_in(make_app):
         r = c.post("/api/sessions", json={"model": "tiny"}, headers={"Origin": "https://tools.example.org"})
         assert r.status_code == 201
         assert r.headers["access-control-allow-origin"] == "https://tools.example.org"
+
+
+# -------------------------------------------------------------------------------------------- timeouts
+def _raw(url: str, data: bytes, wait_s: float = 5.0) -> tuple[bytes, float]:
+    """Send `data` on a fresh connection; what comes back until the server closes it, and when it did."""
+    import socket
+    import time
+
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=wait_s) as s:
+        t0 = time.monotonic()
+        s.sendall(data)
+        got = b""
+        try:
+            while chunk := s.recv(4096):
+                got += chunk
+        except TimeoutError:
+            return got + b"<still open>", time.monotonic() - t0
+        return got, time.monotonic() - t0
+
+
+def test_half_sent_headers_and_slow_bodies_time_out(make_app):
+    from server.testing import serve_in_thread
+
+    with serve_in_thread(make_app(header_timeout_s=0.5, body_timeout_s=0.5)) as url:
+        got, took = _raw(url, b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        assert got.startswith(b"HTTP/1.1 408") and took < 3, (got, took)
+        body = b'{"model": "tiny", "seed": 1}'
+        got, took = _raw(url, b"POST /api/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                              b"Content-Length: %d\r\n\r\n" % len(body) + body[:10])
+        assert got.startswith(b"HTTP/1.1 408") and b"did not arrive" in got and took < 3, (got, took)
+        # a request in time, on a kept-alive connection, then the next one half sent: that one times out
+        ok = b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        got, took = _raw(url, ok + b"GET /api/health HTTP/1.1\r\nHost: 12")
+        assert got.startswith(b"HTTP/1.1 200") and got.count(b"HTTP/1.1 408") == 1 and took < 3, (got, took)

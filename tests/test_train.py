@@ -80,7 +80,7 @@ def test_growth_cap_holds_resolution_and_lifting_it_fades_in(tmp_path):
 
 
 def test_render_workers_feed_the_pool_with_fresh_world_scenes(tmp_path):
-    from ganpaint.train import WorldFeed, WorldPool, _render_images
+    from ganpaint.world_pool import WorldFeed, WorldPool, _render_images
     from ganpaint.world import render_batch
 
     feed = WorldFeed(workers=1, resolution=16, first_seed=500, chunk=2)

@@ -2,7 +2,8 @@
 // screen), StrokeInput (a stroke under the pointer), PaintSession (the session, its history and
 // commands over the socket or REST), resume.js (the session in the URL hash), PhotoMode (uploads and
 // adaptation), FrameQueue/PendingStrokes (frames in order, strokes on the overlay), BrushPanel,
-// PictureStrip, the panels and the dissection explorer (Explorer: inspector, custom unit brushes, overlays).
+// PictureStrip, PictureTrail (pictures left with work on them, reachable by undo), the panels and the
+// dissection explorer (Explorer: inspector, custom unit brushes, overlays).
 // Loaded by index.html as a module; URL options: ?model=ID, ?seed=N, ?format=webp|jpeg|png (frames).
 
 import * as api from "./api.js";
@@ -17,12 +18,24 @@ import { resumeSession, sessionHash, sessionIdFromHash, startModel } from "./res
 import { PaintSession } from "./session.js";
 import { SessionSocket } from "./socket.js";
 import { StrokeInput, brushNames, conceptColor } from "./stroke.js";
+import { PictureTrail, worthKeeping } from "./trail.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const FRAME_FORMAT = ["webp", "jpeg", "png"].includes(params.get("format")) ? params.get("format") : "webp";
 const PREVIEW_MS = 70; // about one preview per rendered frame of the 128 px model on a small CPU
 const MESSAGE_MS = 6000;
+const UPSCALE = 4; // the larger download: the model's output enlarged this many times
+
+/** This page's address for a picture: the session in the hash, ?seed= following the picture shown. */
+function pageUrl(s) {
+  const url = new URL(location.href);
+  if (typeof s.seed === "number") url.searchParams.set("seed", String(s.seed));
+  else url.searchParams.delete("seed");
+  if (url.searchParams.has("model")) url.searchParams.set("model", s.model);
+  url.hash = sessionHash(s.id);
+  return url.pathname + url.search + url.hash;
+}
 
 // ------------------------------------------------------------------ messages and status
 const notices = new Notices($("message"), $("status"), { showMs: MESSAGE_MS });
@@ -92,16 +105,30 @@ const session = new PaintSession({
   socket, api, wsUrl, pending,
   onImage: (blobPromise) => frames.fromRest(blobPromise),
   onSession: (s) => {
-    history.replaceState(null, "", sessionHash(s.id));
+    history.replaceState(null, "", pageUrl(s));
+    const path = `/api/sessions/${encodeURIComponent(s.id)}/image?format=png`;
     const a = $("download");
     // view=composite: a photo at its own resolution with the edit blended in (generated images ignore it)
-    a.href = `/api/sessions/${encodeURIComponent(s.id)}/image?format=png&view=composite`;
+    a.href = `${path}&view=composite`;
     a.download = `ganpaint-${s.model}-${s.seed ?? "photo"}.png`;
     a.setAttribute("aria-disabled", "false");
+    // a generated picture is small (the model's resolution): offer it enlarged, and say that it is
+    const large = $("download-large");
+    large.hidden = s.seed === null;
+    large.href = `${path}&view=model&scale=${UPSCALE}`;
+    large.download = `ganpaint-${s.model}-${s.seed}-upscaled-${UPSCALE}x.png`;
+    const side = currentModel?.resolution;
+    large.textContent = side ? `download ${side * UPSCALE} px (upscaled)` : `download ${UPSCALE}× (upscaled)`;
+    large.title = side ? `the ${side} × ${side} picture enlarged ${UPSCALE}× (Lanczos): larger, no new detail` : "";
     $("stage").dataset.session = s.id;
     shownSeed = undefined; // a new picture: show its seed even if it is the same number
   },
-  onState: () => { renderHistory(); showSeed(); explorer.pictureChanged(); },
+  onState: () => {
+    renderHistory();
+    showSeed();
+    explorer.pictureChanged();
+    if (session.session) history.replaceState(null, "", pageUrl(session.session));
+  },
   onSource: (source) => { photos.adoptSource(source); explorer.sourceChanged(source, session.path); },
   onProgress: (msg) => photos.update(msg),
   onError: showMessage,
@@ -126,16 +153,68 @@ function renderHistory() {
     onHighlight: (stroke) => canvas.highlight(stroke),
   });
   $("history-empty").hidden = strokes.length > 0;
-  $("undo").disabled = !session.history.canUndo;
-  $("redo").disabled = !session.history.canRedo;
+  // past the picture's own history, undo and redo walk the pictures left with work on them
+  const back = !session.history.canUndo && trail.canBack;
+  const forward = !session.history.canRedo && trail.canForward;
+  $("undo").disabled = !session.history.canUndo && !back;
+  $("redo").disabled = !session.history.canRedo && !forward;
+  $("undo").title = back ? "undo: back to the picture you edited before" : "undo (Ctrl+Z)";
+  $("redo").title = forward ? "redo: forward to the next picture" : "redo (Ctrl+Shift+Z)";
   $("reset").disabled = strokes.length === 0;
 }
 
-for (const type of ["undo", "redo", "reset"]) $(type).addEventListener("click", () => session.command(type));
+function command(type) {
+  if (type === "undo" && !session.history.canUndo && trail.canBack) return stepPicture("back").catch(reportError);
+  if (type === "redo" && !session.history.canRedo && trail.canForward) return stepPicture("forward").catch(reportError);
+  session.command(type);
+}
+for (const type of ["undo", "redo", "reset"]) $(type).addEventListener("click", () => command(type));
 document.addEventListener("keydown", (ev) => {
   const action = shortcutFor(ev);
-  if (action) { ev.preventDefault(); session.command(action); }
+  if (action) { ev.preventDefault(); command(action); }
 });
+
+// ------------------------------------------------------------------ switching pictures, losing nothing
+const trail = new PictureTrail();
+
+/** Show another picture. One with work on it (strokes, undo steps, a photo) is kept on the server and
+ *  stays reachable by undo; `start(keep)` makes the new picture (a new session when keeping). */
+async function switchPicture(start) {
+  const old = session.session;
+  const keep = worthKeeping(old, session.history, photos.photo !== null);
+  if (keep) trail.leave(old);
+  try {
+    await start(keep);
+  } catch (err) {
+    if (keep) trail.back(null); // still on the old picture: nothing was left
+    throw err;
+  }
+  renderHistory();
+  if (keep) showMessage("your edited picture is kept: undo brings it back", "info");
+  return { old, keep };
+}
+
+/** Undo/redo past a picture's own history: show the picture left before (or after) this one. */
+async function stepPicture(direction) {
+  const current = session.session;
+  const to = direction === "back" ? trail.back(current) : trail.forward(current);
+  if (!to) return;
+  let state;
+  try {
+    state = await api.getJSON(`/api/sessions/${encodeURIComponent(to.id)}`);
+  } catch (err) {
+    (direction === "back" ? trail.ahead : trail.behind).pop(); // the current picture stays where it was
+    trail.forget(to.id);
+    renderHistory();
+    throw new Error(err.status === 404 ? "that picture has expired on the server and cannot come back" : err.message);
+  }
+  if (state.model !== currentModel?.id) await loadModel(state.model);
+  await session.resume(state);
+  photos.adoptSource(state.source);
+  renderHistory();
+  showMessage(direction === "back" ? "back to the picture you edited: redo goes forward again"
+    : "forward to the next picture: undo goes back", "info");
+}
 $("download").addEventListener("click", (ev) => { if (!session.session) ev.preventDefault(); });
 
 // ------------------------------------------------------------------ photos
@@ -149,12 +228,19 @@ const photos = new PhotoMode({
 
 async function startPhoto(file) {
   if (!file) return;
-  const old = session.session;
-  const s = await photos.upload(file, { model: currentModel?.id });
-  session.adopt(s);
-  photos.adoptSource(s.source);
-  await session.image();
-  if (old && old.id !== s.id) api.del(`/api/sessions/${encodeURIComponent(old.id)}`).catch(() => {});
+  const { old, keep } = await switchPicture(async () => {
+    const s = await photos.upload(file, { model: currentModel?.id });
+    session.adopt(s);
+    photos.adoptSource(s.source);
+    await session.image();
+  });
+  forgetUnlessKept(old, keep);
+}
+
+/** Free a session on the server now (not at expiry) unless the page can still come back to it. */
+function forgetUnlessKept(old, keep) {
+  if (!old || keep || trail.has(old.id) || old.id === session.session?.id) return;
+  api.del(`/api/sessions/${encodeURIComponent(old.id)}`).catch(() => {});
 }
 
 $("upload").addEventListener("click", () => $("photo-file").click());
@@ -187,11 +273,13 @@ function showSeed() {
   const seed = session.session?.seed;
   if (seed === shownSeed) return;
   shownSeed = seed;
-  if (typeof seed === "number") $("seed").value = String(seed);
+  $("seed").value = typeof seed === "number" ? String(seed) : ""; // a photo has no seed: do not show the last one
   strip.markCurrent(seed);
 }
 
-const chooseSeed = (seed) => session.chooseSeed(seed).catch(reportError);
+const chooseSeed = (seed) => switchPicture((keep) => (keep
+  ? session.start(session.session.model, seed) // a new session: the edited one stays as it is
+  : session.chooseSeed(seed))).catch(reportError);
 const strip = new PictureStrip($("thumbs"), { onChoose: chooseSeed, onError: showMessage });
 $("random").addEventListener("click", () => chooseSeed(randomSeed()));
 $("seed-form").addEventListener("submit", (ev) => {
@@ -216,11 +304,13 @@ async function loadModel(id) {
 }
 
 $("model").addEventListener("change", async (ev) => {
-  const old = session.session;
   try {
-    await loadModel(ev.target.value);
-    await session.start(ev.target.value, old?.seed ?? DEMO_IDS[0]);
-    if (old) api.del(`/api/sessions/${encodeURIComponent(old.id)}`).catch(() => {}); // free it now, not at expiry
+    const { old, keep } = await switchPicture(async () => {
+      const seed = session.session?.seed ?? DEMO_IDS[0];
+      await loadModel(ev.target.value);
+      await session.start(ev.target.value, seed);
+    });
+    forgetUnlessKept(old, keep);
   } catch (err) { reportError(err); }
 });
 

@@ -134,8 +134,9 @@ def cmd_invert(args) -> None:
         print(f"{stage:<8} L1 {s['l1']:.4f}  PSNR {s['psnr']:6.2f} dB  at {s['seconds']:.2f} s")
     print(f"wrote {args.out}")
     if args.state:
-        from safetensors.torch import save_file
+        from ..artifacts import save_artifact
 
-        meta = {"model": m.id, "coarse_layer": result.coarse_layer, "fine_layer": result.fine_layer}
-        save_file({k: v.contiguous() for k, v in result.state_dict().items()}, args.state, metadata=meta)
-        print(f"wrote {args.state} (load with Adaptation.from_state)")
+        layers = {"coarse_layer": result.coarse_layer, "fine_layer": result.fine_layer}
+        save_artifact(args.state, result.state_dict(), kind="photo-adaptation", config=layers,
+                      provenance={"model": m.id, "photo": str(args.photo)})
+        print(f"wrote {args.state} (art = load_artifact(path); Adaptation.from_state(G, art.tensors, **art.config))")

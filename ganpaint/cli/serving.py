@@ -1,4 +1,4 @@
-"""Painting: the server and one-off renders."""
+"""Painting: one-off renders, exactly as the server renders them (the server adds its own `serve` verb)."""
 from __future__ import annotations
 
 import argparse
@@ -7,38 +7,6 @@ from pathlib import Path
 
 from . import command
 from . import fail as _fail
-
-
-# ----------------------------------------------------------------------------- serve
-def _serve_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--host", default=None, help="interface to listen on (default GANPAINT_HOST or 127.0.0.1)")
-    p.add_argument("--port", type=int, default=None, help="port (default GANPAINT_PORT or 8000)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None, help="where models run (default auto)")
-    p.add_argument("--models-dir", default=None, help="folder of model folders (default: the repo's models/)")
-    p.add_argument("--model", action="append", default=None, help="model id to load; repeat for several (default scenes)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="render threads on a CPU; torch runs single-threaded in each (default: one per core)")
-    p.add_argument("--no-batching", action="store_true", help="render every session on its own")
-    p.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
-
-
-@command("serve", "run the painting server (REST + websocket + the web page)")
-def cmd_serve(args) -> None:
-    import uvicorn
-
-    from server.app import create_app, websocket_options
-    from server.settings import Settings
-
-    overrides = {k: v for k, v in {
-        "host": args.host, "port": args.port, "device": args.device, "models_dir": args.models_dir,
-        "models": args.model, "threads": args.threads, "batching": False if args.no_batching else None,
-    }.items() if v is not None}
-    try:
-        settings = Settings(**overrides)
-    except ValueError as e:
-        _fail(str(e))
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level,
-                **websocket_options(settings))
 
 
 # ----------------------------------------------------------------------------- render

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import JSONResponse
 
-from ..deps import JobsDep, ModelsDep, PhotosDep, SettingsDep, lookup_model
+from ..deps import ClientDep, JobsDep, ModelsDep, PhotosDep, SettingsDep, lookup_model
 from ..schemas import ErrorOut, PhotoOut
 
 router = APIRouter(tags=["photos"])
@@ -24,7 +24,7 @@ router = APIRouter(tags=["photos"])
 @router.post("/api/photos", status_code=202, response_model=PhotoOut, summary="Upload a photo to edit",
              responses={404: {"model": ErrorOut}, 413: {"model": ErrorOut}, 415: {"model": ErrorOut},
                         422: {"model": ErrorOut}, 503: {"model": ErrorOut}})
-async def upload_photo(models: ModelsDep, settings: SettingsDep, photos: PhotosDep, jobs: JobsDep,
+async def upload_photo(models: ModelsDep, settings: SettingsDep, photos: PhotosDep, jobs: JobsDep, client: ClientDep,
                        file: Annotated[UploadFile, File(description="a JPEG, PNG or WebP image")],
                        model: Annotated[str | None, Form(max_length=200, description="model id (default: the first)")] = None,
                        fit: Annotated[Literal["crop", "letterbox"] | None, Form(
@@ -32,7 +32,8 @@ async def upload_photo(models: ModelsDep, settings: SettingsDep, photos: PhotosD
                        ) -> JSONResponse:
     model_id, m = lookup_model(models, model)
     data = await file.read(settings.max_upload_bytes + 1)  # one byte more tells "too large" from "exactly the limit"
-    session, job = await photos.start(model_id, m, data, fit=fit or settings.photo_fit, filename=file.filename)
+    session, job = await photos.start(model_id, m, data, fit=fit or settings.photo_fit, filename=file.filename,
+                                      client=client)
     src = session.source
     body = PhotoOut(session=session.id, job=job.id, model=model_id, width=src.width, height=src.height,
                     fit=src.fit, position=jobs.position(job))

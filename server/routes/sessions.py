@@ -18,26 +18,27 @@ import uuid
 from typing import Annotated, Literal
 
 import anyio
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
-from ganpaint.imaging import MEDIA_TYPES
+from ganpaint.imaging import MEDIA_TYPES, upscale_encoded
 from ganpaint.model import MAX_SEED
 
 from ..commands import AddStroke, Command, DeleteStroke, Redo, Reset, SetOptions, Undo
-from ..deps import ModelsDep, RendererDep, SessionDep, SessionsDep, SettingsDep, lookup_model
+from ..deps import (ClientDep, DecodingDep, ModelsDep, RendererDep, SessionDep, SessionsDep, SettingsDep,
+                    lookup_model)
 from ..photos import session_image
 from ..render import Renderer, session_frame
 from ..schemas import IMAGE_RESPONSES, ErrorOut, ImageFormat, OptionsIn, SessionIn, SessionOut, StrokeIn
 from ..sessions import Session
 from ..settings import Settings
 from ..sources import z_from_list
-from ..strokes import parse_stroke
+from ..strokes import parse_strokes
 
 router = APIRouter(tags=["sessions"], responses={404: {"model": ErrorOut}})
 
 FormatQuery = Annotated[ImageFormat, Query(description="image format of the answer")]
-EDIT_RESPONSES = {**IMAGE_RESPONSES, 409: {"model": ErrorOut}, 422: {"model": ErrorOut}, 503: {"model": ErrorOut}}
+EDIT_RESPONSES = {**IMAGE_RESPONSES, **{code: {"model": ErrorOut} for code in (409, 413, 422, 503)}}
 
 
 async def _edit(session: Session, command: Command, renderer: Renderer, settings: Settings, fmt: str) -> Response:
@@ -49,7 +50,7 @@ async def _edit(session: Session, command: Command, renderer: Renderer, settings
 
 @router.post("/api/sessions", response_model=SessionOut, status_code=201,
              responses={422: {"model": ErrorOut}, 503: {"model": ErrorOut}}, summary="Start editing an image")
-async def create_session(body: SessionIn, models: ModelsDep, sessions: SessionsDep) -> dict:
+async def create_session(body: SessionIn, models: ModelsDep, sessions: SessionsDep, client: ClientDep) -> dict:
     model_id, m = lookup_model(models, body.model)
     if body.z is not None:
         seed, z = None, z_from_list(m, body.z)
@@ -57,7 +58,7 @@ async def create_session(body: SessionIn, models: ModelsDep, sessions: SessionsD
         seed = body.seed if body.seed is not None else secrets.randbelow(MAX_SEED + 1)
         z = m.z_for_seed(seed)
     h = await anyio.to_thread.run_sync(m.features, z)
-    return sessions.create(model_id, m, seed=seed, z=z, h=h).describe()
+    return sessions.create(model_id, m, seed=seed, z=z, h=h, client=client).describe()
 
 
 @router.get("/api/sessions/{session_id}", response_model=SessionOut, summary="A session's state")
@@ -77,18 +78,29 @@ async def set_options(body: OptionsIn, session: SessionDep) -> dict:
 async def get_image(session: SessionDep, renderer: RendererDep, settings: SettingsDep, format: FormatQuery = "png",
                     view: Annotated[Literal["composite", "model"], Query(
                         description="photos: original with the edit blended in, or the model's output")] = "composite",
+                    scale: Annotated[int, Query(ge=1, le=8, description=(
+                        "enlarge the model's output this many times (Lanczos): a bigger file, no new detail; "
+                        "not for a photo's composite, which is at the photo's own resolution"))] = 1,
                     ) -> Response:
     state = session.state
+    if scale > 1 and session.photo is not None and view == "composite":
+        raise HTTPException(422, "scale applies to the model's output (view=model); a photo's composite is "
+                                 "already at the photo's own resolution")
     data = await session_image(renderer, session, format, view=view, key=("rest", uuid.uuid4().hex),
                                quality=settings.quality)
-    return Response(data, media_type=MEDIA_TYPES[format], headers={"X-Session-State": str(state.id)})
+    headers = {"X-Session-State": str(state.id)}
+    if scale > 1:
+        data = await anyio.to_thread.run_sync(upscale_encoded, data, scale, format, settings.quality)
+        headers["X-Upscaled"] = f"{scale}x (Lanczos, from the model's {session.model.resolution} px)"
+    return Response(data, media_type=MEDIA_TYPES[format], headers=headers)
 
 
 @router.post("/api/sessions/{session_id}/strokes", response_class=Response, responses=EDIT_RESPONSES,
              summary="Commit one stroke")
 async def add_stroke(body: StrokeIn, session: SessionDep, renderer: RendererDep, settings: SettingsDep,
-                     format: FormatQuery = "png") -> Response:
-    entry = parse_stroke(body.to_dict(), session.model, settings.stroke_limits())
+                     decoding: DecodingDep, client: ClientDep, format: FormatQuery = "png") -> Response:
+    entry, = await decoding.run(client, parse_strokes, [body.to_dict()], session.model, settings.stroke_limits(),
+                                settings.max_request_mask_pixels)
     return await _edit(session, AddStroke(entry), renderer, settings, format)
 
 
