@@ -84,12 +84,9 @@ def test_placement_errors_are_readable(planted_client, client):
     assert planted_client.get("/api/sessions/nope/placement?concept=tree").status_code == 404
 
 
-def test_artifacts_without_discriminator_or_segmenter_say_why(client):
+def test_artifacts_are_served_once_computed_never_computed_by_a_request(client):
     r = client.get("/api/models/tiny/artifacts")
-    if r.status_code == 202:
-        client.app.state.analyses.wait("tiny", "artifacts", timeout=60)
-        r = client.get("/api/models/tiny/artifacts")
-    assert r.status_code == 409 and "discriminator" in r.json()["detail"]
+    assert r.status_code == 409 and "ganpaint artifacts --model tiny" in r.json()["detail"]
 
 
 def test_session_omissions_need_a_photo(planted_client):

@@ -5,7 +5,8 @@
     curl localhost:8000/api/models/scenes/units/11/examples.png -o u11.png
     curl localhost:8000/api/models/scenes/artifacts              # units ranked by realism gain when removed
 
-A model's first request computes the analysis in the background (202 with progress; ask again).
+A model's first request for its units computes them in the background (202 with progress; ask again);
+the artifact ranking, much longer, comes from `ganpaint artifacts` only.
 """
 from __future__ import annotations
 
@@ -91,10 +92,11 @@ async def unit_examples(analyses: AnalysesDep, m: ModelDep, unit: UnitId, count:
 
 @router.get("/api/models/{model}/artifacts", response_model=ArtifactsOut,
             summary="Units ranked by how much removing them everywhere makes images more realistic")
-async def get_artifacts(analyses: AnalysesDep, m: ModelDep):
-    try:
-        return await anyio.to_thread.run_sync(
-            analysis, analyses, m, "artifacts", lambda p: artifact_ranking(m, progress_fn=p),
-            lambda: artifact_ranking(m, compute=False))
-    except Pending as e:
-        return pending(e, "artifact ranking")
+async def get_artifacts(m: ModelDep):
+    # ranking renders every unit's removal on many pictures (minutes to an hour on a CPU): never on a
+    # page load, only by the CLI; the route serves what it computed
+    ranking = await anyio.to_thread.run_sync(lambda: artifact_ranking(m, compute=False))
+    if ranking is None:
+        raise HTTPException(409, f"no artifact ranking for model {m.id!r} yet: run `ganpaint artifacts --model "
+                                 f"{m.id}` (it renders each unit's removal on 100 pictures)")
+    return ranking
