@@ -114,6 +114,16 @@ def model_omissions(model, segmenter, *, samples: int = 500, folder: str | Path 
                     f"overdrawn: generated > {OVERDRAW_RATIO:g}× the reference share"}
 
 
+def _from_fit(r: dict) -> dict:
+    """photo_fit's report ({"photo": {c: share}, "reconstruction": {...}, "omitted": [{"class", ...}]})
+    with this module's keys added, so callers read one shape whichever computed it."""
+    photo, recon = r.get("photo", {}), r.get("reconstruction", {})
+    classes = {c: {"photo": p, "reconstruction": recon.get(c, 0.0),
+                   "survives": round(recon.get(c, 0.0) / p, 3) if p > 0 else None}
+               for c, p in photo.items() if p >= MIN_SHARE or recon.get(c, 0.0) >= MIN_SHARE}
+    return {**r, "classes": classes, "missing": [o["class"] for o in r.get("omitted", [])]}
+
+
 def photo_omissions(segmenter, photo_image: torch.Tensor, reconstruction: torch.Tensor) -> dict:
     """Classes the segmenter finds in a photo and how much of each survives in its reconstruction.
 
@@ -124,7 +134,7 @@ def photo_omissions(segmenter, photo_image: torch.Tensor, reconstruction: torch.
     except ImportError:
         fitted = None
     if fitted is not None:
-        return fitted(segmenter, photo_image, reconstruction)
+        return _from_fit(fitted(segmenter, photo_image, reconstruction))
     x = torch.stack([photo_image.reshape(-1, *photo_image.shape[-3:])[0], reconstruction.reshape(-1, *reconstruction.shape[-3:])[0]])
     names, k = list(segmenter.labels), len(segmenter.labels)
     fr = class_fractions(segmenter.segment(x).cpu(), k)
