@@ -40,6 +40,10 @@ from .routes import jobs as jobs_routes
 from .routes import photos as photos_routes
 from .routes import models as models_routes
 from .routes import sessions as sessions_routes
+from .routes import omissions as omissions_routes
+from .routes import placement as placement_routes
+from .routes import units as units_routes
+from .analyses import Analyses
 from .photos import PhotoMemoryFull, Photos
 from .sessions import SessionError
 from .persist import Persistence
@@ -267,7 +271,9 @@ def create_app(settings: Settings | None = None, models: dict[str, PaintModel] |
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"])
     app.add_middleware(Guard, hosts=allowed_hosts(settings), origins=settings.cors_origins)  # outermost
-    for module in (health, models_routes, sessions_routes, photos_routes, jobs_routes, ws):
+    app.state.analyses = Analyses()  # the explorer's per-model analyses, computed once in the background
+    for module in (health, models_routes, sessions_routes, photos_routes, jobs_routes, ws,
+                   units_routes, placement_routes, omissions_routes):
         app.include_router(module.router)
     app.include_router(fallback.router)  # after every API router: 404/405 for the /api paths they leave
     # the frontend is mounted at "/" and matches every path: routers must be included before it

@@ -14,6 +14,7 @@ from starlette.requests import HTTPConnection
 
 from ganpaint.model import PaintModel
 
+from .analyses import Analyses
 from .decoding import Decoding
 from .jobs import JobRunner
 from .photos import Photos
@@ -23,7 +24,7 @@ from .settings import Settings
 from .store import SessionStore
 
 __all__ = ["SettingsDep", "ModelsDep", "ModelDep", "SessionsDep", "SessionDep", "RendererDep", "JobsDep",
-           "PhotosDep", "DeviceDep", "DecodingDep", "ClientDep", "client_of", "lookup_model"]
+           "PhotosDep", "DeviceDep", "DecodingDep", "ClientDep", "AnalysesDep", "client_of", "lookup_model"]
 
 
 def _settings(conn: HTTPConnection) -> Settings:
@@ -50,6 +51,10 @@ def _photos(conn: HTTPConnection) -> Photos:
     return conn.app.state.photos
 
 
+def _analyses(conn: HTTPConnection) -> Analyses:
+    return conn.app.state.analyses
+
+
 def _device(conn: HTTPConnection) -> str:
     return conn.app.state.device
 
@@ -73,6 +78,7 @@ RendererDep = Annotated[Renderer, Depends(_renderer)]
 JobsDep = Annotated[JobRunner, Depends(_jobs)]
 PhotosDep = Annotated[Photos, Depends(_photos)]
 DeviceDep = Annotated[str, Depends(_device)]
+AnalysesDep = Annotated[Analyses, Depends(_analyses)]
 
 
 def lookup_model(models: dict[str, PaintModel], model_id: str | None) -> tuple[str, PaintModel]:

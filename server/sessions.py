@@ -31,7 +31,9 @@ import anyio
 import torch
 
 from ganpaint.adapt import Adaptation
+from ganpaint.artifact_units import removal_edit
 from ganpaint.edit import compose, over, stroke_edit
+from ganpaint.explorer import artifact_units_of
 from ganpaint.model import PaintModel
 from ganpaint.networks import Generator
 from ganpaint.photo import Photo
@@ -145,7 +147,11 @@ class Session:
                 self.set_source(SeedSource(seed), z=z, h=h)
             case SetOptions():
                 changes = {k: v for k, v in dataclasses.asdict(command).items() if v is not None}
-                self.options = dataclasses.replace(self.options, **changes)
+                options = dataclasses.replace(self.options, **changes)
+                if options != self.options:
+                    self.options = options
+                    with self._lock:  # frames of the old options must not be served again
+                        self._frames.clear()
             case _:
                 raise TypeError(f"not a session command: {command!r}")
         self._save()
@@ -191,7 +197,7 @@ class Session:
         self.adaptation = None
         self.omissions: dict | None = None  # a photo's classes vs its reconstruction's (ganpaint.photo_fit)
         with self._lock:
-            self._composites: OrderedDict[int, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
+            self._composites: OrderedDict[tuple[int, bool], tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
             self._frames: OrderedDict[tuple[int, str], bytes] = OrderedDict()
         self.history = [self._new_state(())]
         self.pos = 0
@@ -335,25 +341,33 @@ class Session:
         return self.state
 
     # ------------------------------------------------------------------ caches (any thread)
-    def composite(self, state: State) -> tuple[torch.Tensor, torch.Tensor]:
-        """(alpha, value) of a committed state; built from its parent's when cached.
+    def _options_base(self, apply: bool) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The edit the session's options make under every stroke: the artifact units switched off everywhere."""
+        units = artifact_units_of(self.model) if apply and self.options.remove_artifacts else []
+        return removal_edit(self.model.channels, self.model.layer_size, units) if units else None
 
-        compose() folds `over` from an empty edit, so extending the parent's composite by one
+    def composite(self, state: State, *, options: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """(alpha, value) of a committed state; built from its parent's when cached. With `options`, the
+        strokes composite over the options' edit (remove_artifacts), so they and undo work as without it.
+
+        compose() folds `over` from the base edit, so extending the parent's composite by one
         stroke gives bit-identical tensors to composing all strokes again.
         """
+        base = self._options_base(options)
+        on = base is not None
         with self._lock:
-            hit = self._composites.get(state.id)
-            parent = self._composites.get(state.parent) if state.parent is not None else None
+            hit = self._composites.get((state.id, on))
+            parent = self._composites.get((state.parent, on)) if state.parent is not None else None
             if hit is not None:
-                self._composites.move_to_end(state.id)
+                self._composites.move_to_end((state.id, on))
                 return hit
         m = self.model
         if parent is not None:
             comp = over(parent, stroke_edit(state.strokes[-1].stroke, m.table, m.channels, m.layer_size))
         else:
-            comp = compose([e.stroke for e in state.strokes], m.table, m.channels, m.layer_size)
+            comp = compose([e.stroke for e in state.strokes], m.table, m.channels, m.layer_size, base=base)
         with self._lock:
-            self._composites[state.id] = comp
+            self._composites[(state.id, on)] = comp
             while len(self._composites) > _COMPOSITES_KEPT:
                 self._composites.popitem(last=False)
         return comp

@@ -101,7 +101,10 @@ def test_each_render_thread_prepares_renders_and_encodes_its_own_part(tiny):
         await asyncio.sleep(0.05)
         tasks = [asyncio.create_task(renderer.render(f"k{i}", tiny, (lambda i=i: prep(i)), encode=("png", 90)))
                  for i in range(6)]
-        await asyncio.sleep(0.05)
+        for _ in range(500):  # all six wait behind the held render, however slow the machine is
+            if renderer.pending_count() == 6:
+                break
+            await asyncio.sleep(0.01)
         gate.set()
         await first
         return await asyncio.gather(*tasks, return_exceptions=True)

@@ -51,3 +51,4 @@ export const getBlob = async (path, opts) => (await request(path, opts)).blob();
 export const postForBlob = async (path, body, opts) => (await request(path, { ...opts, method: "POST", body })).blob();
 export const del = async (path, opts) => request(path, { ...opts, method: "DELETE" });
 export const postEmptyForBlob = async (path, opts) => (await request(path, { ...opts, method: "POST" })).blob();
+export const patchJSON = async (path, body, opts) => (await request(path, { ...opts, method: "PATCH", body })).json();

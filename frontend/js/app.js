@@ -2,20 +2,22 @@
 // screen), StrokeInput (a stroke under the pointer), PaintSession (the session, its history and
 // commands over the socket or REST), resume.js (the session in the URL hash), PhotoMode (uploads and
 // adaptation), FrameQueue/PendingStrokes (frames in order, strokes on the overlay), BrushPanel,
-// PictureStrip, PictureTrail (pictures left with work on them, reachable by undo) and the panels.
+// PictureStrip, PictureTrail (pictures left with work on them, reachable by undo), the panels and the
+// dissection explorer (Explorer: inspector, custom unit brushes, overlays).
 // Loaded by index.html as a module; URL options: ?model=ID, ?seed=N, ?format=webp|jpeg|png (frames).
 
 import * as api from "./api.js";
 import { PaintCanvas } from "./canvas.js";
 import { FrameQueue, PendingStrokes } from "./frames.js";
-import { BrushPanel, Notices, renderStrokeList, shortcutFor } from "./panels.js";
+import { BrushPanel, Notices, markPressed, renderStrokeList, shortcutFor } from "./panels.js";
 import { ProgressBar } from "./photo.js";
 import { PhotoMode, acceptDroppedFiles } from "./photomode.js";
+import { Explorer } from "./explorer.js";
 import { DEMO_IDS, PictureStrip, randomSeed } from "./pictures.js";
 import { resumeSession, sessionHash, sessionIdFromHash, startModel } from "./resume.js";
 import { PaintSession } from "./session.js";
 import { SessionSocket } from "./socket.js";
-import { StrokeInput, brushNames } from "./stroke.js";
+import { StrokeInput, brushNames, conceptColor } from "./stroke.js";
 import { PictureTrail, worthKeeping } from "./trail.js";
 
 const $ = (id) => document.getElementById(id);
@@ -46,13 +48,41 @@ window.addEventListener("error", (ev) => {
 });
 window.addEventListener("unhandledrejection", (ev) => showMessage(ev.reason?.message || "something went wrong"));
 
+// ------------------------------------------------------------------ the explorer
+let custom = null; // a custom unit brush {name, units} picked in the explorer: it replaces the concept brush
+const explorer = new Explorer({
+  $, api, showMessage,
+  getSession: () => session.session,
+  getBrush: () => ({ concept: custom ? null : brushes.brush, mode: brushes.mode }),
+  onCustomBrush: (b) => {
+    custom = b;
+    markPressed($("brushes"), "brush", null);
+    canvas.setBrush({ color: conceptColor(b.name) });
+  },
+  // a session option: over the socket, else REST; the server answers with a new frame either way
+  sendOptions: (options) => {
+    if (!session.session || socket.send({ type: "options", ...options })) return;
+    api.patchJSON(session.path, options).then(() => session.image()).catch(reportError);
+  },
+});
+// choosing a concept brush leaves the custom one
+$("brushes").addEventListener("click", (ev) => {
+  if (!ev.target.closest("button[data-brush]")) return;
+  custom = null;
+  explorer.select(null);
+});
+document.querySelector(".modes").addEventListener("click", () => explorer.pictureChanged({ now: true }));
+
 // ------------------------------------------------------------------ the picture
 const canvas = new PaintCanvas({
   stage: $("stage"), image: $("image"), overlay: $("overlay"), cursor: $("cursor"),
   onStrokeStart: (p) => input.start(p), onStrokeMove: (ps) => input.move(ps), onStrokeEnd: (p) => input.end(p),
   onRefused: () => showMessage(photos.refusal(), "info"),
 });
-const redrawOverlay = () => canvas.drawStrokes([...pending.strokes, input.drawing]);
+const redrawOverlay = () => {
+  canvas.drawStrokes([...pending.strokes, input.drawing]);
+  explorer.drawing(input.drawing);
+};
 const pending = new PendingStrokes({
   onChange: (strokes) => { $("stage").dataset.pending = String(strokes.length); redrawOverlay(); }, // tests wait on it
 });
@@ -97,16 +127,18 @@ const session = new PaintSession({
   onState: () => {
     renderHistory();
     showSeed();
+    explorer.pictureChanged();
     if (session.session) history.replaceState(null, "", pageUrl(session.session));
   },
-  onSource: (source) => photos.adoptSource(source),
+  onSource: (source) => { photos.adoptSource(source); explorer.sourceChanged(source, session.path); },
   onProgress: (msg) => photos.update(msg),
   onError: showMessage,
   onInfo: (text) => showMessage(text, "info"),
 });
 
 const input = new StrokeInput({
-  brush: () => (session.session ? brushes.current : null),
+  brush: () => (!session.session ? null : custom
+    ? { units: custom.units, mode: brushes.mode, strength: brushes.strength, radius: brushes.radius } : brushes.current),
   onRefused: () => { if (session.session) showMessage("choose a brush first", "info"); },
   onDraw: redrawOverlay,
   onPreview: (stroke) => session.sendPreview(stroke),
@@ -266,6 +298,8 @@ async function loadModel(id) {
   currentModel.id ??= id;
   canvas.setResolution(currentModel.resolution || 0);
   brushes.setBrushes(brushNames(currentModel));
+  custom = null;
+  explorer.setModel(currentModel);
   $("model").value = id;
   strip.load(id);
 }
@@ -294,6 +328,7 @@ async function main() {
   await loadModel(modelId);
   if (resumed && (resumed.model ?? modelId) === modelId) {
     await session.resume({ ...resumed, model: resumed.model ?? modelId });
+    explorer.setOptions(resumed.options);
   } else {
     const seed = Number.parseInt(params.get("seed") ?? "", 10);
     await session.start(modelId, Number.isInteger(seed) && seed >= 0 ? seed : DEMO_IDS[0]);

@@ -69,4 +69,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # registering the verbs (their order is the order in --help)
-from . import world_train, serving, models, analysis, grading, photos  # noqa: E402,F401
+from . import world_train, serving, models, analysis, grading, photos, explorer  # noqa: E402,F401
