@@ -38,7 +38,9 @@ from latency import RESULTS, paint, stats  # noqa: E402
 from server.cluster import Cluster  # noqa: E402
 from server.cluster.launch import free_port, wait_http  # noqa: E402
 
-ENV = {"OMP_NUM_THREADS": "1", "GANPAINT_THREADS": "1"}
+# one benchmark client plays many users from one address: lift the per-client limits
+ENV = {"OMP_NUM_THREADS": "1", "GANPAINT_THREADS": "1", "GANPAINT_CLIENT_SESSION_BURST": "1000",
+       "GANPAINT_CLIENT_SESSIONS": "1000", "GANPAINT_CLIENT_SOCKETS": "100"}
 STROKE = {"concept": "tree", "radius": 0.06}
 
 

@@ -6,6 +6,8 @@ are balanced round robin. Consistent hashing keeps most sessions on their replic
 leaves. A session made on one replica but hashed to another is pinned to its maker by a stick table
 learned from the `X-Ganpaint-Session` response header, so a photo stays with the replica adapting it;
 when that replica dies, its sessions are redispatched and restored from the shared store.
+HAProxy adds X-Forwarded-For, so the replicas' per-client limits see each client's address, not the
+balancer's (uvicorn trusts it from loopback by default; set FORWARDED_ALLOW_IPS for other hosts).
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ defaults
 
 frontend ganpaint
   bind {bind}:{port}
+  option forwardfor
   default_backend replicas
 
 backend replicas
