@@ -89,13 +89,29 @@ def _photo_png() -> bytes:
     return buf.getvalue()
 
 
+def _ready_photo_session(app, timeout_s: float = 90.0) -> str:
+    """The id of the app's photo session once its adaptation is done (fails with its status otherwise)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            photos = [s for s in app.state.sessions if getattr(s.source, "status", None) is not None]
+        except RuntimeError:  # the server thread changed the store while this thread copied it
+            continue
+        ready = [s.id for s in photos if s.source.status == "ready"]
+        if ready:
+            return ready[0]
+        assert time.monotonic() < deadline, f"no photo session became ready: {[s.source for s in photos]}"
+        time.sleep(0.05)
+
+
 def test_thumbnail_click_in_a_photo_session_keeps_the_photo_reachable(page, server):
     with page.expect_file_chooser() as chooser:
         page.get_by_role("button", name="upload photo").click()
     chooser.value.set_files(files=[{"name": "scene.png", "mimeType": "image/png", "buffer": _photo_png()}])
-    page.wait_for_function("document.getElementById('photo-stage').innerText.includes('ready to paint')",
-                           timeout=60_000)
-    photo = session_id(page)
+    photo = _ready_photo_session(server["app"])  # the server's word, then the page's
+    wait_session(page, is_id=photo)
+    page.wait_for_function("document.getElementById('stage').dataset.adapting === 'false'")
+    page.wait_for_function("document.getElementById('photo-stage').innerText.includes('ready to paint')")
     assert page.get_by_role("link", name="upscaled").is_hidden()  # a photo downloads at its own size already
     assert seed_shown(page) == ("", [])  # a photo has no seed
 

@@ -61,7 +61,9 @@ export class PhotoMode {
     }
     const state = await this.getState(`/api/sessions/${encodeURIComponent(out.session)}`);
     this.leave();
-    this.photo = { source: state.source, bitmap: null, watcher: null };
+    // fresh: its job is followed to the end even if it finished before this state was read (a small photo
+    // on a fast machine), so the page still says when it is ready
+    this.photo = { source: state.source, bitmap: null, watcher: null, fresh: true };
     try {
       this.photo.bitmap = await this.decode(file); // EXIF orientation applies, as on the server
     } catch { /* before/after stays off; everything else works */ }
@@ -80,7 +82,8 @@ export class PhotoMode {
     const adapting = source.status === "adapting";
     this.stage.dataset.adapting = String(adapting);
     this.onPaintable(this.paintable);
-    if (adapting && !this.photo.watcher) this.#watchJob(source.job);
+    if ((adapting || this.photo.fresh) && source.job && !this.photo.watcher) this.#watchJob(source.job);
+    this.photo.fresh = false;
     this.#showFit(source);
     this.toggle.hidden = false;
     this.toggle.disabled = !this.photo.bitmap;
