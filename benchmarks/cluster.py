@@ -117,13 +117,17 @@ def restart(args, n: int = 50) -> dict:
     url = f"http://127.0.0.1:{port}"
     p = _serve(port, store)
     ids = []
-    with httpx.Client(base_url=url, timeout=30) as http:
-        for k in range(n):
-            sid = http.post("/api/sessions", json={"seed": k}).json()["id"]
-            for x in (0.3, 0.6):
-                http.post(f"/api/sessions/{sid}/strokes", json={**STROKE, "points": [[x, 0.6]]}).raise_for_status()
-            ids.append(sid)
-    os.killpg(p.pid, signal.SIGKILL)
+    try:
+        with httpx.Client(base_url=url, timeout=30) as http:
+            for k in range(n):
+                r = http.post("/api/sessions", json={"seed": k})
+                r.raise_for_status()
+                sid = r.json()["id"]
+                for x in (0.3, 0.6):
+                    http.post(f"/api/sessions/{sid}/strokes", json={**STROKE, "points": [[x, 0.6]]}).raise_for_status()
+                ids.append(sid)
+    finally:
+        os.killpg(p.pid, signal.SIGKILL)  # a crash, as the benchmark means it (and no server left behind)
     p.wait()
     t = time.perf_counter()
     p = _serve(port, store)
