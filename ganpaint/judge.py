@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .artifacts import ArtifactError, load_artifact, save_artifact
-from .segmenter import resize
+from .segmenter import NetSegmenter
 from .world import CLASSES
 
 __all__ = ["JudgeConfig", "JudgeNet", "JudgeSegmenter", "load_judge", "save_judge", "JUDGE_FILE", "KIND"]
@@ -93,39 +93,13 @@ class JudgeNet(nn.Module):
 
 
 @dataclass
-class JudgeSegmenter:
-    """The judge as a Segmenter (labels, id, segment)."""
+class JudgeSegmenter(NetSegmenter):
+    """The judge as a Segmenter (labels, id, segment): the ranking segmenter's batching and resizing
+    around a network of another design."""
 
     net: JudgeNet
     id: str = "judge"
-    labels: list[str] = field(default_factory=list)
-    batch: int = 64
     provenance: dict = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.labels = list(self.labels or self.net.config.labels)
-        self.net.eval().requires_grad_(False)
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.net.parameters()).device
-
-    @torch.inference_mode()
-    def scores(self, images: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) in [-1, 1] → (N, K, H, W) class logits at the input's size."""
-        assert images.dim() == 4 and images.shape[1] == 3, f"expected (N, 3, H, W), got {tuple(images.shape)}"
-        out = []
-        for i in range(0, len(images), self.batch):
-            x = images[i : i + self.batch].to(self.device, torch.float32)
-            out.append(resize(self.net(resize(x, self.net.config.size)), tuple(images.shape[-2:])))
-        return torch.cat(out)
-
-    def segment(self, images: torch.Tensor) -> torch.Tensor:
-        return self.scores(images).argmax(1).to(images.device)
-
-    def to(self, device: str | torch.device) -> "JudgeSegmenter":
-        self.net.to(device)
-        return self
 
 
 def save_judge(net: JudgeNet, path: str | os.PathLike, *, provenance: dict | None = None) -> str:
