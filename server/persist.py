@@ -36,6 +36,7 @@ class Persistence:
                  clock: Callable[[], float] | None = None) -> None:
         self.records, self.models, self.settings = records, models, settings
         self._touched: dict[str, float] = {}
+        self._photo_written: dict[str, object] = {}  # session id → the adaptation its photo record holds
         self._pending: set[asyncio.Future] = set()
 
     def _ttl(self, s: Session) -> float:
@@ -58,8 +59,8 @@ class Persistence:
             raise SessionError("the session store is unavailable; try again shortly", 503) from None
 
     def _on_event(self, s: Session, event: Event) -> None:
-        if isinstance(event, Changed) and s.adaptation is not None and s.adaptation is not getattr(s, "_saved_adaptation", None):
-            s._saved_adaptation = s.adaptation
+        if isinstance(event, Changed) and s.adaptation is not None and self._photo_written.get(s.id) is not s.adaptation:
+            self._photo_written[s.id] = s.adaptation
             self._in_thread(self._save_photo, s)
 
     def _save_photo(self, s: Session) -> None:
@@ -118,11 +119,13 @@ class Persistence:
             log.error("session %s has an unreadable record: %s", sid[:8], e)
             return None
         self._touched[sid] = clock()
-        s._saved_adaptation = s.adaptation  # its photo record is the one just read
+        if s.adaptation is not None:
+            self._photo_written[sid] = s.adaptation  # its photo record is the one just read
         return s
 
     def forget(self, sid: str) -> None:
         self._touched.pop(sid, None)
+        self._photo_written.pop(sid, None)
         try:
             self.records.delete(sid)
             self.records.delete(sid + PHOTO_SUFFIX)
