@@ -145,25 +145,56 @@ def restart(args, n: int = 50) -> dict:
 
 
 # ------------------------------------------------------------------------------------------ throughput
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far, from /proc (0 where it cannot be read)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _cpu_snapshot(c: Cluster) -> dict:
+    """CPU seconds so far of this process (the painters' client), HAProxy and the replicas together."""
+    t = os.times()
+    return {"client": t.user + t.system, "haproxy": _cpu_s(c.procs["haproxy"].pid),
+            "replicas": sum(_cpu_s(p.pid) for name, p in c.procs.items() if name.startswith("replica"))}
+
+
 def throughput(args) -> dict:
     n, moves, rounds = args.painters, args.moves, args.rounds
     br = {"concept": "tree"}
     fps = {"1x1core": [], "2x2cores": []}
     lat = {k: [] for k in fps}
+    cpu = {k: {"client": 0.0, "haproxy": 0.0, "replicas": 0.0, "wall": 0.0, "frames": 0} for k in fps}
     with Cluster(replicas=1, env=ENV, cpus=["0"]) as one, Cluster(replicas=2, env=ENV, cpus=["0", "1"]) as two:
         for r in range(rounds):
             for name, c in (("1x1core", one), ("2x2cores", two)) if r % 2 == 0 else (("2x2cores", two), ("1x1core", one)):
+                before = _cpu_snapshot(c)
                 t = time.perf_counter()
                 runs = asyncio.run(_painters(c.url, br, n, moves))
                 wall = time.perf_counter() - t
+                after = _cpu_snapshot(c)
                 got = [x for run in runs for x in run]
                 fps[name].append(len(got) / wall)
                 lat[name] += got
+                for k in before:
+                    cpu[name][k] += after[k] - before[k]
+                cpu[name]["wall"] += wall
+                cpu[name]["frames"] += len(got)
     med = {k: statistics.median(v) for k, v in fps.items()}
+    # where the two cores went: the painters' client and HAProxy run on the same 2 cores as the replicas,
+    # so the replicas of the 2-core run cannot have both; the replicas' CPU per frame shows whether a
+    # replica itself got slower when two ran
+    use = {k: {"cores_used": {p: round(v[p] / v["wall"], 3) for p in ("client", "haproxy", "replicas")},
+               "replica_cpu_ms_per_frame": round(v["replicas"] * 1000 / max(v["frames"], 1), 2)} for k, v in cpu.items()}
     out = {"painters": n, "moves": moves, "rounds": rounds, "frames_per_s": {k: round(v, 2) for k, v in med.items()},
-           "ratio": round(med["2x2cores"] / med["1x1core"], 3), "latency_ms": {k: stats(v) for k, v in lat.items()}}
+           "ratio": round(med["2x2cores"] / med["1x1core"], 3), "latency_ms": {k: stats(v) for k, v in lat.items()},
+           "cpu": use, "cpus": os.cpu_count()}
     print(f"throughput: {n} painters, 2 replicas on 2 cores / 1 replica on 1 core = {out['ratio']}× "
           f"({out['frames_per_s']})")
+    for k, v in use.items():
+        print(f"  {k}: cores used {v['cores_used']}, replica CPU per frame {v['replica_cpu_ms_per_frame']} ms")
     return out
 
 

@@ -134,8 +134,13 @@ def test_cluster_profile_matches_the_generated_haproxy_config():
 
     compose = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())
     services = compose["services"]
-    replicas = sorted(n for n, s in services.items() if n.startswith("replica") and "cluster" in s.get("profiles", []))
-    assert len(replicas) >= 2 and "cluster" in services["redis"]["profiles"]
+    replicas = sorted(n for n, s in services.items()
+                      if n.startswith("replica") and any(p.startswith("cluster") for p in s.get("profiles", [])))
+    cpu = [n for n in replicas if "cluster" in services[n]["profiles"]]
+    assert len(cpu) >= 2 and "cluster" in services["redis"]["profiles"]
+    gpu = services["replica-cuda"]  # a GPU replica joins the same rotation when its profile runs
+    assert gpu["image"].endswith(":cuda") and gpu["deploy"]["resources"]["reservations"]["devices"][0]["driver"] == "nvidia"
+    assert gpu["environment"]["GANPAINT_STORE"] == services[cpu[0]]["environment"]["GANPAINT_STORE"]
     for name in replicas:
         assert services[name]["environment"]["GANPAINT_STORE"].startswith("redis://redis:")
     expected = haproxy_config([(n, 8000) for n in replicas], bind="*", port=8000)
