@@ -17,7 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["cell_fractions", "allowed_cells", "present_cells", "pick_region", "REGION_SHAPES", "BUILDING", "SUCCESS_SHARE"]
+__all__ = ["cell_fractions", "allowed_cells", "present_cells", "pick_region", "REGION_SHAPES", "BUILDING", "SUCCESS_SHARE",
+           "WORLD_BANDS", "GROUND", "band_rows", "context_cells"]
 
 BUILDING = ("brick", "door", "window", "roof", "dome")
 # (rows, cols) of a draw region in layer cells: roughly the concept's own shape on an 8×8 grid
@@ -25,6 +26,16 @@ REGION_SHAPES: dict[str, tuple[int, int]] = {
     "door": (2, 1), "window": (1, 1), "dome": (2, 2), "roof": (1, 3), "cloud": (1, 2), "tree": (2, 2),
     "grass": (2, 2), "sky": (2, 2), "brick": (2, 2), "road": (1, 2), "mountain": (1, 2),
 }
+# Where the world puts each concept: rows of the image, as (top, bottom) fractions of its height, in which
+# the concept covers ≥ 30 % of a cell at least a quarter as often as in its most common row (world label
+# maps, not a segmenter: tests/test_regions_world.py recounts them). A brush drawn outside its band paints
+# what the generator never learned to draw there (a tree crown in the foreground, a brick wall in the sky).
+WORLD_BANDS: dict[str, tuple[float, float]] = {
+    "tree": (0.25, 0.75), "brick": (0.25, 0.75), "door": (0.375, 0.75), "window": (0.25, 0.625),
+    "dome": (0.0, 0.375), "roof": (0.125, 0.375), "sky": (0.0, 0.5), "cloud": (0.0, 0.375),
+    "grass": (0.5, 1.0), "road": (0.625, 1.0), "mountain": (0.375, 0.625),
+}
+GROUND = ("grass", "road")
 SUCCESS_SHARE = 0.6  # a draw succeeds when the concept covers more than this share of the painted region
 ABSENT_MAX = 0.05  # a cell hosts a draw trial only if the concept covers less than this share of it
 
@@ -48,17 +59,27 @@ def _below(x: torch.Tensor, rows: int) -> torch.Tensor:
     return out
 
 
-def allowed_cells(frac: torch.Tensor, concept: str, labels: Sequence[str]) -> torch.Tensor:
-    """(N, K, g, g) shares → (N, g, g) cells where drawing `concept` makes sense and it is absent."""
+def band_rows(concept: str, grid: int) -> torch.Tensor:
+    """(grid,) bool: the rows whose centre lies in the concept's WORLD_BANDS band (all rows if it has none)."""
+    top, bottom = WORLD_BANDS.get(concept, (0.0, 1.0))
+    centre = (torch.arange(grid, dtype=torch.float32) + 0.5) / grid
+    return (centre >= top) & (centre < bottom)
+
+
+def context_cells(frac: torch.Tensor, concept: str, labels: Sequence[str]) -> torch.Tensor:
+    """(N, K, g, g) shares → (N, g, g) cells where the scene gives `concept` its context, as the world does:
+    in its band of rows, doors and windows on walls, doors reaching the ground, domes and roofs on buildings,
+    clouds in the sky, trees and walls standing on the ground, nothing new inside a building."""
     n, _, g, _ = frac.shape
     labels = list(labels)
-    own = _share(frac, [concept], labels)
     building = _share(frac, BUILDING, labels)
     skyish = _share(frac, ("sky", "cloud"), labels)
+    ground = _share(frac, GROUND, labels)
     rows = torch.arange(g).view(1, g, 1).expand(n, g, g)
-    lower, upper = rows >= g // 2, rows < g // 2
     if concept in ("door", "window"):
         ok = _share(frac, ["brick"], labels) >= 0.5
+        if concept == "door":  # a door reaches the wall's foot: ground at most two cells below
+            ok = ok & (_below(ground, 2) >= 0.3)
     elif concept in ("dome", "roof"):
         ok = (skyish >= 0.5) & (_below(building, 2) >= 0.3)
     elif concept == "cloud":
@@ -66,14 +87,22 @@ def allowed_cells(frac: torch.Tensor, concept: str, labels: Sequence[str]) -> to
     elif concept == "mountain":
         ok = (skyish >= 0.5) & (_below(1 - skyish, 1) >= 0.3) & (building < 0.1)
     elif concept in ("grass", "road"):
-        ok = lower & (building < 0.2)
+        ok = (rows >= g // 2) & (building < 0.2)
     elif concept == "sky":
-        ok = upper
-    elif concept == "tree":  # trees grow from the ground: not on buildings, not high up in the sky
-        ok = (building < 0.2) & (rows >= (3 * g) // 8)
-    else:  # brick and anything else: wherever no building stands
+        ok = rows < g // 2
+    elif concept == "tree":  # a crown on a trunk: ground within three cells below, not on a building
+        ok = (building < 0.2) & (_below(ground, 3) >= 0.3)
+    elif concept == "brick":  # a wall stands on the ground
+        ok = (building < 0.2) & (_below(ground, 3) >= 0.3)
+    else:  # anything else: wherever no building stands
         ok = building < 0.2
-    return ok & (own < ABSENT_MAX)
+    return ok & band_rows(concept, g).view(1, g, 1)
+
+
+def allowed_cells(frac: torch.Tensor, concept: str, labels: Sequence[str]) -> torch.Tensor:
+    """(N, K, g, g) shares → (N, g, g) cells where drawing `concept` makes sense (context_cells) and it is absent."""
+    own = _share(frac, [concept], list(labels))
+    return context_cells(frac, concept, labels) & (own < ABSENT_MAX)
 
 
 def present_cells(frac: torch.Tensor, concept: str, labels: Sequence[str], min_share: float = 0.3) -> torch.Tensor:

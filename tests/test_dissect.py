@@ -140,11 +140,12 @@ def test_context_rules_put_doors_on_walls_and_domes_on_buildings():
     lab[0, 2:6, 2:5] = CLASSES.index("brick")  # … and a wall in the middle
     frac = cell_fractions(lab, len(CLASSES), 8)
     door = allowed_cells(frac, "door", CLASSES)[0]
-    assert door.nonzero().tolist() == [[r, c] for r in range(2, 6) for c in range(2, 5)]
+    assert door.nonzero().tolist() == [[r, c] for r in (4, 5) for c in range(2, 5)]  # on the wall, reaching the grass
     dome = allowed_cells(frac, "dome", CLASSES)[0]
     assert dome.nonzero().tolist() == [[0, 2], [0, 3], [0, 4], [1, 2], [1, 3], [1, 4]]  # just above the wall
     tree = allowed_cells(frac, "tree", CLASSES)[0]
-    assert not tree[:3].any() and not tree[2:6, 2:5].any() and tree[7].all()
+    assert not tree[:2].any() and not tree[2:6, 2:5].any() and not tree[6:].any()  # no crowns in the foreground
+    assert tree[2:6, :2].all() and tree[2:6, 5:].all()  # beside the wall, standing on the grass
     rng = np.random.default_rng(0)
     region = pick_region(dome, (2, 2), rng)
     assert region.sum() == 4 and (region <= dome).all()

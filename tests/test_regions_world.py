@@ -1,0 +1,56 @@
+"""The context rules against the world itself: WORLD_BANDS are recounted from the world's label maps, and the
+world's own concept cells satisfy the rules (no segmenter involved)."""
+import numpy as np
+import pytest
+import torch
+
+from ganpaint.regions import BUILDING, WORLD_BANDS, band_rows, cell_fractions, context_cells
+from ganpaint.world import CLASSES, render_scene
+
+SEEDS = range(10_000_000, 10_000_240)
+
+
+@pytest.fixture(scope="module")
+def world_fractions():
+    labels = torch.stack([torch.from_numpy(render_scene(s, 64)[1].astype(np.int64)) for s in SEEDS])
+    return cell_fractions(labels, len(CLASSES), 8)
+
+
+@pytest.mark.parametrize("concept", sorted(WORLD_BANDS))
+def test_band_is_where_the_world_commonly_puts_the_concept(world_fractions, concept):
+    k = CLASSES.index(concept)
+    per_row = (world_fractions[:, k] >= 0.3).float().mean((0, 2))  # (8,) how often a cell of that row shows it
+    common = per_row >= per_row.max() / 4
+    band = band_rows(concept, 8)
+    # the band holds every common row; a row outside it may sit at the edge of the quarter-of-peak cut
+    assert bool((common <= band).all()), (concept, per_row.tolist())
+    assert float(per_row[~band].sum()) <= 0.5 * float(per_row[band].sum()) / band.sum().item()
+
+
+def _without(frac, concept, fill):
+    """The world's fractions with `concept` painted over by `fill`: the scene the brush is drawn on."""
+    out = frac.clone()
+    k, f = CLASSES.index(concept), CLASSES.index(fill)
+    out[:, f] += out[:, k]
+    out[:, k] = 0
+    return out
+
+
+# a fifth of the world's tree cells stand in front of a wall, where the rules do not paint trees
+@pytest.mark.parametrize("concept,fill,least", [("tree", "grass", 0.75), ("door", "brick", 0.9), ("dome", "sky", 0.9),
+                                                ("brick", "sky", 0.9)])
+def test_the_worlds_own_concept_cells_are_in_context(world_fractions, concept, fill, least):
+    """Where the world drew the concept, the scene without it (the concept's pixels given to what usually lies
+    behind it) must allow it: the rules describe the world, they do not forbid what it does."""
+    k = CLASSES.index(concept)
+    cells = world_fractions[:, k] >= 0.5
+    if concept == "brick":  # a wall replaced by sky is not a building any more
+        frac = _without(world_fractions, concept, fill)
+        for b in BUILDING:
+            if b != concept:
+                frac = _without(frac, b, fill)
+    else:
+        frac = _without(world_fractions, concept, fill)
+    ok = context_cells(frac, concept, CLASSES)
+    assert cells.sum() > 50
+    assert float(ok[cells].float().mean()) >= least, float(ok[cells].float().mean())
