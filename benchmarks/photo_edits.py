@@ -41,7 +41,7 @@ from ganpaint.invert import find_encoder
 from ganpaint.model import PaintModel
 from ganpaint.photo import composite, load_photo
 from ganpaint.regions import REGION_SHAPES, SUCCESS_SHARE, allowed_cells, cell_fractions, pick_region, present_cells
-from ganpaint.train import HELDOUT_SEED_BASE
+from ganpaint.world import HELDOUT_SEED_BASE
 
 CONCEPTS = ("tree", "grass", "door", "sky", "cloud", "brick", "dome")
 PHOTOS = ("astronaut", "chelsea", "rocket", "coffee")
