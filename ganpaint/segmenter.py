@@ -21,7 +21,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from .artifacts import ArtifactError, ArtifactKindError, load_artifact, save_artifact
-from .world import CLASSES
 
 __all__ = ["Segmenter", "UNetConfig", "UNet", "NetSegmenter", "load_segmenter", "save_segmenter", "SegmenterError"]
 
@@ -42,7 +41,7 @@ class Segmenter(Protocol):
 
 @dataclass
 class UNetConfig:
-    labels: tuple[str, ...] = CLASSES
+    labels: tuple[str, ...]  # index → concept name; the trainer's (the segmenter does not know the world)
     widths: tuple[int, ...] = (8, 16, 32, 64, 96)  # per level, full resolution first
     size: int = 128  # native input size (pixels per side); must be divisible by 2**(levels-1)
 

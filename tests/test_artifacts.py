@@ -47,8 +47,9 @@ def test_old_segmenter_files_load_with_the_id_they_always_had(tmp_path):
     from safetensors.torch import save_file
 
     from ganpaint.segmenter import UNet, UNetConfig, load_segmenter
+    from ganpaint.world import CLASSES
 
-    net = UNet(UNetConfig(widths=(4, 8), size=16))
+    net = UNet(UNetConfig(CLASSES, widths=(4, 8), size=16))
     path = tmp_path / "old.safetensors"
     cfg = {"labels": list(net.config.labels), "widths": [4, 8], "size": 16}
     save_file({k: v.half() if v.is_floating_point() else v for k, v in net.state_dict().items()}, str(path),

@@ -6,6 +6,7 @@ from fakes import RedTreeSegmenter, unit_image_model
 from ganpaint.dissect import BRUSH_ORDER, DissectConfig, brush_order, dissect, segment_at
 from ganpaint.model import PaintModel
 from ganpaint.segmenter import NetSegmenter, UNet, UNetConfig
+from ganpaint.world import CLASSES
 
 torch.set_num_threads(1)
 SMALL = dict(samples=60, batch=20, seg_size=16, ace_images=30, ace_steps=8, ace_batch=10, ace_lr=0.2, top=4,
@@ -91,7 +92,7 @@ def test_checkpoint_of_another_config_is_not_reused(tmp_path):
 def test_runs_on_a_real_tiny_generator_and_segmenter():
     m = PaintModel.random(resolution=16, widths=(32, 32, 16), seed=0)
     torch.manual_seed(0)
-    seg = NetSegmenter(UNet(UNetConfig(widths=(4, 8), size=16)), "tiny-unet")
+    seg = NetSegmenter(UNet(UNetConfig(CLASSES, widths=(4, 8), size=16)), "tiny-unet")
     table = dissect(m, seg, config=DissectConfig(samples=20, batch=10, seg_size=16, ace_images=6, ace_steps=1, ace_batch=6))
     assert table.num_units == 32 and set(table.brushes) == set(seg.labels)
     assert table.brushes[: len(BRUSH_ORDER)] == list(BRUSH_ORDER)

@@ -2,9 +2,8 @@ import pytest
 import torch
 
 from ganpaint.adapt import adapt
-from ganpaint.invert import (
-    Encoder, EncoderConfig, EncoderError, EncoderTrainConfig, EncoderTrainer, FeatureNet, find_encoder, load_encoder,
-)
+from ganpaint.encoder_train import EncoderTrainConfig, EncoderTrainer
+from ganpaint.invert import Encoder, EncoderConfig, EncoderError, FeatureNet, find_encoder, load_encoder
 from ganpaint.model import PaintModel
 
 torch.set_num_threads(1)

@@ -18,7 +18,7 @@ TINY = dict(widths=(4, 8), size=32, train_scenes=6, steps=4, full_fraction=0.5, 
 
 def _tiny_net(seed: int = 0) -> UNet:
     torch.manual_seed(seed)
-    return UNet(UNetConfig(widths=(4, 8, 8), size=32))
+    return UNet(UNetConfig(CLASSES, widths=(4, 8, 8), size=32))
 
 
 @pytest.mark.parametrize("h,w", [(32, 32), (8, 8), (37, 50), (128, 128)])
@@ -55,7 +55,7 @@ def test_save_load_round_trip(tmp_path):
 
 def test_default_architecture_fits_in_well_under_two_megabytes(tmp_path):
     path = tmp_path / "seg.safetensors"
-    save_segmenter(UNet(UNetConfig()), path)
+    save_segmenter(UNet(UNetConfig(CLASSES)), path)
     assert path.stat().st_size < 1_000_000
 
 

@@ -79,7 +79,7 @@ def test_after_step_sees_the_seconds_and_adds_to_what_progress_gets():
 
 def test_the_three_trainers_run_on_the_skeleton(tmp_path):
     """GAN, encoder and segmenter trainers stop for the same reasons and say which."""
-    from ganpaint.invert import EncoderTrainConfig, EncoderTrainer
+    from ganpaint.encoder_train import EncoderTrainConfig, EncoderTrainer
     from ganpaint.model import PaintModel
     from ganpaint.segmenter_train import SegmenterTrainer, SegTrainConfig
     from ganpaint.train import TrainConfig, Trainer

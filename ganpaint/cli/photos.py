@@ -45,7 +45,7 @@ def cmd_train_encoder(args) -> None:
     import torch
     from tqdm import tqdm
 
-    from ..invert import EncoderTrainConfig, EncoderTrainer
+    from ..encoder_train import EncoderTrainConfig, EncoderTrainer
 
     if args.minutes is None and args.steps is None:
         _fail("give a budget: --minutes N and/or --steps N")
