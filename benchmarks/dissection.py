@@ -17,10 +17,10 @@ from pathlib import Path
 
 import torch
 
-from ganpaint.dissect import DissectConfig, dissect
-from ganpaint.model import PaintModel
-from ganpaint.segmenter import NetSegmenter, UNet, UNetConfig
-from ganpaint.world import CLASSES
+from ganpaint.dissect.dissect import DissectConfig, dissect
+from ganpaint.paint.model import PaintModel
+from ganpaint.segmenters.segmenter import NetSegmenter, UNet, UNetConfig
+from ganpaint.world.world import CLASSES
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -28,13 +28,13 @@ from dataclasses import dataclass
 import anyio
 import torch
 
-from ganpaint.adapt import Adaptation
-from ganpaint.artifact_units import removal_edit
-from ganpaint.edit import compose, over, stroke_edit
-from ganpaint.explorer import artifact_units_of
-from ganpaint.model import PaintModel
-from ganpaint.networks import Generator
-from ganpaint.photo import Photo
+from ganpaint.photo.adapt import Adaptation
+from ganpaint.dissect.artifact_units import removal_edit
+from ganpaint.paint.edit import compose, over, stroke_edit
+from ganpaint.dissect.explorer import artifact_units_of
+from ganpaint.paint.model import PaintModel
+from ganpaint.gan.networks import Generator
+from ganpaint.photo.photo import Photo
 
 from .commands import AddStroke, Command, DeleteStroke, Redo, Reset, SetOptions, SetSeed, Undo
 from .session_cache import Comp, SessionCache
@@ -189,7 +189,7 @@ class Session:
         assert h.dim() == 4 and h.shape[0] == 1, "h must be (1, C, s, s)"
         self.source, self.z, self.h, self.generator, self.photo = source, z, h, generator, photo
         self.adaptation = None
-        self.omissions: dict | None = None  # a photo's classes vs its reconstruction's (ganpaint.photo_fit)
+        self.omissions: dict | None = None  # a photo's classes vs its reconstruction's (ganpaint.photo.photo_fit)
         self.cache = SessionCache(self.settings.frame_cache)
         self.history = [self._new_state(())]
         self.pos = 0
@@ -216,7 +216,7 @@ class Session:
     def adopt_photo(self, h: torch.Tensor, generator: Generator, *, fit: dict | None = None,
                     omissions: dict | None = None, adaptation: Adaptation | None = None) -> None:
         """The photo's adaptation is done: paint on its activations with its adapted generator. `fit` and
-        `omissions` say how well the model can draw the photo (ganpaint.photo_fit); `adaptation` is what
+        `omissions` say how well the model can draw the photo (ganpaint.photo.photo_fit); `adaptation` is what
         the record store keeps to restore it."""
         source = dataclasses.replace(self._photo_source(), status="ready", model_fit=fit)
         self.set_source(source, z=None, h=h, generator=generator, photo=self.photo)

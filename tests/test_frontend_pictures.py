@@ -22,7 +22,7 @@ ADAPT = {"adapt_h_steps": 10, "adapt_coarse_steps": 5, "adapt_fine_steps": 10, "
 
 @pytest.fixture(scope="module")
 def server():
-    from ganpaint.model import PaintModel
+    from ganpaint.paint.model import PaintModel
     from server.app import create_app
     from server.settings import Settings
     from server.testing import serve_in_thread
@@ -82,7 +82,7 @@ def seed_shown(pg) -> tuple[str, list[str]]:
 
 
 def _photo_png() -> bytes:
-    from ganpaint.world import render_scene
+    from ganpaint.world.world import render_scene
 
     buf = io.BytesIO()
     Image.fromarray(render_scene(3, 64)[0]).save(buf, "PNG")

@@ -6,10 +6,12 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from ganpaint.segmenter import NetSegmenter, Segmenter, SegmenterError, UNet, UNetConfig, load_segmenter, save_segmenter
-from ganpaint.segmenter_train import SegmenterTrainer, SegTrainConfig, evaluate_segmenter
-from ganpaint.world import HELDOUT_SEED_BASE
-from ganpaint.world import CLASSES, render_batch
+from ganpaint.segmenters.segmenter import (
+    NetSegmenter, Segmenter, SegmenterError, UNet, UNetConfig, load_segmenter, save_segmenter,
+)
+from ganpaint.dissect.segmenter_train import SegmenterTrainer, SegTrainConfig, evaluate_segmenter
+from ganpaint.world.world import HELDOUT_SEED_BASE
+from ganpaint.world.world import CLASSES, render_batch
 
 torch.set_num_threads(1)
 SHIPPED = Path(__file__).parent.parent / "models" / "scenes" / "segmenter.safetensors"
