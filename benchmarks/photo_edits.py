@@ -2,7 +2,7 @@
 on real photos, read back by a segmenter.
 
     python benchmarks/photo_edits.py                          # the ranking segmenter (models/scenes)
-    python benchmarks/photo_edits.py --segmenter judge        # w15's judge, once models/scenes/judge.* exists
+    python benchmarks/photo_edits.py --segmenter judge        # the model's judge (models/scenes/judge.*)
     python benchmarks/photo_edits.py --scenes 8 --photos 0    # quicker
 
 Each generated scene (held-out seeds) gets draw trials where the context allows the concept
@@ -60,7 +60,7 @@ def _png(arr: np.ndarray) -> bytes:
 def load_segmenter(name: str, model: PaintModel):
     if name == "ranking":
         return model.segmenter
-    from ganpaint.dissect.judge import load_judge  # w15's; absent until it lands
+    from ganpaint.dissect.judge import load_judge
 
     judge = load_judge(model.folder)
     if judge is None:

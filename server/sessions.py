@@ -68,7 +68,7 @@ class State:
 
 @dataclass(frozen=True)
 class SessionOptions:
-    remove_artifacts: bool = False  # render without the model's artifact units (the rendering side: w17)
+    remove_artifacts: bool = False  # render without the model's artifact units
 
 
 # ---------------------------------------------------------------------- what subscribers hear

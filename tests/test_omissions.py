@@ -49,7 +49,7 @@ def test_photo_fit_report_is_served_in_the_same_shape(monkeypatch):
     import types
 
     fit = types.ModuleType("ganpaint.photo.photo_fit")
-    fit.photo_omissions = lambda seg, x, y: {  # the photo pipeline's report (w16), as it defines it
+    fit.photo_omissions = lambda seg, x, y: {  # the photo pipeline's report, as it defines it
         "labels": ["sky", "tree"], "photo": {"sky": 0.5, "tree": 0.5}, "reconstruction": {"sky": 0.9, "tree": 0.1},
         "omitted": [{"class": "tree", "photo": 0.5, "reconstruction": 0.1}], "missing_share": 0.4}
     monkeypatch.setitem(sys.modules, "ganpaint.photo.photo_fit", fit)

@@ -1,5 +1,5 @@
 """What a model cannot generate: class shares of its images against real ones, and of a photo
-against its reconstruction (DESIGN.md §6).
+against its reconstruction.
 
     report = model_omissions(model, segmenter, samples=500)               # vs the procedural world
     report = model_omissions(model, segmenter, folder="photos/")          # vs your own images
