@@ -120,7 +120,8 @@ def test_thumbnail_click_in_a_photo_session_keeps_the_photo_reachable(page, serv
     assert seed_shown(page) == ("457", ["457"])
     sessions = server["app"].state.sessions
     assert sessions.get(photo) is not None  # not replaced: still on the server
-    assert "kept" in page.inner_text("#message")
+    # the page says so once the switch is done, a moment after the new session is on the stage
+    page.wait_for_function("document.getElementById('message').innerText.includes('kept')")
     undo = page.get_by_role("button", name="undo")
     assert undo.is_enabled() and "back" in undo.get_attribute("title")
 
