@@ -26,13 +26,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ganpaint.adapt import AdaptSettings, adapt
-from ganpaint.checkpoint import file_sha256, load_generator
-from ganpaint.invert import Encoder, EncoderConfig, find_encoder, load_encoder
-from ganpaint.networks import Generator, GeneratorConfig
-from ganpaint.photo import load_photo
-from ganpaint.world import HELDOUT_SEED_BASE
-from ganpaint.world import render_scene
+from ganpaint.photo.adapt import AdaptSettings, adapt
+from ganpaint.gan.checkpoint import file_sha256, load_generator
+from ganpaint.photo.invert import Encoder, EncoderConfig, find_encoder, load_encoder
+from ganpaint.gan.networks import Generator, GeneratorConfig
+from ganpaint.photo.photo import load_photo
+from ganpaint.world.world import HELDOUT_SEED_BASE
+from ganpaint.world.world import render_scene
 
 STAGES = ("encoder", "h4", "coarse", "fine")
 PHOTOS = ("rocket", "coffee", "chelsea", "astronaut")

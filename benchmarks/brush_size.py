@@ -10,7 +10,7 @@ brush: nothing is picked. Per radius and alpha rule it reports
   alpha_area   the dab's alpha summed over cells, in cells / 64 (what a brush actually switches)
   disc         the dab's own area, π·r², for scale
 Alpha rules: `hard` is the old engine (any touched cell edited fully, from a max-pooled footprint);
-`soft` is ganpaint.edit as shipped (alpha = coverage**ALPHA_GAMMA); a number g is the alternative
+`soft` is ganpaint.paint.edit as shipped (alpha = coverage**ALPHA_GAMMA); a number g is the alternative
 alpha = coverage**g; `half-cell` places the soft edit on the 16 × 16 grid that layer5's conv reads
 after its nearest upsample (same units, half-cell precision; not shipped: a second render path). `--context` adds, with the ranking segmenter (the instrument the units were chosen with, not an
 independent judge), dabs centred in cells where the scene allows the concept: the share of the disc
@@ -33,11 +33,11 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ganpaint.dissect import BRUSH_ORDER, sample_latents  # noqa: E402
-from ganpaint.edit import ALPHA_GAMMA, OVERSAMPLE, Stroke, _points_mask, apply_edit, stroke_edit  # noqa: E402
-from ganpaint.imaging import to_uint8  # noqa: E402
-from ganpaint.model import PaintModel  # noqa: E402
-from ganpaint.regions import allowed_cells, cell_fractions  # noqa: E402
+from ganpaint.dissect.dissect import BRUSH_ORDER, sample_latents  # noqa: E402
+from ganpaint.paint.edit import ALPHA_GAMMA, OVERSAMPLE, Stroke, _points_mask, apply_edit, stroke_edit  # noqa: E402
+from ganpaint.paint.imaging import to_uint8  # noqa: E402
+from ganpaint.paint.model import PaintModel  # noqa: E402
+from ganpaint.dissect.regions import allowed_cells, cell_fractions  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "brush_size.json"
 RADII = (0.01, 0.02, 0.03, 0.04, 0.06, 0.08, 0.10, 0.15)

@@ -100,7 +100,7 @@ def main() -> None:
     result = {
         "benchmark": "concurrency", "model": model_info(model_id, model), "format": args.format,
         "moves_per_painter": args.moves, "max_batch": args.max_batch, "rounds": args.rounds,
-        "generator_route": "reference" if args.reference_blocks else "folded (ganpaint.folding.fold)",
+        "generator_route": "reference" if args.reference_blocks else "folded (ganpaint.gan.folding.fold)",
         "rows": rows,
         f"batched_over_unbatched_frames_per_s_at_{top}": round(speedup, 3),
         f"batched_over_unbatched_each_round_at_{top}": [

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import torch
 
-from ganpaint.dissect import DissectConfig, dissect
-from ganpaint.model import PaintModel
-from ganpaint.segmenter import NetSegmenter, UNet, UNetConfig
+from ganpaint.dissect.dissect import DissectConfig, dissect
+from ganpaint.paint.model import PaintModel
+from ganpaint.segmenters.segmenter import NetSegmenter, UNet, UNetConfig
+from ganpaint.world.world import CLASSES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,7 +43,7 @@ def main() -> None:
         print(f"note: {e}; using a random 128 px model")
         model = PaintModel.random(resolution=128, widths=(128, 128, 64, 32, 16, 8), seed=0)
         source = "random 128px (128,128,64,32,16,8)"
-    seg = model.segmenter or NetSegmenter(UNet(UNetConfig()), "random-unet")
+    seg = model.segmenter or NetSegmenter(UNet(UNetConfig(CLASSES)), "random-unet")
     seg.to(args.device) if hasattr(seg, "to") else None
     cfg = DissectConfig(samples=args.samples, batch=args.batch, ace_steps=args.ace_steps)
     with tempfile.TemporaryDirectory() as tmp:

@@ -26,7 +26,7 @@ import torch
 from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ganpaint.edit import Stroke, compose  # noqa: E402
+from ganpaint.paint.edit import Stroke, compose  # noqa: E402
 from server.testing import add_model_args, bench_model, model_args, server_process  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"

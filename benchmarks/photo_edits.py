@@ -2,14 +2,14 @@
 on real photos, read back by a segmenter.
 
     python benchmarks/photo_edits.py                          # the ranking segmenter (models/scenes)
-    python benchmarks/photo_edits.py --segmenter judge        # w15's judge, once models/scenes/judge.* exists
+    python benchmarks/photo_edits.py --segmenter judge        # the model's judge (models/scenes/judge.*)
     python benchmarks/photo_edits.py --scenes 8 --photos 0    # quicker
 
 Each generated scene (held-out seeds) gets draw trials where the context allows the concept
-(ganpaint.regions, as ganpaint.evaluate does) and remove trials where it is present, as mask strokes of
+(ganpaint.dissect.regions, as ganpaint.dissect.evaluate does) and remove trials where it is present, as mask strokes of
 whole edit-layer cells. A draw succeeds when the segmenter labels more than 60 % of the region as the
 concept; a remove scores the drop of the concept's pixels there. The scene is then encoded as a PNG,
-uploaded the way the server does (ganpaint.photo.load_photo + ganpaint.adapt.adapt with the shipped
+uploaded the way the server does (ganpaint.photo.photo.load_photo + ganpaint.photo.adapt.adapt with the shipped
 encoder), and the same strokes are painted on the photo. Variants tell what damps an edit:
   scene        the generator's own image (the reference)
   photo        what the person downloads: the footprint composite of the adapted generator's output
@@ -34,14 +34,16 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ganpaint.adapt import Adaptation, AdaptSettings, _assemble, adapt
-from ganpaint.edit import Stroke, compose
-from ganpaint.imaging import to_uint8
-from ganpaint.invert import find_encoder
-from ganpaint.model import PaintModel
-from ganpaint.photo import composite, load_photo
-from ganpaint.regions import REGION_SHAPES, SUCCESS_SHARE, allowed_cells, cell_fractions, pick_region, present_cells
-from ganpaint.train import HELDOUT_SEED_BASE
+from ganpaint.photo.adapt import Adaptation, AdaptSettings, _assemble, adapt
+from ganpaint.paint.edit import Stroke, compose
+from ganpaint.paint.imaging import to_uint8
+from ganpaint.photo.invert import find_encoder
+from ganpaint.paint.model import PaintModel
+from ganpaint.photo.photo import composite, load_photo
+from ganpaint.dissect.regions import (
+    REGION_SHAPES, SUCCESS_SHARE, allowed_cells, cell_fractions, pick_region, present_cells,
+)
+from ganpaint.world.world import HELDOUT_SEED_BASE
 
 CONCEPTS = ("tree", "grass", "door", "sky", "cloud", "brick", "dome")
 PHOTOS = ("astronaut", "chelsea", "rocket", "coffee")
@@ -58,7 +60,7 @@ def _png(arr: np.ndarray) -> bytes:
 def load_segmenter(name: str, model: PaintModel):
     if name == "ranking":
         return model.segmenter
-    from ganpaint.judge import load_judge  # w15's; absent until it lands
+    from ganpaint.dissect.judge import load_judge
 
     judge = load_judge(model.folder)
     if judge is None:

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from latency import RESULTS, brush, environment, stats, stroke_message  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ganpaint.world import render_scene  # noqa: E402
+from ganpaint.world.world import render_scene  # noqa: E402
 from server.testing import add_model_args, bench_model, model_args, server_process  # noqa: E402
 
 

@@ -37,7 +37,7 @@ def big_jpeg(side: int) -> bytes:
 
         rgb = skdata.astronaut()
     except ImportError:
-        from ganpaint.world import render_scene
+        from ganpaint.world.world import render_scene
 
         rgb = render_scene(3, 512)[0]
     buf = io.BytesIO()

@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 sys.path.insert(0, str(ROOT))
 
-from ganpaint.model import PaintModel  # noqa: E402
-from ganpaint.edit import apply_edit  # noqa: E402
-from ganpaint.placement import _own_cell_shares, cell_insertions, placement_map  # noqa: E402
+from ganpaint.paint.model import PaintModel  # noqa: E402
+from ganpaint.paint.edit import apply_edit  # noqa: E402
+from ganpaint.paint.placement import _own_cell_shares, cell_insertions, placement_map  # noqa: E402
 
 
 class _WholeImages:

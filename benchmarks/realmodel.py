@@ -26,12 +26,12 @@ from pathlib import Path
 
 import torch
 
-from ganpaint.concepts import ConceptTable
-from ganpaint.edit import Stroke, compose
-from ganpaint.folding import fold
-from ganpaint.model import PaintModel
-from ganpaint.networks import Generator, GeneratorConfig, official_widths
-from ganpaint.renderer import RegionRenderer, choose_dtype
+from ganpaint.paint.concepts import ConceptTable
+from ganpaint.paint.edit import Stroke, compose
+from ganpaint.gan.folding import fold
+from ganpaint.paint.model import PaintModel
+from ganpaint.gan.networks import Generator, GeneratorConfig, official_widths
+from ganpaint.gan.renderer import RegionRenderer, choose_dtype
 
 OUT = Path(__file__).resolve().parent / "results" / "realmodel.json"
 
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> dict:
     torch.manual_seed(0)
     plain = Generator(GeneratorConfig(256, official_widths(256))).eval().requires_grad_(False).to(device)
     n_params = sum(p.numel() for p in plain.parameters())
-    # what the server renders with: folded on a CPU (ganpaint.folding), the plain network on a GPU
+    # what the server renders with: folded on a CPU (ganpaint.gan.folding), the plain network on a GPU
     G = fold(plain) if device.type == "cpu" else plain
     table = ConceptTable.empty("layer4", 512)
     m = PaintModel("official256-random", G, table)

@@ -4,7 +4,7 @@
     python benchmarks/reference.py --tiny --history 1,10,30
 
 Original (stateless): every change re-sends all strokes; the server composes all of them, runs the
-full generator from z with the edit applied by a forward hook at layer4 (ganpaint.nethook.Trace),
+full generator from z with the edit applied by a forward hook at layer4 (ganpaint.gan.nethook.Trace),
 and returns base64 JPEG (quality 99). Ours: cached layer4 activations and the cached composite of
 the committed strokes; one new stroke is composited on top, only layer5→output runs, the frame is
 binary WebP (quality 90). Both in this process, same model, same threads; no network.
@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from latency import RESULTS, brush, environment, model_info, stats  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ganpaint.edit import Stroke, apply_edit, compose, over, stroke_edit  # noqa: E402
-from ganpaint.imaging import encode_image  # noqa: E402
-from ganpaint.nethook import Trace  # noqa: E402
+from ganpaint.paint.edit import Stroke, apply_edit, compose, over, stroke_edit  # noqa: E402
+from ganpaint.paint.imaging import encode_image  # noqa: E402
+from ganpaint.gan.nethook import Trace  # noqa: E402
 from server.testing import add_model_args, bench_model  # noqa: E402
 
 

@@ -1,4 +1,4 @@
-"""The generator's two CPU routes, measured: the plain network vs `fold(G)` (ganpaint/folding.py).
+"""The generator's two CPU routes, measured: the plain network vs `fold(G)` (ganpaint/gan/folding.py).
 
     python benchmarks/render.py                      # the embedded scenes model (128 px)
     python benchmarks/render.py --official           # a random model of the official 256 px shape
@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 sys.path.insert(0, str(ROOT))
 
-from ganpaint.model import PaintModel  # noqa: E402
-from ganpaint.networks import official_widths  # noqa: E402
+from ganpaint.paint.model import PaintModel  # noqa: E402
+from ganpaint.gan.networks import official_widths  # noqa: E402
 
 
 def per_image_ms(model: PaintModel, h: torch.Tensor, seconds: float) -> float:

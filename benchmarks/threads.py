@@ -36,7 +36,7 @@ def _child(case: str, threads: int, tiny: bool, n: int) -> dict:
     sys.path.insert(0, str(ROOT))
     from concurrent.futures import ThreadPoolExecutor
 
-    from ganpaint.model import PaintModel
+    from ganpaint.paint.model import PaintModel
     from server.render import split_render
     from server.threads import single_threaded
 

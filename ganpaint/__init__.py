@@ -7,11 +7,11 @@
     alpha, value = compose([stroke], m.table, m.channels, m.layer_size)
     img = m.render(h, alpha, value)
 """
-from .checkpoint import CheckpointError, load_generator
-from .concepts import ConceptTable
-from .edit import Stroke, StrokeError, apply_edit, compose
-from .model import PaintModel
-from .networks import Generator, GeneratorConfig
+from .gan.checkpoint import CheckpointError, load_generator
+from .paint.concepts import ConceptTable
+from .paint.edit import Stroke, StrokeError, apply_edit, compose
+from .paint.model import PaintModel
+from .gan.networks import Generator, GeneratorConfig
 
 __all__ = [
     "CheckpointError", "load_generator", "ConceptTable", "Stroke", "StrokeError", "apply_edit", "compose",

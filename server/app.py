@@ -22,10 +22,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import ganpaint
 from ganpaint import zoo
-from ganpaint.checkpoint import CheckpointError
-from ganpaint.edit import StrokeError
-from ganpaint.model import ModelError, PaintModel
-from ganpaint.photo import PhotoError, PhotoTooLarge, UnsupportedPhoto
+from ganpaint.gan.checkpoint import CheckpointError
+from ganpaint.paint.edit import StrokeError
+from ganpaint.paint.model import ModelError, PaintModel
+from ganpaint.photo.photo import PhotoError, PhotoTooLarge, UnsupportedPhoto
 
 from . import ws
 from .clients import ClientLimits, Clients, TooMany, document_limits
@@ -76,7 +76,7 @@ def load_models(settings: Settings, device: str) -> dict[str, PaintModel]:
 
 
 def serving_models(models: dict[str, PaintModel], settings: Settings, device: str) -> dict[str, PaintModel]:
-    """The models as the server renders them: through the folded generator on a CPU (ganpaint.folding),
+    """The models as the server renders them: through the folded generator on a CPU (ganpaint.gan.folding),
     unless settings.fold is off."""
     if not settings.fold or device != "cpu":
         return dict(models)

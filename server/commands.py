@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ganpaint.edit import StrokeLimits
-from ganpaint.model import MAX_SEED, PaintModel
+from ganpaint.paint.edit import StrokeLimits
+from ganpaint.paint.model import MAX_SEED, PaintModel
 
 from .strokes import Entry, parse_stroke, parse_strokes
 

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Path
 from starlette.requests import HTTPConnection
 
-from ganpaint.model import PaintModel
+from ganpaint.paint.model import PaintModel
 
 from .analyses import Analyses
 from .decoding import Decoding

@@ -4,7 +4,7 @@
     job = jobs.submit(work, owner=session.id, stop_if=lambda: None, on_done=adopt, listener=notify)
     def work(job):                                            # runs in a worker thread
         job.report("h4", 0.4, {"l1": 0.2})                    # progress 0..1; the listener hears it (throttled)
-        if job.aborted(): raise JobAborted(job.abort_reason)  # or pass job.aborted to ganpaint.adapt as abort_fn
+        if job.aborted(): raise JobAborted(job.abort_reason)  # or pass job.aborted to ganpaint.photo.adapt as abort_fn
         return result
     jobs.describe(job)    # {"id", "state", "progress", "stage", "metrics", "error", "position", ...}
     await jobs.cancel(job.id)  # queued: cancelled at once; running: stops at the work's next abort check
@@ -298,7 +298,7 @@ class JobRunner:
         except JobAborted as e:
             state, error = "cancelled", str(e) or "cancelled"
         except Exception as e:
-            if job.aborted():  # the work's own abort exception (e.g. ganpaint.adapt.AdaptationAborted)
+            if job.aborted():  # the work's own abort exception (e.g. ganpaint.photo.adapt.AdaptationAborted)
                 state, error = "cancelled", job.abort_reason or "cancelled"
             else:
                 log.exception("job %s (%s) failed", job.id[:8], job.kind)

@@ -17,7 +17,7 @@ import asyncio
 import logging
 from typing import Callable
 
-from ganpaint.model import PaintModel
+from ganpaint.paint.model import PaintModel
 
 from .persistence import RecordStore, StoreError
 from .session_codec import CodecError, decode_session, encode_photo, encode_session, read_model_id

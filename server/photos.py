@@ -8,13 +8,13 @@
 While the job runs, the session shows the photo itself (its square at display size over the websocket,
 the original for view=composite) and refuses strokes; its subscribers hear the job's progress. When the
 job is done the session adopts the result (`Session.adopt_photo`): h = the adapted layer4 activations,
-generator = ganpaint.adapt's view (per-session copies of the adapted layers; the shared model is never
+generator = ganpaint.photo.adapt's view (per-session copies of the adapted layers; the shared model is never
 changed), so brushes, undo and frames work as on any image. view=composite is then the original photo
-at full resolution with the painted area blended in (ganpaint.photo.composite: pixels beyond the
+at full resolution with the painted area blended in (ganpaint.photo.photo.composite: pixels beyond the
 strokes' footprint + a 2 % seam are the original's, bit for bit), and every frame the page shows
 (websocket, view=frame, edit answers) is that same composite on the photo's square at display size:
 what you see is what you download. The job's metrics say how well the model itself can draw the photo
-(ganpaint.photo_fit: PSNR before the fine offset, per-class omissions, a plain hint).
+(ganpaint.photo.photo_fit: PSNR before the fine offset, per-class omissions, a plain hint).
 
 The photo lives in the session only: deleting or expiring the session drops it and stops its job, and
 a job that is cancelled or fails leaves only the photo's model-size square (Photo.released). All photos
@@ -29,13 +29,13 @@ from collections.abc import Hashable
 import anyio
 import torch
 
-from ganpaint.adapt import AdaptSettings, adapt
-from ganpaint.edit import over, stroke_edit
-from ganpaint.imaging import encode_array
-from ganpaint.invert import EncoderError, find_encoder
-from ganpaint.model import PaintModel
-from ganpaint.photo import composite, load_photo, photo_size
-from ganpaint.photo_fit import fit_summary, photo_omissions
+from ganpaint.photo.adapt import AdaptSettings, adapt
+from ganpaint.paint.edit import over, stroke_edit
+from ganpaint.paint.imaging import encode_array
+from ganpaint.photo.invert import EncoderError, find_encoder
+from ganpaint.paint.model import PaintModel
+from ganpaint.photo.photo import composite, load_photo, photo_size
+from ganpaint.photo.photo_fit import fit_summary, photo_omissions
 
 from .jobs import Job, JobAborted, JobRunner
 from .memory import release_memory
@@ -222,7 +222,7 @@ async def pending_frame(session: Session, fmt: str, quality: int) -> bytes:
 async def photo_frame(renderer: Renderer, session: Session, state, fmt: str, *, key: Hashable, preview=None,
                       quality: int = 90, region=None, refuse_when_busy: bool = False) -> bytes | None:
     """What the page shows while painting a photo: the same composite as the download, on the photo's
-    square at display size (ganpaint.photo.composite(size=…)). None when a newer frame superseded it."""
+    square at display size (ganpaint.photo.photo.composite(size=…)). None when a newer frame superseded it."""
     photo = session.photo
     if photo is None:
         raise RuntimeError("the session has no photo")

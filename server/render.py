@@ -30,11 +30,11 @@ import anyio
 import numpy as np
 import torch
 
-from ganpaint.edit import Stroke, over, stroke_edit
-from ganpaint.imaging import encode_array, to_uint8
-from ganpaint.model import PaintModel
-from ganpaint.networks import Generator
-from ganpaint.renderer import RegionRenderer
+from ganpaint.paint.edit import Stroke, over, stroke_edit
+from ganpaint.paint.imaging import encode_array, to_uint8
+from ganpaint.paint.model import PaintModel
+from ganpaint.gan.networks import Generator
+from ganpaint.gan.renderer import RegionRenderer
 
 from .sessions import Session, State
 from .threads import single_threaded

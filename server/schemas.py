@@ -1,7 +1,7 @@
 """Request and response shapes of the REST API (pydantic), as published in /openapi.json.
 
     body = StrokeIn.model_validate({"concept": "tree", "points": [[0.2, 0.8]]})
-    stroke_dict = body.to_dict()            # what ganpaint.edit.Stroke.from_dict reads
+    stroke_dict = body.to_dict()            # what ganpaint.paint.edit.Stroke.from_dict reads
 
 Shapes are checked here (422 with a readable detail); meaning (known concept, exactly one of
 points/mask, limits from settings) is checked by the core's Stroke.from_dict at the same 422.
@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from ganpaint.model import MAX_SEED
+from ganpaint.paint.model import MAX_SEED
 
 __all__ = [
     "ImageFormat", "StrokeIn", "RenderIn", "SessionIn", "SessionOut", "ModelSummary", "ModelDetail",
@@ -21,7 +21,7 @@ __all__ = [
 
 def _not_bool(v: Any) -> Any:
     # pydantic's lax mode reads true/false as 1/0 for numbers ({"seed": false} was seed 0); the websocket's
-    # own validation (ganpaint.edit.Stroke.from_dict) refuses them, and so does REST now
+    # own validation (ganpaint.paint.edit.Stroke.from_dict) refuses them, and so does REST now
     if isinstance(v, bool):
         raise ValueError("a number is expected here, not true/false")
     return v

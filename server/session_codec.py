@@ -23,10 +23,10 @@ from PIL import Image
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from ganpaint.adapt import Adaptation
-from ganpaint.edit import StrokeLimits
-from ganpaint.model import PaintModel
-from ganpaint.photo import Photo, fit_square
+from ganpaint.photo.adapt import Adaptation
+from ganpaint.paint.edit import StrokeLimits
+from ganpaint.paint.model import PaintModel
+from ganpaint.photo.photo import Photo, fit_square
 
 from .sessions import Session, SessionOptions, State
 from .settings import Settings

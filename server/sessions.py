@@ -11,34 +11,33 @@ the picture subscribes to hear of changes.
 History is a list of immutable states (tuples of strokes) with a cursor: commit, delete and reset
 push a new state (so each is undoable), undo/redo move the cursor. States share stroke objects, so a
 session's memory is bounded by max_history, max_strokes and max_session_points, plus small LRU caches
-of composites and encoded frames. The shared model is only read, never changed. A photo session
-also holds its photo (dropped with the session: `closed` tells a running job to stop) and cannot be
-painted until its adaptation is done (`editable`). Options (`remove_artifacts`) are stored and
-reported but are not history: undo leaves them alone. Everything but the caches runs on the event loop.
+of composites and encoded frames (server.session_cache). The shared model is only read, never changed.
+A photo session also holds its photo (dropped with the session: `closed` tells a running job to
+stop) and cannot be painted until its adaptation is done (`editable`). Options (`remove_artifacts`)
+are stored and reported but are not history: undo leaves them alone. Everything but the caches runs on the event loop.
 """
 from __future__ import annotations
 
 import dataclasses
 import logging
 import secrets
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import anyio
 import torch
 
-from ganpaint.adapt import Adaptation
-from ganpaint.artifact_units import removal_edit
-from ganpaint.edit import compose, over, stroke_edit
-from ganpaint.explorer import artifact_units_of
-from ganpaint.model import PaintModel
-from ganpaint.networks import Generator
-from ganpaint.photo import Photo
+from ganpaint.photo.adapt import Adaptation
+from ganpaint.dissect.artifact_units import removal_edit
+from ganpaint.paint.edit import compose, over, stroke_edit
+from ganpaint.dissect.explorer import artifact_units_of
+from ganpaint.paint.model import PaintModel
+from ganpaint.gan.networks import Generator
+from ganpaint.photo.photo import Photo
 
 from .commands import AddStroke, Command, DeleteStroke, Redo, Reset, SetOptions, SetSeed, Undo
+from .session_cache import Comp, SessionCache
 from .settings import Settings
 from .sources import PhotoSource, SeedSource, Source
 from .strokes import Entry
@@ -47,9 +46,6 @@ __all__ = ["State", "Session", "SessionError", "SessionOptions", "Changed", "Pro
            "Listener", "new_session_id"]
 
 log = logging.getLogger("ganpaint.server")
-
-_COMPOSITES_KEPT = 3  # current state, its parent (previews of the next stroke), one spare for undo
-
 
 def new_session_id() -> str:
     return secrets.token_hex(16)  # 128 random bits: the id is the only key to a session
@@ -72,7 +68,7 @@ class State:
 
 @dataclass(frozen=True)
 class SessionOptions:
-    remove_artifacts: bool = False  # render without the model's artifact units (the rendering side: w17)
+    remove_artifacts: bool = False  # render without the model's artifact units
 
 
 # ---------------------------------------------------------------------- what subscribers hear
@@ -116,7 +112,6 @@ class Session:
         self.progress: dict | None = None  # the running photo job's newest progress message
         self.saver: Callable[[Session], None] | None = None  # writes committed changes through (server.persist)
         self._listeners: list[Listener] = []
-        self._lock = threading.Lock()  # guards the caches, which the render thread fills
         self._next_id = 0
         self.adaptation: Adaptation | None = None  # a photo's adapted state, kept for the record store
         self.set_source(source or SeedSource(seed), z=z, h=h, generator=generator, photo=photo)
@@ -150,8 +145,7 @@ class Session:
                 options = dataclasses.replace(self.options, **changes)
                 if options != self.options:
                     self.options = options
-                    with self._lock:  # frames of the old options must not be served again
-                        self._frames.clear()
+                    self.cache.clear_frames()  # frames of the old options must not be served again
             case _:
                 raise TypeError(f"not a session command: {command!r}")
         self._save()
@@ -195,10 +189,8 @@ class Session:
         assert h.dim() == 4 and h.shape[0] == 1, "h must be (1, C, s, s)"
         self.source, self.z, self.h, self.generator, self.photo = source, z, h, generator, photo
         self.adaptation = None
-        self.omissions: dict | None = None  # a photo's classes vs its reconstruction's (ganpaint.photo_fit)
-        with self._lock:
-            self._composites: OrderedDict[tuple[int, bool], tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
-            self._frames: OrderedDict[tuple[int, str], bytes] = OrderedDict()
+        self.omissions: dict | None = None  # a photo's classes vs its reconstruction's (ganpaint.photo.photo_fit)
+        self.cache = SessionCache(self.settings.frame_cache)
         self.history = [self._new_state(())]
         self.pos = 0
 
@@ -224,7 +216,7 @@ class Session:
     def adopt_photo(self, h: torch.Tensor, generator: Generator, *, fit: dict | None = None,
                     omissions: dict | None = None, adaptation: Adaptation | None = None) -> None:
         """The photo's adaptation is done: paint on its activations with its adapted generator. `fit` and
-        `omissions` say how well the model can draw the photo (ganpaint.photo_fit); `adaptation` is what
+        `omissions` say how well the model can draw the photo (ganpaint.photo.photo_fit); `adaptation` is what
         the record store keeps to restore it."""
         source = dataclasses.replace(self._photo_source(), status="ready", model_fit=fit)
         self.set_source(source, z=None, h=h, generator=generator, photo=self.photo)
@@ -245,8 +237,7 @@ class Session:
         self.source = dataclasses.replace(self._photo_source(), status=status, error=error)
         if self.photo is not None:
             self.photo = self.photo.released()
-            with self._lock:
-                self._frames.clear()
+            self.cache.clear_frames()
         self._save_quietly()
         self.publish(Changed(self.state))
 
@@ -346,7 +337,7 @@ class Session:
         units = artifact_units_of(self.model) if apply and self.options.remove_artifacts else []
         return removal_edit(self.model.channels, self.model.layer_size, units) if units else None
 
-    def composite(self, state: State, *, options: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    def composite(self, state: State, *, options: bool = True) -> Comp:
         """(alpha, value) of a committed state; built from its parent's when cached. With `options`, the
         strokes composite over the options' edit (remove_artifacts), so they and undo work as without it.
 
@@ -354,38 +345,20 @@ class Session:
         stroke gives bit-identical tensors to composing all strokes again.
         """
         base = self._options_base(options)
-        on = base is not None
-        with self._lock:
-            hit = self._composites.get((state.id, on))
-            parent = self._composites.get((state.parent, on)) if state.parent is not None else None
-            if hit is not None:
-                self._composites.move_to_end((state.id, on))
-                return hit
         m = self.model
-        if parent is not None:
-            comp = over(parent, stroke_edit(state.strokes[-1].stroke, m.table, m.channels, m.layer_size))
-        else:
-            comp = compose([e.stroke for e in state.strokes], m.table, m.channels, m.layer_size, base=base)
-        with self._lock:
-            self._composites[(state.id, on)] = comp
-            while len(self._composites) > _COMPOSITES_KEPT:
-                self._composites.popitem(last=False)
-        return comp
+
+        def build(parent: Comp | None) -> Comp:
+            if parent is not None:
+                return over(parent, stroke_edit(state.strokes[-1].stroke, m.table, m.channels, m.layer_size))
+            return compose([e.stroke for e in state.strokes], m.table, m.channels, m.layer_size, base=base)
+
+        return self.cache.composite(state, base is not None, build)
 
     def cached_frame(self, state_id: int, fmt: str) -> bytes | None:
-        with self._lock:
-            data = self._frames.get((state_id, fmt))
-            if data is not None:
-                self._frames.move_to_end((state_id, fmt))
-            return data
+        return self.cache.frame(state_id, fmt)
 
     def store_frame(self, state_id: int, fmt: str, data: bytes) -> None:
-        if self.settings.frame_cache <= 0:
-            return
-        with self._lock:
-            self._frames[(state_id, fmt)] = data
-            while len(self._frames) > self.settings.frame_cache:
-                self._frames.popitem(last=False)
+        self.cache.store_frame(state_id, fmt, data)
 
     # ------------------------------------------------------------------ reporting
     def describe(self) -> dict:
@@ -404,10 +377,7 @@ class Session:
         tensors = [self.h] + ([self.z] if self.z is not None else [])
         photo = self.photo
         extra = photo.nbytes if photo is not None else 0
-        with self._lock:
-            tensors += [t for comp in self._composites.values() for t in comp]
-            frames = sum(len(b) for b in self._frames.values())
-        n = sum(t.numel() * t.element_size() for t in tensors) + frames + extra
+        n = sum(t.numel() * t.element_size() for t in tensors) + self.cache.nbytes() + extra
         entries = {id(e): e for s in self.history for e in s.strokes}
         # a point is a 2-tuple of floats (~64 B) plus its slot in the outer tuple; a mask is ≤ 32×32 bools
         n += sum(e.points * 72 + (e.stroke.mask.nbytes + 400 if e.stroke.mask is not None else 0) + 400

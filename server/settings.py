@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ganpaint.edit import StrokeLimits
+from ganpaint.paint.edit import StrokeLimits
 
 __all__ = ["Settings", "REPO_ROOT"]
 
@@ -78,8 +78,8 @@ class Settings(BaseSettings):
     # rendering
     batching: bool = True
     region_previews: bool = Field(True, description="previews re-render only what changed since the socket's "
-                                  "previous frame (ganpaint.renderer.RegionRenderer); they then do not batch")
-    fold: bool = Field(True, description="on a CPU, render through the folded generator (ganpaint.folding): "
+                                  "previous frame (ganpaint.gan.renderer.RegionRenderer); they then do not batch")
+    fold: bool = Field(True, description="on a CPU, render through the folded generator (ganpaint.gan.folding): "
                        "the same images up to float rounding, faster; off: the plain network")
     max_batch: int = Field(8, ge=1)
     max_pending: int = Field(64, ge=1, description="queued REST renders before answering 503")
@@ -97,10 +97,10 @@ class Settings(BaseSettings):
                              "makes an OpenMP team that stalls whenever a render thread takes its core (threads.py)")
     job_queue: int = Field(4, ge=0, description="jobs that may wait for a worker before uploads get 503")
     job_keep_s: float = Field(600.0, gt=0, description="how long a finished job's record stays readable")
-    # adaptation budget; None keeps ganpaint.adapt.AdaptSettings' defaults (tests use tiny budgets)
-    adapt_h_steps: int | None = Field(None, ge=0, description="ganpaint.adapt steps: layer4 activations")
-    adapt_coarse_steps: int | None = Field(None, ge=0, description="ganpaint.adapt steps: coarse layer weights")
-    adapt_fine_steps: int | None = Field(None, ge=0, description="ganpaint.adapt steps: fine layer offset")
+    # adaptation budget; None keeps ganpaint.photo.adapt.AdaptSettings' defaults (tests use tiny budgets)
+    adapt_h_steps: int | None = Field(None, ge=0, description="ganpaint.photo.adapt steps: layer4 activations")
+    adapt_coarse_steps: int | None = Field(None, ge=0, description="ganpaint.photo.adapt steps: coarse layer weights")
+    adapt_fine_steps: int | None = Field(None, ge=0, description="ganpaint.photo.adapt steps: fine layer offset")
     adapt_init_candidates: int | None = Field(None, ge=1, description="random starts tried without an encoder")
 
     @field_validator("models")

@@ -16,7 +16,7 @@ from typing import Literal
 
 import torch
 
-from ganpaint.model import ModelError, PaintModel
+from ganpaint.paint.model import ModelError, PaintModel
 
 __all__ = ["SeedSource", "PhotoSource", "PhotoStatus", "Source", "z_from_list"]
 
@@ -48,7 +48,8 @@ class PhotoSource:
     job: str | None = None
     status: PhotoStatus = "adapting"
     error: str | None = None
-    model_fit: dict | None = None  # once ready: how well the model draws it, {"level", "hint"} (ganpaint.photo_fit)
+    # once ready: how well the model draws it, {"level", "hint"} (ganpaint.photo.photo_fit)
+    model_fit: dict | None = None
 
     @property
     def editable(self) -> bool:

@@ -23,8 +23,8 @@ from typing import Callable
 
 import torch
 
-from ganpaint.model import PaintModel
-from ganpaint.networks import Generator
+from ganpaint.paint.model import PaintModel
+from ganpaint.gan.networks import Generator
 
 from .clients import TooMany
 from .persist import Persistence

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ganpaint.edit import OVERSAMPLE, Stroke, StrokeError, StrokeLimits, check_stroke, mask_grid
-from ganpaint.imaging import ImageError, mask_data_url_size
-from ganpaint.model import PaintModel
+from ganpaint.paint.edit import OVERSAMPLE, Stroke, StrokeError, StrokeLimits, check_stroke, mask_grid
+from ganpaint.paint.imaging import ImageError, mask_data_url_size
+from ganpaint.paint.model import PaintModel
 
 __all__ = ["Entry", "parse_stroke", "parse_strokes", "mask_pixels", "MaskBudgetExceeded"]
 

@@ -98,7 +98,7 @@ def model_args(args) -> list[str]:
 def bench_model(args):
     """(model id as served, PaintModel as the server renders it) for the options of add_model_args; the same
     weights in every process."""
-    from ganpaint.model import PaintModel
+    from ganpaint.paint.model import PaintModel
 
     from .app import load_models, serving_models
     from .settings import Settings
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--job-threads", type=int, default=1, help="torch threads of a photo job (settings.job_threads)")
     p.add_argument("--photo-memory", type=int, default=None, help="settings.photo_memory_bytes")
     p.add_argument("--reference-blocks", action="store_true",
-                   help="render with the plain generator, not the folded one (ganpaint.folding)")
+                   help="render with the plain generator, not the folded one (ganpaint.gan.folding)")
     args = p.parse_args(argv)
     single_threaded()  # before any torch op here: the render thread alone gets --threads (threads.py)
     model_id, model = bench_model(args)

@@ -15,9 +15,9 @@ has run a single multi-threaded op (`benchmarks/threads.py` measures it). With m
 benchmarks table has the figures). A batch of frames from several sessions
 still uses every core: it is split into one part per render thread, and the parts never wait for each
 other. A photo job runs single-threaded too (settings.job_threads): with two intra-op threads its team
-waited at every barrier for a core the render threads held, and the same 31-step job took 0.5–36 s
-instead of 0.6–1.9 s on one thread (issue 16); one thread beside the render threads takes its fair
-share of the cores and never stalls (benchmarks/photo_load.py).
+waited at every barrier for a core the render threads held and took many times longer than on one
+thread; one thread beside the render threads takes its fair share of the cores and never stalls
+(benchmarks/photo_load.py measures both).
 """
 from __future__ import annotations
 

@@ -26,9 +26,9 @@ import uuid
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from ganpaint.edit import Stroke, StrokeError
-from ganpaint.imaging import FORMATS
-from ganpaint.renderer import RegionRenderer
+from ganpaint.paint.edit import Stroke, StrokeError
+from ganpaint.paint.imaging import FORMATS
+from ganpaint.gan.renderer import RegionRenderer
 
 from .commands import AddStroke, BadMessage, has_mask, parse_message
 from .decoding import Decoding

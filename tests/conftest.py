@@ -9,7 +9,7 @@ import torch
 # Starlette's TestClient calls itself "testserver"; servers in tests are otherwise on loopback
 os.environ.setdefault("GANPAINT_ALLOWED_HOSTS", '["localhost", "127.0.0.1", "::1", "testserver"]')
 
-from ganpaint.model import PaintModel
+from ganpaint.paint.model import PaintModel
 
 torch.set_num_threads(1)
 # apps made in tests keep sessions in memory unless a test names a store (no file under ~/.cache)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import torch
 
-from ganpaint.distributed import Distributed
-from ganpaint.train import TrainConfig, Trainer
+from ganpaint.world.distributed import Distributed
+from ganpaint.world.train import TrainConfig, Trainer
 
 TINY = dict(resolution=16, widths=(16, 16, 8), z_dim=32, batch=4, pool_size=16, pool_refresh=2,
             stable_images=8, fade_images=8, r1_every=2, min_pool_resolution=16)

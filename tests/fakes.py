@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganpaint.concepts import Concept, ConceptTable
-from ganpaint.model import PaintModel
+from ganpaint.paint.concepts import Concept, ConceptTable
+from ganpaint.paint.model import PaintModel
 
 
 class UnitImageGenerator(nn.Module):

@@ -1,13 +1,13 @@
 import pytest
 import torch
 
-from ganpaint.adapt import (
+from ganpaint.photo.adapt import (
     Adaptation, AdaptationAborted, OffsetLayer, adapt, fine_layer_for, generator_view, optimize_h,
 )
-from ganpaint.edit import Stroke, compose
-from ganpaint.model import PaintModel
-from ganpaint.networks import GeneratorConfig, official_widths
-from ganpaint.world import render_batch
+from ganpaint.paint.edit import Stroke, compose
+from ganpaint.paint.model import PaintModel
+from ganpaint.gan.networks import GeneratorConfig, official_widths
+from ganpaint.world.world import render_batch
 
 torch.set_num_threads(1)
 

@@ -3,7 +3,9 @@ import torch
 
 from fakes import unit_image_model
 from planted import blue_artifact_score
-from ganpaint.artifact_units import ArtifactConfig, artifact_set, rank_artifact_units, removal_edit, removal_report
+from ganpaint.dissect.artifact_units import (
+    ArtifactConfig, artifact_set, rank_artifact_units, removal_edit, removal_report,
+)
 
 SMALL = ArtifactConfig(samples=24, batch=12)
 

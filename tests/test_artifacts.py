@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from ganpaint.artifacts import ArtifactError, load_artifact, save_artifact
+from ganpaint.gan.artifacts import ArtifactError, load_artifact, save_artifact
 
 
 def test_round_trip_keeps_config_provenance_and_values(tmp_path):
@@ -46,9 +46,10 @@ def test_old_segmenter_files_load_with_the_id_they_always_had(tmp_path):
 
     from safetensors.torch import save_file
 
-    from ganpaint.segmenter import UNet, UNetConfig, load_segmenter
+    from ganpaint.segmenters.segmenter import UNet, UNetConfig, load_segmenter
+    from ganpaint.world.world import CLASSES
 
-    net = UNet(UNetConfig(widths=(4, 8), size=16))
+    net = UNet(UNetConfig(CLASSES, widths=(4, 8), size=16))
     path = tmp_path / "old.safetensors"
     cfg = {"labels": list(net.config.labels), "widths": [4, 8], "size": 16}
     save_file({k: v.half() if v.is_floating_point() else v for k, v in net.state_dict().items()}, str(path),
@@ -86,8 +87,8 @@ def test_bare_weights_are_read_only_as_a_generator(tmp_path):
 
 
 def test_generators_round_trip_and_a_wrong_config_is_refused(tmp_path):
-    from ganpaint.checkpoint import CheckpointError, load_generator, save_generator, state_dict_sha256
-    from ganpaint.networks import Generator, GeneratorConfig
+    from ganpaint.gan.checkpoint import CheckpointError, load_generator, save_generator, state_dict_sha256
+    from ganpaint.gan.networks import Generator, GeneratorConfig
 
     G = Generator(GeneratorConfig(16, (16, 8, 8)))
     path = tmp_path / "g.safetensors"

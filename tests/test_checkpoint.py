@@ -2,8 +2,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from ganpaint.checkpoint import CheckpointError, load_generator
-from ganpaint.networks import Generator, GeneratorConfig
+from ganpaint.gan.checkpoint import CheckpointError, load_generator
+from ganpaint.gan.networks import Generator, GeneratorConfig
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@
 import torch
 from torch import nn
 
-from ganpaint.class_match import ClassShareMatcher
-from ganpaint.train import TrainConfig, Trainer
+from ganpaint.world.class_match import ClassShareMatcher
+from ganpaint.world.train import TrainConfig, Trainer
 
 from test_train import TINY
 

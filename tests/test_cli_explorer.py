@@ -8,7 +8,7 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from ganpaint.cli import main
-from ganpaint.model import PaintModel
+from ganpaint.paint.model import PaintModel
 
 
 def size(path):

@@ -3,9 +3,10 @@ import pytest
 import torch
 from fakes import RedTreeSegmenter, unit_image_model
 
-from ganpaint.dissect import BRUSH_ORDER, DissectConfig, brush_order, dissect, segment_at
-from ganpaint.model import PaintModel
-from ganpaint.segmenter import NetSegmenter, UNet, UNetConfig
+from ganpaint.dissect.dissect import BRUSH_ORDER, DissectConfig, brush_order, dissect, segment_at
+from ganpaint.paint.model import PaintModel
+from ganpaint.segmenters.segmenter import NetSegmenter, UNet, UNetConfig
+from ganpaint.world.world import CLASSES
 
 torch.set_num_threads(1)
 SMALL = dict(samples=60, batch=20, seg_size=16, ace_images=30, ace_steps=8, ace_batch=10, ace_lr=0.2, top=4,
@@ -91,7 +92,7 @@ def test_checkpoint_of_another_config_is_not_reused(tmp_path):
 def test_runs_on_a_real_tiny_generator_and_segmenter():
     m = PaintModel.random(resolution=16, widths=(32, 32, 16), seed=0)
     torch.manual_seed(0)
-    seg = NetSegmenter(UNet(UNetConfig(widths=(4, 8), size=16)), "tiny-unet")
+    seg = NetSegmenter(UNet(UNetConfig(CLASSES, widths=(4, 8), size=16)), "tiny-unet")
     table = dissect(m, seg, config=DissectConfig(samples=20, batch=10, seg_size=16, ace_images=6, ace_steps=1, ace_batch=6))
     assert table.num_units == 32 and set(table.brushes) == set(seg.labels)
     assert table.brushes[: len(BRUSH_ORDER)] == list(BRUSH_ORDER)
@@ -119,7 +120,7 @@ def test_segment_at_pools_labels_by_majority():
 def test_shipped_churchoutdoor_table_holds_the_original_demo_brushes():
     from pathlib import Path
 
-    from ganpaint.concepts import ConceptTable
+    from ganpaint.paint.concepts import ConceptTable
 
     t = ConceptTable.load(Path(__file__).parent.parent / "models/churchoutdoor/concepts.json")
     assert t.num_units == 512 and t.brushes == list(BRUSH_ORDER)
@@ -132,8 +133,8 @@ def test_shipped_churchoutdoor_table_holds_the_original_demo_brushes():
 
 
 def test_context_rules_put_doors_on_walls_and_domes_on_buildings():
-    from ganpaint.regions import allowed_cells, cell_fractions, pick_region
-    from ganpaint.world import CLASSES
+    from ganpaint.dissect.regions import allowed_cells, cell_fractions, pick_region
+    from ganpaint.world.world import CLASSES
 
     lab = torch.zeros(1, 8, 8, dtype=torch.long)  # sky everywhere …
     lab[0, 4:, :] = CLASSES.index("grass")  # … grass below the horizon …
@@ -186,7 +187,7 @@ def test_calibration_chooses_among_draw_rankings_of_several_levels():
     """Two draw rankings (at q99 and at 2 × q99, the second on fewer samples and steps), each run twice on
     other trial regions: calibration scores all four, and the brush is the best trial's ranking prefix
     at its scale."""
-    from ganpaint.dissect import pick_trial
+    from ganpaint.dissect.dissect import pick_trial
 
     m = unit_image_model()
     cfg = DissectConfig(**{**SMALL, "value_scales": (1.0, 2.0), "draw_rankings": ((None, None, 1.0), (20, 4, 2.0)),
@@ -210,7 +211,7 @@ def test_calibration_chooses_among_draw_rankings_of_several_levels():
         DissectConfig(draw_rankings=((None, None, 1.0), (300, 200, 6.0), (96, 80, 6.0)))
 
 def test_mean_ranking_averages_the_restarts_coefficients():
-    from ganpaint.dissect import _mean_rankings
+    from ganpaint.dissect.dissect import _mean_rankings
 
     runs = [("", 10, 5, 1.0, 0), ("#1", 10, 5, 1.0, 1), ("@6x", 10, 5, 6.0, 0)]
     ace = {"door": {"alpha": torch.tensor([1.0, 0.0, 0.5, 0.0]), "gradient": [0.0, 3.0, 0.0, 1.0], "images": 4},
@@ -280,7 +281,7 @@ def test_remove_brush_gets_its_own_ablation_ranking():
 
 
 def test_pick_trial_prefers_success_then_share_then_the_gentlest_edit():
-    from ganpaint.dissect import pick_trial
+    from ganpaint.dissect.dissect import pick_trial
 
     def t(n, s, success, share):
         return {"units": n, "scale": s, "success": success, "share": share}
@@ -292,7 +293,7 @@ def test_pick_trial_prefers_success_then_share_then_the_gentlest_edit():
 
 
 def test_causal_brush_keeps_the_units_whose_coefficient_reached_the_bar():
-    from ganpaint.dissect import _kept
+    from ganpaint.dissect.dissect import _kept
 
     cfg = DissectConfig(top=5, keep_alpha=0.5, min_units=2)
     entry = {"alpha": torch.tensor([0.9, 0.0, 0.6, 0.7, 0.1, 0.55, 0.52, 0.8]), "order": [0, 7, 3, 2, 5, 6, 4, 1]}

@@ -8,8 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from ganpaint.concepts import Concept, ConceptTable
-from ganpaint.edit import (Stroke, StrokeError, apply_edit, compose, coverage_alpha, over, stroke_edit,
+from ganpaint.paint.concepts import Concept, ConceptTable
+from ganpaint.paint.edit import (Stroke, StrokeError, apply_edit, compose, coverage_alpha, over, stroke_edit,
                            stroke_mask)
 
 
@@ -269,7 +269,7 @@ SHIPPED = Path(__file__).parent.parent / "models" / "scenes"
 def test_small_dab_changes_fewer_pixels_than_a_large_one_on_the_shipped_model():
     if not (SHIPPED / "concepts.json").exists():
         pytest.skip("models/scenes is not trained yet")
-    from ganpaint.model import PaintModel
+    from ganpaint.paint.model import PaintModel
 
     model = PaintModel.load(SHIPPED)
     h = model.features(torch.cat([model.z_for_seed(s) for s in (104, 425, 816)]))

@@ -7,8 +7,8 @@ import torch
 from fakes import RedTreeSegmenter, unit_image_model
 from PIL import Image
 
-from ganpaint.evaluate import EvalConfig, brush_trials, evaluate, fsd_report, wilson_interval, write_report
-from ganpaint.model import PaintModel
+from ganpaint.dissect.evaluate import EvalConfig, brush_trials, evaluate, fsd_report, wilson_interval, write_report
+from ganpaint.paint.model import PaintModel
 
 torch.set_num_threads(1)
 CFG = EvalConfig(trials=30, other_trials=10, batch=10, max_images=60, fsd_samples=0)
@@ -134,10 +134,10 @@ class RedIsUnreal(torch.nn.Module):
 
 
 def test_the_judge_is_the_headline_and_the_ranking_segmenter_stands_beside_it(monkeypatch):
-    import ganpaint.trials
+    import ganpaint.dissect.trials
 
     # this judge also sees 'dome' at every tree's edge, so the surroundings would excuse it: only the list counts here
-    monkeypatch.setattr(ganpaint.trials, "RING_SHARE", 2.0)
+    monkeypatch.setattr(ganpaint.dissect.trials, "RING_SHARE", 2.0)
     r = brush_trials(unit_image_model(tree_units=(0,)), RedTreeSegmenter(), judge=DomeWhereRedVanishes(), config=CFG)
     assert r["graded_by"] == {"judge": "dome-judge-test", "ranking": "red-tree-test"} and r["headline"] == "judge"
     rm = r["concepts"]["tree"]["remove"]
@@ -161,7 +161,7 @@ def test_realism_change_is_measured_against_the_unedited_image():
 
 
 def test_plausible_classes_come_from_the_surroundings_and_the_context_list():
-    from ganpaint.trials import plausible_classes
+    from ganpaint.dissect.trials import plausible_classes
 
     names = ["sky", "tree", "brick", "dome", "road"]
     frac = torch.zeros(5, 8, 8)
@@ -175,8 +175,8 @@ def test_plausible_classes_come_from_the_surroundings_and_the_context_list():
 
 
 def test_freehand_strokes_stay_inside_the_allowed_cells():
-    from ganpaint.edit import Stroke, stroke_mask
-    from ganpaint.trials import FREEHAND_RADIUS, freehand_points
+    from ganpaint.paint.edit import Stroke, stroke_mask
+    from ganpaint.dissect.trials import FREEHAND_RADIUS, freehand_points
 
     ok = torch.zeros(8, 8, dtype=torch.bool)
     ok[4:8, 0:5] = True
@@ -190,7 +190,7 @@ def test_freehand_strokes_stay_inside_the_allowed_cells():
 
 
 def test_a_grader_that_did_not_see_the_concept_has_no_drop_to_average():
-    from ganpaint.evaluate import _remove_summary
+    from ganpaint.dissect.evaluate import _remove_summary
 
     recs = [{"judge": (0.8, 0.1), "ranking": (0.6, 0.0)}, {"judge": (0.5, 0.0), "ranking": (1e-9, 0.02)}]
     assert _remove_summary(recs, "judge", short=True)["mean_drop"] == pytest.approx((0.875 + 1.0) / 2, abs=1e-4)

@@ -3,11 +3,11 @@ import copy
 import pytest
 import torch
 
-from ganpaint.adapt import OffsetLayer, generator_view
-from ganpaint.folding import FoldedBlock, FoldedGenerator, fold
-from ganpaint.model import PaintModel
-from ganpaint.networks import Generator, GeneratorConfig
-from ganpaint.renderer import RegionRenderer
+from ganpaint.photo.adapt import OffsetLayer, generator_view
+from ganpaint.gan.folding import FoldedBlock, FoldedGenerator, fold
+from ganpaint.paint.model import PaintModel
+from ganpaint.gan.networks import Generator, GeneratorConfig
+from ganpaint.gan.renderer import RegionRenderer
 
 
 def _random_generator(**kw) -> Generator:

@@ -7,9 +7,9 @@ import pytest
 import torch
 from PIL import Image
 
-from ganpaint.edit import Stroke
-from ganpaint.footprint import footprint
-from ganpaint.photo import composite, load_photo, margin_pixels
+from ganpaint.paint.edit import Stroke
+from ganpaint.paint.footprint import footprint
+from ganpaint.photo.photo import composite, load_photo, margin_pixels
 
 skdata = pytest.importorskip("skimage.data")  # the `test` extra installs it: real photos no one here made
 torch.set_num_threads(1)

@@ -34,7 +34,7 @@ def shot(pg, name: str) -> None:
 def server(tmp_path_factory):
     if not (SHIPPED / "generator.safetensors").is_file():
         pytest.skip("the shipped model is not here")
-    from ganpaint.model import PaintModel
+    from ganpaint.paint.model import PaintModel
     from server.app import create_app
     from server.settings import Settings
     from server.testing import serve_in_thread
@@ -133,7 +133,7 @@ def test_placement_overlay_toggles(context, server):
 
 
 def _photo_png() -> bytes:
-    from ganpaint.world import render_scene
+    from ganpaint.world.world import render_scene
 
     arr = render_scene(11, 128)[0]
     buf = io.BytesIO()
@@ -147,8 +147,8 @@ def tiny_server(tmp_path_factory):
     seconds even on a busy machine, and its reconstruction loses most of the photo's classes."""
     if not (SHIPPED / "segmenter.safetensors").is_file():
         pytest.skip("the shipped segmenter is not here")
-    from ganpaint.model import PaintModel
-    from ganpaint.segmenter import load_segmenter
+    from ganpaint.paint.model import PaintModel
+    from ganpaint.segmenters.segmenter import load_segmenter
     from server.app import create_app
     from server.settings import Settings
     from server.testing import serve_in_thread
@@ -186,8 +186,8 @@ def artifact_server(tmp_path_factory):
     sys.path.insert(0, str(ROOT / "tests"))
     from fakes import unit_image_model
     from planted import blue_artifact_score
-    from ganpaint.analysis_store import AnalysisStore
-    from ganpaint.artifact_units import ArtifactConfig, rank_artifact_units
+    from ganpaint.dissect.analysis_store import AnalysisStore
+    from ganpaint.dissect.artifact_units import ArtifactConfig, rank_artifact_units
     from server.app import create_app
     from server.settings import Settings
     from server.testing import serve_in_thread

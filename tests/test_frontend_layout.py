@@ -11,7 +11,7 @@ PHONE = dict(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=T
 
 
 def _model(model_id: str, seed: int = 0):
-    from ganpaint.model import PaintModel
+    from ganpaint.paint.model import PaintModel
 
     m = PaintModel.random(resolution=32, widths=(32, 32, 16, 16), seed=seed, model_id=model_id)
     m.title = LONG

@@ -31,7 +31,7 @@ TIMEOUT_MS = 15_000
 
 # ---------------------------------------------------------------------------------------------- server
 def _models() -> dict:
-    from ganpaint.model import PaintModel
+    from ganpaint.paint.model import PaintModel
 
     tiny = PaintModel.random(resolution=32, widths=(32, 32, 16, 16), model_id="tiny")
     if (SHIPPED / "generator.safetensors").is_file() and (SHIPPED / "concepts.json").is_file():

@@ -25,7 +25,7 @@ ADAPT = {"adapt_h_steps": 40, "adapt_coarse_steps": 20, "adapt_fine_steps": 40, 
 
 
 def _photo_png(seed=3) -> tuple[np.ndarray, bytes]:
-    from ganpaint.world import render_scene
+    from ganpaint.world.world import render_scene
 
     arr = render_scene(seed, 96)[0][16:80].copy()  # 96×64: the model sees the centre square
     buf = io.BytesIO()
@@ -35,7 +35,7 @@ def _photo_png(seed=3) -> tuple[np.ndarray, bytes]:
 
 @pytest.fixture(scope="module")
 def server():
-    from ganpaint.model import PaintModel
+    from ganpaint.paint.model import PaintModel
     from server.app import create_app
     from server.settings import Settings
     from server.testing import serve_in_thread

@@ -22,7 +22,7 @@ ADAPT = {"adapt_h_steps": 10, "adapt_coarse_steps": 5, "adapt_fine_steps": 10, "
 
 @pytest.fixture(scope="module")
 def server():
-    from ganpaint.model import PaintModel
+    from ganpaint.paint.model import PaintModel
     from server.app import create_app
     from server.settings import Settings
     from server.testing import serve_in_thread
@@ -82,7 +82,7 @@ def seed_shown(pg) -> tuple[str, list[str]]:
 
 
 def _photo_png() -> bytes:
-    from ganpaint.world import render_scene
+    from ganpaint.world.world import render_scene
 
     buf = io.BytesIO()
     Image.fromarray(render_scene(3, 64)[0]).save(buf, "PNG")
@@ -120,7 +120,8 @@ def test_thumbnail_click_in_a_photo_session_keeps_the_photo_reachable(page, serv
     assert seed_shown(page) == ("457", ["457"])
     sessions = server["app"].state.sessions
     assert sessions.get(photo) is not None  # not replaced: still on the server
-    assert "kept" in page.inner_text("#message")
+    # the page says so once the switch is done, a moment after the new session is on the stage
+    page.wait_for_function("document.getElementById('message').innerText.includes('kept')")
     undo = page.get_by_role("button", name="undo")
     assert undo.is_enabled() and "back" in undo.get_attribute("title")
 

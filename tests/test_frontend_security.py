@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def server():
-    from ganpaint.model import PaintModel
+    from ganpaint.paint.model import PaintModel
     from server.app import create_app
     from server.settings import Settings
     from server.testing import serve_in_thread

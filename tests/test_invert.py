@@ -1,11 +1,10 @@
 import pytest
 import torch
 
-from ganpaint.adapt import adapt
-from ganpaint.invert import (
-    Encoder, EncoderConfig, EncoderError, EncoderTrainConfig, EncoderTrainer, FeatureNet, find_encoder, load_encoder,
-)
-from ganpaint.model import PaintModel
+from ganpaint.photo.adapt import adapt
+from ganpaint.world.encoder_train import EncoderTrainConfig, EncoderTrainer
+from ganpaint.photo.invert import Encoder, EncoderConfig, EncoderError, FeatureNet, find_encoder, load_encoder
+from ganpaint.paint.model import PaintModel
 
 torch.set_num_threads(1)
 
@@ -108,9 +107,9 @@ def test_invert_command(tmp_path, capsys):
     from PIL import Image
     from safetensors.torch import load_file, save_file
 
-    from ganpaint.adapt import Adaptation
+    from ganpaint.photo.adapt import Adaptation
     from ganpaint.cli import main
-    from ganpaint.world import render_scene
+    from ganpaint.world.world import render_scene
 
     m = _model()
     folder = tmp_path / "tiny"

@@ -4,10 +4,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganpaint.artifacts import ArtifactError, save_artifact
-from ganpaint.judge import JudgeConfig, JudgeNet, JudgeSegmenter, load_judge, save_judge
-from ganpaint.judge_train import JUDGE_SEEDS, JudgeTrainConfig, augment, train_judge
-from ganpaint.segmenter import Segmenter, load_segmenter
+from ganpaint.gan.artifacts import ArtifactError, save_artifact
+from ganpaint.dissect.judge import JudgeConfig, JudgeNet, JudgeSegmenter, load_judge, save_judge
+from ganpaint.dissect.judge_train import JUDGE_SEEDS, JudgeTrainConfig, augment, train_judge
+from ganpaint.segmenters.segmenter import Segmenter, load_segmenter
 
 torch.set_num_threads(1)
 SHIPPED = Path(__file__).resolve().parents[1] / "models" / "scenes"
@@ -62,7 +62,7 @@ def test_a_few_steps_of_training_learn_the_sky():
     cfg = JudgeTrainConfig(scenes=24, steps=40, batch=8, crop=32, full_batch=4, lr=1e-2, augment_p=0.3)
     net, record = train_judge(cfg, net_config=TINY)
     assert record["steps_done"] == 40 and record["train_seeds"] == [JUDGE_SEEDS, JUDGE_SEEDS + 23]
-    from ganpaint.world import render_batch
+    from ganpaint.world.world import render_batch
 
     imgs, labs = render_batch(range(1_000_000_000, 1_000_000_008), 32)
     x = torch.from_numpy(imgs).permute(0, 3, 1, 2).float() / 127.5 - 1
@@ -85,6 +85,6 @@ def test_the_shipped_judge_is_not_the_ranking_segmenter():
     train = judge.provenance["training"]["train_seeds"]
     ranked = json.loads((SHIPPED / "segmenter.json").read_text())["training"]["train_seeds"]
     assert train[0] > ranked[1] and train[1] < 1_000_000_000  # other world seeds, below the held-out ones
-    from ganpaint.segmenter_train import evaluate_segmenter
+    from ganpaint.dissect.segmenter_train import evaluate_segmenter
 
     assert evaluate_segmenter(judge, count=40, first_seed=1_000_000_500)["pixel_accuracy"] > 0.9

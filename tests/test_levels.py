@@ -1,6 +1,6 @@
 from fakes import RedTreeSegmenter, unit_image_model
 
-from ganpaint.levels import _pick, apply_levels, choose_levels
+from ganpaint.dissect.levels import _pick, apply_levels, choose_levels
 
 
 def rows(*triples):

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from ganpaint.networks import Discriminator, Generator, GeneratorConfig, official_widths
+from ganpaint.gan.networks import Discriminator, Generator, GeneratorConfig, official_widths
 
 
 @pytest.mark.parametrize("resolution", [8, 16, 64, 256])

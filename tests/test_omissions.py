@@ -4,7 +4,7 @@ from PIL import Image
 
 from fakes import RedTreeSegmenter, unit_image_model
 from planted import never_tree_model
-from ganpaint.omissions import class_fractions, model_omissions, photo_omissions
+from ganpaint.dissect.omissions import class_fractions, model_omissions, photo_omissions
 
 
 def _reference_folder(folder, rows=(4, 12), n=12, every=1):
@@ -48,11 +48,11 @@ def test_photo_fit_report_is_served_in_the_same_shape(monkeypatch):
     import sys
     import types
 
-    fit = types.ModuleType("ganpaint.photo_fit")
-    fit.photo_omissions = lambda seg, x, y: {  # the photo pipeline's report (w16), as it defines it
+    fit = types.ModuleType("ganpaint.photo.photo_fit")
+    fit.photo_omissions = lambda seg, x, y: {  # the photo pipeline's report, as it defines it
         "labels": ["sky", "tree"], "photo": {"sky": 0.5, "tree": 0.5}, "reconstruction": {"sky": 0.9, "tree": 0.1},
         "omitted": [{"class": "tree", "photo": 0.5, "reconstruction": 0.1}], "missing_share": 0.4}
-    monkeypatch.setitem(sys.modules, "ganpaint.photo_fit", fit)
+    monkeypatch.setitem(sys.modules, "ganpaint.photo.photo_fit", fit)
     r = photo_omissions(RedTreeSegmenter(), -torch.ones(3, 4, 4), -torch.ones(3, 4, 4))
     assert r["missing"] == ["tree"] and r["classes"]["tree"] == {"photo": 0.5, "reconstruction": 0.1, "survives": 0.2}
     assert r["missing_share"] == 0.4  # its own fields stay

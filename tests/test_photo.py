@@ -7,8 +7,10 @@ import pytest
 import torch
 from PIL import Image
 
-from ganpaint.edit import Stroke
-from ganpaint.photo import CorruptPhoto, PhotoTooLarge, UnsupportedPhoto, composite, decode_photo, fit_square, load_photo
+from ganpaint.paint.edit import Stroke
+from ganpaint.photo.photo import (
+    CorruptPhoto, PhotoTooLarge, UnsupportedPhoto, composite, decode_photo, fit_square, load_photo,
+)
 
 torch.set_num_threads(1)
 

@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from ganpaint.photo_fit import fit_summary, photo_omissions
+from ganpaint.photo.photo_fit import fit_summary, photo_omissions
 
 
 class ColourSegmenter:

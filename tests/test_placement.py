@@ -6,7 +6,7 @@ from PIL import Image
 
 from fakes import RedTreeSegmenter
 from planted import context_model
-from ganpaint.placement import cell_insertions, heatmap_png, placement_map
+from ganpaint.paint.placement import cell_insertions, heatmap_png, placement_map
 
 
 def test_cell_insertions_switch_units_on_in_one_cell_each():

@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganpaint.artifacts import ArtifactError, save_artifact
-from ganpaint.model import PaintModel
-from ganpaint.realism import (Discriminator, finetune_discriminator, load_discriminator, realism_scores,
+from ganpaint.gan.artifacts import ArtifactError, save_artifact
+from ganpaint.paint.model import PaintModel
+from ganpaint.dissect.realism import (Discriminator, finetune_discriminator, load_discriminator, realism_scores,
                               save_discriminator, separation, world_reals)
 
 torch.set_num_threads(1)

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganpaint.edit import Stroke, compose
-from ganpaint.model import PaintModel
-from ganpaint.renderer import RegionRenderer, choose_dtype, encoded_error, half_precision_error
+from ganpaint.paint.edit import Stroke, compose
+from ganpaint.paint.model import PaintModel
+from ganpaint.gan.renderer import RegionRenderer, choose_dtype, encoded_error, half_precision_error
 
 
 

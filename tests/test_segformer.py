@@ -9,11 +9,11 @@ import torch.nn.functional as F
 
 transformers = pytest.importorskip("transformers")
 
-from ganpaint.concepts import ConceptTable  # noqa: E402
-from ganpaint.dissect import DissectConfig, dissect  # noqa: E402
-from ganpaint.edit import Stroke, compose  # noqa: E402
-from ganpaint.model import PaintModel  # noqa: E402
-from ganpaint.segmenter import Segmenter, SegmenterError  # noqa: E402
+from ganpaint.paint.concepts import ConceptTable  # noqa: E402
+from ganpaint.dissect.dissect import DissectConfig, dissect  # noqa: E402
+from ganpaint.paint.edit import Stroke, compose  # noqa: E402
+from ganpaint.paint.model import PaintModel  # noqa: E402
+from ganpaint.segmenters.segmenter import Segmenter, SegmenterError  # noqa: E402
 from ganpaint.segmenters import get_segmenter, plugin_names  # noqa: E402
 from ganpaint.segmenters.segformer import SegformerSegmenter  # noqa: E402
 

@@ -6,10 +6,12 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from ganpaint.segmenter import NetSegmenter, Segmenter, SegmenterError, UNet, UNetConfig, load_segmenter, save_segmenter
-from ganpaint.segmenter_train import SegmenterTrainer, SegTrainConfig, evaluate_segmenter
-from ganpaint.world import HELDOUT_SEED_BASE
-from ganpaint.world import CLASSES, render_batch
+from ganpaint.segmenters.segmenter import (
+    NetSegmenter, Segmenter, SegmenterError, UNet, UNetConfig, load_segmenter, save_segmenter,
+)
+from ganpaint.dissect.segmenter_train import SegmenterTrainer, SegTrainConfig, evaluate_segmenter
+from ganpaint.world.world import HELDOUT_SEED_BASE
+from ganpaint.world.world import CLASSES, render_batch
 
 torch.set_num_threads(1)
 SHIPPED = Path(__file__).parent.parent / "models" / "scenes" / "segmenter.safetensors"
@@ -18,7 +20,7 @@ TINY = dict(widths=(4, 8), size=32, train_scenes=6, steps=4, full_fraction=0.5, 
 
 def _tiny_net(seed: int = 0) -> UNet:
     torch.manual_seed(seed)
-    return UNet(UNetConfig(widths=(4, 8, 8), size=32))
+    return UNet(UNetConfig(CLASSES, widths=(4, 8, 8), size=32))
 
 
 @pytest.mark.parametrize("h,w", [(32, 32), (8, 8), (37, 50), (128, 128)])
@@ -55,7 +57,7 @@ def test_save_load_round_trip(tmp_path):
 
 def test_default_architecture_fits_in_well_under_two_megabytes(tmp_path):
     path = tmp_path / "seg.safetensors"
-    save_segmenter(UNet(UNetConfig()), path)
+    save_segmenter(UNet(UNetConfig(CLASSES)), path)
     assert path.stat().st_size < 1_000_000
 
 

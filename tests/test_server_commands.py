@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from ganpaint.edit import StrokeError, StrokeLimits
-from ganpaint.photo import Geometry, Photo
+from ganpaint.paint.edit import StrokeError, StrokeLimits
+from ganpaint.photo.photo import Geometry, Photo
 from server.commands import (AddStroke, BadMessage, DeleteStroke, Redo, Reset, SetOptions, SetSeed, Undo,
                              parse_message)
 from server.sessions import Changed, Closed, Progress, Session, SessionError

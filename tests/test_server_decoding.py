@@ -11,7 +11,7 @@ import time
 import numpy as np
 from PIL import Image
 
-import ganpaint.edit
+import ganpaint.paint.edit
 from server.decoding import Decoding
 
 
@@ -25,7 +25,7 @@ def mask_url(size: int, mode: str = "1") -> str:
 
 def test_masks_decode_in_worker_threads_not_on_the_event_loop(client, monkeypatch):
     seen = []
-    real = ganpaint.edit.decode_mask_data_url
+    real = ganpaint.paint.edit.decode_mask_data_url
 
     def spy(*args, **kw):
         try:
@@ -35,7 +35,7 @@ def test_masks_decode_in_worker_threads_not_on_the_event_loop(client, monkeypatc
             seen.append("worker thread")
         return real(*args, **kw)
 
-    monkeypatch.setattr(ganpaint.edit, "decode_mask_data_url", spy)
+    monkeypatch.setattr(ganpaint.paint.edit, "decode_mask_data_url", spy)
     body = {"seed": 1, "strokes": [{"concept": "tree", "mask": mask_url(64)}] * 3}
     assert client.post("/api/models/tiny/render", json=body).status_code == 200
     assert seen == ["worker thread"] * 3
@@ -45,8 +45,8 @@ def test_one_requests_masks_have_a_pixel_budget(make_app, monkeypatch):
     from fastapi.testclient import TestClient
 
     decoded = []
-    real = ganpaint.edit.decode_mask_data_url
-    monkeypatch.setattr(ganpaint.edit, "decode_mask_data_url", lambda *a, **k: decoded.append(1) or real(*a, **k))
+    real = ganpaint.paint.edit.decode_mask_data_url
+    monkeypatch.setattr(ganpaint.paint.edit, "decode_mask_data_url", lambda *a, **k: decoded.append(1) or real(*a, **k))
     with TestClient(make_app(max_request_mask_pixels=2 * 64 * 64)) as c:
         stroke = {"concept": "tree", "mask": mask_url(64)}
         assert c.post("/api/models/tiny/render", json={"seed": 1, "strokes": [stroke] * 2}).status_code == 200
@@ -97,7 +97,7 @@ def test_decode_threads_run_at_a_lower_priority():
 
 def _spy_decoding(monkeypatch) -> list[str]:
     seen = []
-    real = ganpaint.edit.decode_mask_data_url
+    real = ganpaint.paint.edit.decode_mask_data_url
 
     def spy(*args, **kw):
         try:
@@ -107,7 +107,7 @@ def _spy_decoding(monkeypatch) -> list[str]:
             seen.append("worker thread")
         return real(*args, **kw)
 
-    monkeypatch.setattr(ganpaint.edit, "decode_mask_data_url", spy)
+    monkeypatch.setattr(ganpaint.paint.edit, "decode_mask_data_url", spy)
     return seen
 
 

@@ -108,8 +108,8 @@ def artifact_client(make_app):
     """The unit-image model with its artifact ranking stored: unit 2 (the blue channel) is the artifact."""
     from fakes import unit_image_model
     from planted import blue_artifact_score
-    from ganpaint.analysis_store import AnalysisStore
-    from ganpaint.artifact_units import ArtifactConfig, rank_artifact_units
+    from ganpaint.dissect.analysis_store import AnalysisStore
+    from ganpaint.dissect.artifact_units import ArtifactConfig, rank_artifact_units
 
     m = unit_image_model()
     ranking = rank_artifact_units(m, blue_artifact_score, config=ArtifactConfig(samples=24, batch=12))

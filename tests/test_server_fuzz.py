@@ -11,7 +11,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from ganpaint.model import PaintModel
+from ganpaint.paint.model import PaintModel
 from server.app import create_app
 from server.settings import Settings
 

@@ -13,7 +13,7 @@ import torch
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from ganpaint.world import render_scene
+from ganpaint.world.world import render_scene
 from server.jobs import JobAborted, JobQueueFull, JobRunner
 
 FAST = {"adapt_h_steps": 4, "adapt_coarse_steps": 3, "adapt_fine_steps": 4, "adapt_init_candidates": 4}
@@ -22,7 +22,7 @@ ENDLESS = {"adapt_h_steps": 10**7, "adapt_coarse_steps": 0, "adapt_fine_steps": 
 
 # ---------------------------------------------------------------------------------------------- the runner alone
 def _spin(counter: dict):
-    """Work that takes steps until aborted, like ganpaint.adapt: one abort check per step."""
+    """Work that takes steps until aborted, like ganpaint.photo.adapt: one abort check per step."""
 
     def work(job):
         while True:

@@ -4,7 +4,7 @@ import json
 import torch
 from safetensors.torch import save_file
 
-from ganpaint.networks import Generator, GeneratorConfig
+from ganpaint.gan.networks import Generator, GeneratorConfig
 from server.app import load_models
 from server.settings import Settings
 

@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from ganpaint.edit import Stroke
-from ganpaint.photo import composite
-from ganpaint.world import render_scene
+from ganpaint.paint.edit import Stroke
+from ganpaint.photo.photo import composite
+from ganpaint.world.world import render_scene
 
 FAST = {"adapt_h_steps": 4, "adapt_coarse_steps": 3, "adapt_fine_steps": 4, "adapt_init_candidates": 4}
 ENDLESS = {"adapt_h_steps": 10**7, "adapt_coarse_steps": 0, "adapt_fine_steps": 0, "adapt_init_candidates": 2}
@@ -257,7 +257,7 @@ def test_openapi_describes_photos_and_jobs(fast_client):
 
 
 def test_photo_errors_get_their_status_from_the_server():
-    from ganpaint.photo import CorruptPhoto, PhotoError, PhotoTooLarge, UnsupportedPhoto
+    from ganpaint.photo.photo import CorruptPhoto, PhotoError, PhotoTooLarge, UnsupportedPhoto
     from server.app import photo_status
 
     assert [photo_status(e("x")) for e in (PhotoTooLarge, UnsupportedPhoto, CorruptPhoto, PhotoError)] == [413, 415, 422, 422]

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from ganpaint.edit import StrokeError
-from ganpaint.imaging import to_uint8
+from ganpaint.paint.edit import StrokeError
+from ganpaint.paint.imaging import to_uint8
 from server.render import Busy, Renderer
 
 
@@ -192,7 +192,7 @@ def test_cancelled_caller_leaves_no_pending_job_and_busy_is_refused(tiny):
 
 
 def test_region_jobs_render_alone_and_match_full_renders(tiny):
-    from ganpaint.renderer import RegionRenderer
+    from ganpaint.gan.renderer import RegionRenderer
 
     prepared = jobs_for(tiny, 3)
     h = prepared[0][0]

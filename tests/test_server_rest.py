@@ -58,7 +58,7 @@ def test_stroke_changes_the_painted_region_and_undo_is_byte_identical(client):
     assert client.post(f"/api/sessions/{sid}/undo").json() == {"detail": "nothing to undo"}
     assert client.post(f"/api/sessions/{sid}/redo").content == painted.content
     # with the frame cache dropped, the state is rendered again, to the same bytes
-    client.app.state.sessions.get(sid)._frames.clear()
+    client.app.state.sessions.get(sid).cache.clear_frames()
     assert client.get(f"/api/sessions/{sid}/image").content == painted.content
     assert client.post(f"/api/sessions/{sid}/redo").content == second.content
     for fmt, mime in (("webp", "image/webp"), ("jpeg", "image/jpeg")):

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ganpaint.edit import Stroke, StrokeError, StrokeLimits, compose, stroke_edit
+from ganpaint.paint.edit import Stroke, StrokeError, StrokeLimits, compose, stroke_edit
 from server.sessions import Session, SessionError
 from server.store import SessionStore, StoreFull
 from server.settings import Settings

@@ -13,7 +13,7 @@ from PIL import Image
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from ganpaint.model import PaintModel
+from ganpaint.paint.model import PaintModel
 
 STROKE = {"concept": "tree", "radius": 0.1, "points": [[0.2, 0.2], [0.4, 0.4]]}
 

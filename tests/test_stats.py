@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganpaint.stats import ConfusionMatrix, RunningQuantile, ThresholdIoU, frechet_distance
+from ganpaint.dissect.stats import ConfusionMatrix, RunningQuantile, ThresholdIoU, frechet_distance
 
 
 def test_running_quantile_is_exact_while_small():

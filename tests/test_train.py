@@ -1,7 +1,7 @@
 import torch
 
-from ganpaint.checkpoint import load_generator
-from ganpaint.train import TrainConfig, Trainer
+from ganpaint.gan.checkpoint import load_generator
+from ganpaint.world.train import TrainConfig, Trainer
 
 TINY = dict(resolution=16, widths=(16, 16, 8), z_dim=32, batch=4, pool_size=16, pool_refresh=2,
             stable_images=8, fade_images=8, r1_every=2, min_pool_resolution=16)
@@ -80,8 +80,8 @@ def test_growth_cap_holds_resolution_and_lifting_it_fades_in(tmp_path):
 
 
 def test_render_workers_feed_the_pool_with_fresh_world_scenes(tmp_path):
-    from ganpaint.world_pool import WorldFeed, WorldPool, _render_images
-    from ganpaint.world import render_batch
+    from ganpaint.world.world_pool import WorldFeed, WorldPool, _render_images
+    from ganpaint.world.world import render_batch
 
     feed = WorldFeed(workers=1, resolution=16, first_seed=500, chunk=2)
     try:

@@ -1,7 +1,7 @@
 """The training-loop skeleton: stop conditions, timing, checkpoints, progress (a toy trainer, a fake clock)."""
 import pytest
 
-from ganpaint.training import train_loop
+from ganpaint.world.training import train_loop
 
 
 class Clock:
@@ -79,10 +79,10 @@ def test_after_step_sees_the_seconds_and_adds_to_what_progress_gets():
 
 def test_the_three_trainers_run_on_the_skeleton(tmp_path):
     """GAN, encoder and segmenter trainers stop for the same reasons and say which."""
-    from ganpaint.invert import EncoderTrainConfig, EncoderTrainer
-    from ganpaint.model import PaintModel
-    from ganpaint.segmenter_train import SegmenterTrainer, SegTrainConfig
-    from ganpaint.train import TrainConfig, Trainer
+    from ganpaint.world.encoder_train import EncoderTrainConfig, EncoderTrainer
+    from ganpaint.paint.model import PaintModel
+    from ganpaint.dissect.segmenter_train import SegmenterTrainer, SegTrainConfig
+    from ganpaint.world.train import TrainConfig, Trainer
 
     gan = Trainer(TrainConfig(resolution=16, widths=(16, 16, 8), z_dim=32, batch=4, pool_size=16, pool_refresh=2),
                   tmp_path / "gan")

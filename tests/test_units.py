@@ -4,7 +4,7 @@ import numpy as np
 from PIL import Image
 
 from fakes import RedTreeSegmenter, unit_image_model
-from ganpaint.units import InspectConfig, examples_strip, inspect_units, units_sheet, unit_brushes
+from ganpaint.dissect.units import InspectConfig, examples_strip, inspect_units, units_sheet, unit_brushes
 
 SMALL = InspectConfig(samples=60, batch=20, seg_size=16, examples=4)
 
@@ -17,7 +17,7 @@ def test_inspector_labels_the_planted_tree_unit_and_ranks_examples_by_activation
     assert all(r["units"][u]["ious"]["tree"] < u0["iou"] / 2 for u in range(1, 8))
     assert u0["peaks"] == sorted(u0["peaks"], reverse=True) and len(u0["examples"]) == 4
     # the first example is the seed whose unit-0 map peaks highest among all samples
-    from ganpaint.units import seed_latents
+    from ganpaint.dissect.units import seed_latents
     peaks = m.features(seed_latents(m, range(60)))[:, 0].amax(dim=(1, 2))
     assert u0["examples"][0] == int(peaks.argmax())
     assert u0["brushes"] == [{"concept": "tree", "mode": "draw", "rank": 0, "of": 1, "ranking": "iou", "score": None},

@@ -1,6 +1,6 @@
 import numpy as np
 
-from ganpaint.world import CLASS_INDEX, CLASSES, render_batch, render_scene
+from ganpaint.world.world import CLASS_INDEX, CLASSES, render_batch, render_scene
 
 
 def test_same_seed_same_scene_any_time():

@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from ganpaint import cli, zoo
-from ganpaint.edit import Stroke, compose
-from ganpaint.model import PaintModel
-from ganpaint.networks import Generator, GeneratorConfig
+from ganpaint.paint.edit import Stroke, compose
+from ganpaint.paint.model import PaintModel
+from ganpaint.gan.networks import Generator, GeneratorConfig
 
 
 

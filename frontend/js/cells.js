@@ -1,4 +1,4 @@
-// Which cells of the edit layer a stroke touches, computed as the server does (ganpaint/edit.py):
+// Which cells of the edit layer a stroke touches, computed as the server does (ganpaint/paint/edit.py):
 // the stroke is rasterized on a grid `oversample`× finer than the layer, anti-aliased (a fine cell has
 // some coverage when its centre lies closer than radius + half a fine cell to the polyline; each
 // point's own cell counts too), and a layer cell is edited when any of its fine cells has coverage. The page outlines these cells while painting, so a stroke maps visibly to the edit.

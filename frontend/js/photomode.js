@@ -38,7 +38,7 @@ export class PhotoMode {
     return `this photo cannot be painted (its preparation ${status ?? "failed"}); upload it again`;
   }
 
-  /** A plain hint when the model can draw the photo only poorly (source.model_fit, ganpaint.photo_fit). */
+  /** A plain hint when the model can draw the photo only poorly (source.model_fit, ganpaint.photo.photo_fit). */
   #showFit(source) {
     if (!this.fitNote) return;
     const hint = source?.kind === "photo" && source.status === "ready" ? source.model_fit?.hint : null;

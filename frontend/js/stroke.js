@@ -10,7 +10,7 @@
 import { distance2, round4 } from "./geometry.js";
 import { throttle } from "./throttle.js";
 
-// The server rejects strokes with more points than this (ganpaint.edit.StrokeLimits.max_points).
+// The server rejects strokes with more points than this (ganpaint.paint.edit.StrokeLimits.max_points).
 export const MAX_POINTS = 2048;
 
 export class StrokeBuilder {

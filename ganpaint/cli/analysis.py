@@ -25,7 +25,7 @@ def cmd_train_segmenter(args) -> None:
     import torch
     from tqdm import tqdm
 
-    from ..segmenter_train import SegmenterTrainer, SegTrainConfig
+    from ..dissect.segmenter_train import SegmenterTrainer, SegTrainConfig
 
     torch.set_num_threads(args.threads)
     overrides = {k: v for k, v in (("steps", args.steps), ("train_scenes", args.scenes)) if v is not None}
@@ -69,7 +69,7 @@ def cmd_train_segmenter(args) -> None:
 
 # ----------------------------------------------------------------------------- dissect / evaluate
 def _model_folder(name: str) -> Path:
-    from ..zoo import default_models_dir
+    from ..zoo.zoo import default_models_dir
 
     p = Path(name)
     return p if p.is_dir() else default_models_dir() / name
@@ -79,8 +79,8 @@ def _load_for_analysis(args):
     """(PaintModel, segmenter) for dissect/evaluate, with readable errors."""
     import torch
 
-    from ..model import ModelError, PaintModel
-    from ..segmenter import SegmenterError, load_segmenter
+    from ..paint.model import ModelError, PaintModel
+    from ..segmenters.segmenter import SegmenterError, load_segmenter
 
     torch.set_num_threads(args.threads)
     folder = _model_folder(args.model)
@@ -119,7 +119,7 @@ def cmd_dissect(args) -> None:
 
     from tqdm import tqdm
 
-    from ..dissect import DissectConfig, dissect
+    from ..dissect.dissect import DissectConfig, dissect
 
     folder, model, seg = _load_for_analysis(args)
     G = model.generator
@@ -161,7 +161,7 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fsd-samples", type=int, default=1000, help="images per set for FSD (default 1000; 0 = skip)")
     p.add_argument("--pictures", default="docs/brushes", help="folder for the brushes' contact sheets ('' = none)")
     p.add_argument("--kinds", default="draw,freehand,random,remove",
-                   help="trial kinds (default all: draw,freehand,random,remove; see ganpaint/trials.py)")
+                   help="trial kinds (default all: draw,freehand,random,remove; see ganpaint/dissect/trials.py)")
     p.add_argument("--no-judge", action="store_true",
                    help="grade with the ranking segmenter only, even when the model ships a judge (judge.safetensors)")
 
@@ -170,10 +170,10 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
 def cmd_evaluate(args) -> None:
     from tqdm import tqdm
 
-    from ..artifacts import ArtifactError
-    from ..evaluate import EvalConfig, evaluate, write_report
-    from ..judge import load_judge
-    from ..realism import load_discriminator
+    from ..gan.artifacts import ArtifactError
+    from ..dissect.evaluate import EvalConfig, evaluate, write_report
+    from ..dissect.judge import load_judge
+    from ..dissect.realism import load_discriminator
 
     folder, model, seg = _load_for_analysis(args)
     try:
@@ -200,7 +200,7 @@ def cmd_evaluate(args) -> None:
         bars[stage].update(done - bars[stage].n)
 
     kinds = tuple(k for k in args.kinds.split(",") if k)
-    from ..trials import KINDS
+    from ..dissect.trials import KINDS
 
     if not kinds or set(kinds) - set(KINDS):
         _fail(f"--kinds takes some of {', '.join(KINDS)}")

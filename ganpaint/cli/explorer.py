@@ -25,7 +25,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 def _load(args):
     import torch
 
-    from ..model import ModelError, PaintModel
+    from ..paint.model import ModelError, PaintModel
     from .analysis import _model_folder
 
     torch.set_num_threads(args.threads)
@@ -61,8 +61,8 @@ def _units_args(p: argparse.ArgumentParser) -> None:
 
 @command("units", "the unit inspector: each edit-layer unit's label, IoU, q99, causal effect and top samples")
 def cmd_units(args) -> None:
-    from ..explorer import unit_report
-    from ..units import InspectConfig, examples_strip, units_sheet
+    from ..dissect.explorer import unit_report
+    from ..dissect.units import InspectConfig, examples_strip, units_sheet
 
     model = _load(args)
     progress = _bar()
@@ -105,10 +105,10 @@ def cmd_placement(args) -> None:
     import numpy as np
     from PIL import Image
 
-    from ..edit import Stroke, StrokeError, compose
-    from ..imaging import to_uint8
-    from ..model import ModelError
-    from ..placement import heatmap_png, placement_map
+    from ..paint.edit import Stroke, StrokeError, compose
+    from ..paint.imaging import to_uint8
+    from ..paint.model import ModelError
+    from ..paint.placement import heatmap_png, placement_map
 
     model = _load(args)
     if model.segmenter is None:
@@ -151,8 +151,8 @@ def _artifacts_args(p: argparse.ArgumentParser) -> None:
 
 @command("artifacts", "rank units by how much removing them everywhere makes images more realistic")
 def cmd_artifacts(args) -> None:
-    from ..artifact_units import ArtifactConfig, realism_for, removal_report
-    from ..explorer import ExplorerError, artifact_ranking
+    from ..dissect.artifact_units import ArtifactConfig, realism_for, removal_report
+    from ..dissect.explorer import ExplorerError, artifact_ranking
 
     model = _load(args)
     progress = _bar()
@@ -190,7 +190,7 @@ def _omissions_args(p: argparse.ArgumentParser) -> None:
 
 @command("omissions", "what the model cannot generate: class shares generated vs real, FSD; or for one photo")
 def cmd_omissions(args) -> None:
-    from ..explorer import ExplorerError, omission_report
+    from ..dissect.explorer import ExplorerError, omission_report
 
     model = _load(args)
     if model.segmenter is None:
@@ -215,10 +215,10 @@ def _photo_omissions(model, path: str) -> None:
     """Invert the photo as the server does, then compare the segmenter's classes in both."""
     import sys
 
-    from ..adapt import adapt
-    from ..invert import EncoderError, find_encoder
-    from ..omissions import photo_omissions
-    from ..photo import PhotoError, load_photo
+    from ..photo.adapt import adapt
+    from ..photo.invert import EncoderError, find_encoder
+    from ..dissect.omissions import photo_omissions
+    from ..photo.photo import PhotoError, load_photo
 
     try:
         photo = load_photo(Path(path).read_bytes(), model.resolution)

@@ -25,10 +25,10 @@ def _train_discriminator_args(p: argparse.ArgumentParser) -> None:
 def cmd_train_discriminator(args) -> None:
     import torch
 
-    from ..model import ModelError, PaintModel
-    from ..realism import (DISCRIMINATOR_FILE, Discriminator, finetune_discriminator, realism_scores,
+    from ..paint.model import ModelError, PaintModel
+    from ..dissect.realism import (DISCRIMINATOR_FILE, Discriminator, finetune_discriminator, realism_scores,
                            save_discriminator, separation, world_reals)
-    from ..world import HELDOUT_SEED_BASE
+    from ..world.world import HELDOUT_SEED_BASE
 
     torch.set_num_threads(args.threads)
     folder = _model_folder(args.model)
@@ -98,9 +98,9 @@ def cmd_train_judge(args) -> None:
 
     import torch
 
-    from ..judge import JUDGE_FILE
-    from ..judge_train import JudgeTrainConfig, export_judge, train_judge
-    from ..model import ModelError, PaintModel
+    from ..dissect.judge import JUDGE_FILE
+    from ..dissect.judge_train import JudgeTrainConfig, export_judge, train_judge
+    from ..paint.model import ModelError, PaintModel
 
     torch.set_num_threads(args.threads)
     folder = _model_folder(args.model)
@@ -141,9 +141,9 @@ def cmd_choose_levels(args) -> None:
 
     import torch
 
-    from ..levels import apply_levels, choose_levels
-    from ..model import ModelError, PaintModel
-    from ..realism import load_discriminator
+    from ..dissect.levels import apply_levels, choose_levels
+    from ..paint.model import ModelError, PaintModel
+    from ..dissect.realism import load_discriminator
 
     torch.set_num_threads(args.threads)
     folder = _model_folder(args.model)

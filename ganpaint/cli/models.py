@@ -111,7 +111,7 @@ def _models_pull(args) -> None:
 
 @command("models", "list, inspect and pull models (official LSUN checkpoints or your own)")
 def cmd_models(args) -> None:
-    from ..zoo import ZooError
+    from ..zoo.zoo import ZooError
 
     try:
         {"list": _models_list, "info": _models_info, "pull": _models_pull}[args.action](args)

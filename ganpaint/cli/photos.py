@@ -12,7 +12,7 @@ from . import fail as _fail
 # ----------------------------------------------------------------------------- train-encoder / invert
 def _load_paint_model(model: str, weights: str | None, models_dir: str | None):
     """--model is a registered id or a model folder; --weights overrides its generator file."""
-    from ..model import ModelError, PaintModel
+    from ..paint.model import ModelError, PaintModel
 
     try:
         if Path(model, "model.json").is_file():
@@ -45,7 +45,7 @@ def cmd_train_encoder(args) -> None:
     import torch
     from tqdm import tqdm
 
-    from ..invert import EncoderTrainConfig, EncoderTrainer
+    from ..world.encoder_train import EncoderTrainConfig, EncoderTrainer
 
     if args.minutes is None and args.steps is None:
         _fail("give a budget: --minutes N and/or --steps N")
@@ -96,10 +96,10 @@ def cmd_invert(args) -> None:
     """ganpaint invert photo.jpg --model scenes --out recon.png --state photo.safetensors"""
     import torch
 
-    from ..adapt import adapt
-    from ..imaging import encode_array, to_uint8
-    from ..invert import EncoderError, find_encoder, load_encoder
-    from ..photo import PhotoError, load_photo
+    from ..photo.adapt import adapt
+    from ..paint.imaging import encode_array, to_uint8
+    from ..photo.invert import EncoderError, find_encoder, load_encoder
+    from ..photo.photo import PhotoError, load_photo
 
     fmt = {"png": "png", "jpg": "jpeg", "jpeg": "jpeg", "webp": "webp"}.get(Path(args.out).suffix.lstrip(".").lower())
     if fmt is None:
@@ -134,7 +134,7 @@ def cmd_invert(args) -> None:
         print(f"{stage:<8} L1 {s['l1']:.4f}  PSNR {s['psnr']:6.2f} dB  at {s['seconds']:.2f} s")
     print(f"wrote {args.out}")
     if args.state:
-        from ..artifacts import save_artifact
+        from ..gan.artifacts import save_artifact
 
         layers = {"coarse_layer": result.coarse_layer, "fine_layer": result.fine_layer}
         save_artifact(args.state, result.state_dict(), kind="photo-adaptation", config=layers,

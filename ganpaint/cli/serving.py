@@ -21,16 +21,16 @@ def _render_args(p: argparse.ArgumentParser) -> None:
 
 @command("render", "render a seed with strokes to an image file, exactly as the server does")
 def cmd_render(args) -> None:
-    from ..edit import Stroke, StrokeError, compose
-    from ..imaging import encode_image
-    from ..model import ModelError, PaintModel
+    from ..paint.edit import Stroke, StrokeError, compose
+    from ..paint.imaging import encode_image
+    from ..paint.model import ModelError, PaintModel
 
     fmt = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}.get(Path(args.out).suffix.lower())
     if fmt is None:
         _fail("--out must end in .png, .jpg, .jpeg or .webp")
     folder = Path(args.model)
     if not (folder / "model.json").is_file():
-        from ..zoo import default_models_dir
+        from ..zoo.zoo import default_models_dir
 
         folder = default_models_dir(args.models_dir) / args.model
     try:

@@ -24,7 +24,7 @@ def cmd_world(args) -> None:
     import numpy as np
     from PIL import Image
 
-    from ..world import CLASSES, PALETTE, colorize, grid, render_batch
+    from ..world.world import CLASSES, PALETTE, colorize, grid, render_batch
 
     if args.count < 1 or args.size < 8:
         _fail("--count must be >= 1 and --size >= 8")
@@ -72,7 +72,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 def cmd_train(args) -> None:
     import torch
 
-    from ..train import TrainConfig, Trainer
+    from ..world.train import TrainConfig, Trainer
 
     torch.set_num_threads(args.threads)
     overrides = {}
@@ -90,7 +90,7 @@ def cmd_train(args) -> None:
         _fail("--render-workers must be >= 0")
     if args.init and not Path(args.init).exists() and not (Path(args.run) / "checkpoint.pt").exists():
         print(f"note: no checkpoint in {args.run} and none at {args.init}: starting a new run", file=sys.stderr)
-    from ..distributed import Distributed
+    from ..world.distributed import Distributed
 
     dist = Distributed.from_env(args.device)  # under torchrun: one rank of data-parallel training
     main_rank = dist is None or dist.is_main
@@ -100,8 +100,8 @@ def cmd_train(args) -> None:
     if args.class_match < 0:
         _fail("--class-match must be >= 0")
     if args.class_match > 0:
-        from ..class_match import ClassShareMatcher
-        from ..segmenter import SegmenterError, load_segmenter
+        from ..world.class_match import ClassShareMatcher
+        from ..segmenters.segmenter import SegmenterError, load_segmenter
 
         try:
             seg = load_segmenter(args.segmenter)
@@ -165,6 +165,6 @@ def cmd_train(args) -> None:
     if args.export:
         info = trainer.export(args.export)
         print(f"exported {info['resolution']}px generator to {args.export}")
-        from ..card import write_model_card
+        from ..world.card import write_model_card
 
         print(f"wrote {write_model_card(args.export)}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from importlib.metadata import EntryPoint, entry_points
 from typing import Callable
 
-from ..segmenter import Segmenter, SegmenterError
+from .segmenter import Segmenter, SegmenterError
 
 __all__ = ["get_segmenter", "plugin_names", "SegmenterError"]
 
@@ -22,7 +22,7 @@ ENTRY_POINT_GROUP = "ganpaint.segmenters"
 
 
 def _unet(arg: str, device) -> Segmenter:
-    from ..segmenter import load_segmenter
+    from .segmenter import load_segmenter
 
     return load_segmenter(arg, device=device)
 

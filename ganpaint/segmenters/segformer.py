@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..segmenter import SegmenterError
+from .segmenter import SegmenterError
 
 __all__ = ["SegformerSegmenter"]
 

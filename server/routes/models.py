@@ -19,10 +19,10 @@ from fastapi import APIRouter, File, HTTPException, UploadFile
 from fastapi.responses import Response
 from PIL import Image
 
-from ganpaint.edit import compose
-from ganpaint.imaging import MEDIA_TYPES
-from ganpaint.model import PaintModel
-from ganpaint.photo import decode_photo
+from ganpaint.paint.edit import compose
+from ganpaint.paint.imaging import MEDIA_TYPES
+from ganpaint.paint.model import PaintModel
+from ganpaint.photo.photo import decode_photo
 
 from ..deps import ClientDep, DecodingDep, ModelDep, ModelsDep, RendererDep, SettingsDep
 from ..schemas import IMAGE_RESPONSES, ConceptOut, ErrorOut, ModelDetail, ModelSummary, RenderIn, SegmentOut

@@ -9,8 +9,8 @@ import anyio
 import torch
 from fastapi import APIRouter, HTTPException
 
-from ganpaint.explorer import omission_report
-from ganpaint.omissions import photo_omissions
+from ganpaint.dissect.explorer import omission_report
+from ganpaint.dissect.omissions import photo_omissions
 
 from ..analyses import Pending
 from ..deps import AnalysesDep, ModelDep, SessionDep

@@ -12,8 +12,8 @@ import anyio
 import torch
 from fastapi import APIRouter, HTTPException, Query
 
-from ganpaint.edit import compose
-from ganpaint.placement import heatmap_data_url, placement_map
+from ganpaint.paint.edit import compose
+from ganpaint.paint.placement import heatmap_data_url, placement_map
 
 from ..deps import ClientDep, DecodingDep, ModelDep, SessionDep, SettingsDep
 from ..explorer_schemas import PlacementIn, PlacementOut

@@ -21,8 +21,8 @@ import anyio
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
-from ganpaint.imaging import MEDIA_TYPES, upscale_encoded
-from ganpaint.model import MAX_SEED
+from ganpaint.paint.imaging import MEDIA_TYPES, upscale_encoded
+from ganpaint.paint.model import MAX_SEED
 
 from ..commands import AddStroke, Command, DeleteStroke, Redo, Reset, SetOptions, Undo
 from ..cluster.haproxy import SESSION_HEADER

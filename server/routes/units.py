@@ -16,8 +16,8 @@ import anyio
 from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import JSONResponse, Response
 
-from ganpaint.explorer import artifact_ranking, artifact_units_of, unit_report
-from ganpaint.units import examples_strip
+from ganpaint.dissect.explorer import artifact_ranking, artifact_units_of, unit_report
+from ganpaint.dissect.units import examples_strip
 
 from ..analyses import Failed, Pending
 from ..deps import AnalysesDep, ModelDep

@@ -1,4 +1,4 @@
-// Unit tests of the explorer's pure parts: the cells a stroke edits (as ganpaint/edit.py) and the
+// Unit tests of the explorer's pure parts: the cells a stroke edits (as ganpaint/paint/edit.py) and the
 // custom unit brushes' storage, export and import.
 import { test } from "node:test";
 import assert from "node:assert/strict";

@@ -1,0 +1,89 @@
+"""Each brush's drawing level chosen with the discriminator: concept share is not bought with realism.
+
+    record = choose_levels(model, ranking_segmenter, D, factors=(0.5, 0.7, 1.0), trials=50)
+    table = apply_levels(model.table, record)       # values (or value_scale) × the chosen factor per brush
+
+Dissection raised each draw brush's values until the ranking segmenter read the concept in the region
+(3–10 × the units' q99 on the embedded model), with nothing holding realism: past some level the units
+paint a saturated colour patch that a colour-reading segmenter accepts. Here each brush's values are
+scaled by every factor, draw trials (cell-aligned and freehand) run on the dissection's calibration
+latents (held out from the ranking; never the evaluation's), the ranking segmenter scores success and
+the discriminator the realism change, and the choice is: among factors whose mean realism change is
+within the margin, the most successful one (ties within TIE go to the more realistic); when none is
+within the margin, the most realistic of those that keep at least (best success − TIE). The judge is
+never consulted: it only grades.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Callable
+
+from ..paint.concepts import ConceptTable
+from .dissect import BRUSH_ORDER
+
+__all__ = ["choose_levels", "apply_levels", "FACTORS", "CALIB_FIRST", "CALIB_IMAGES", "TIE"]
+
+FACTORS = (0.5, 0.7, 1.0)
+CALIB_FIRST, CALIB_IMAGES = 300, 300  # dissection latents (seed 1) after its ranking samples
+TIE = 0.03
+
+
+def _scaled(table: ConceptTable, factor: float, concepts) -> ConceptTable:
+    t = copy.deepcopy(table)
+    for c in concepts:
+        con = t.concepts[c]
+        if con.values:
+            con.values = [v * factor for v in con.values]
+        else:
+            con.value_scale *= factor
+    return t
+
+
+def _pick(rows: list[dict], margin_sd: float) -> dict:
+    inside = [r for r in rows if r["realism_sd"] is not None and r["realism_sd"] >= -margin_sd]
+    if inside:
+        best = max(r["success"] for r in inside)
+        return max((r for r in inside if r["success"] >= best - TIE), key=lambda r: (r["realism_sd"], r["factor"]))
+    best = max(r["success"] for r in rows)
+    return max((r for r in rows if r["success"] >= best - TIE), key=lambda r: (r["realism_sd"] or -1e9))
+
+
+def choose_levels(model, segmenter, discriminator, *, factors=FACTORS, trials: int = 50, margin_sd: float = 0.5,
+                  concepts=BRUSH_ORDER, progress_fn: Callable[[str, int, int], None] | None = None) -> dict:
+    """Per brush: every factor's success (ranking segmenter) and realism change, and the chosen factor."""
+    from .evaluate import EvalConfig, brush_trials
+
+    concepts = [c for c in concepts if c in model.table.concepts]
+    rows: dict[str, list[dict]] = {c: [] for c in concepts}
+    original = model.table
+    try:
+        for n, f in enumerate(factors):
+            model.table = _scaled(original, f, concepts)
+            cfg = EvalConfig(trials=trials, other_trials=0, seed=1, first_image=CALIB_FIRST, max_images=CALIB_IMAGES,
+                             fsd_samples=0, concepts=tuple(concepts), kinds=("draw", "freehand"))
+            r = brush_trials(model, segmenter, discriminator=discriminator, config=cfg, keep_examples=False)
+            for c in concepts:
+                b = r["concepts"][c]
+                n_d, n_f = b["draw"]["trials"], b["draw_freehand"]["trials"]
+                wins = (b["draw"]["success_rate"] or 0) * n_d + (b["draw_freehand"]["success_rate"] or 0) * n_f
+                re = [(v["delta_sd"], v["trials"]) for v in b.get("realism", {}).values() if v["trials"]]
+                rows[c].append({"factor": f, "trials": n_d + n_f, "success": round(wins / max(n_d + n_f, 1), 4),
+                                "realism_sd": round(sum(d * t for d, t in re) / sum(t for _, t in re), 3) if re else None})
+            if progress_fn:
+                progress_fn("levels", n + 1, len(factors))
+    finally:
+        model.table = original
+    chosen = {c: _pick(rows[c], margin_sd) for c in concepts if rows[c] and any(r["trials"] for r in rows[c])}
+    return {"factors": list(factors), "margin_sd": margin_sd, "trials_per_kind": trials,
+            "samples": f"dissection latents (seed 1) {CALIB_FIRST}–{CALIB_FIRST + CALIB_IMAGES - 1}, held out from the ranking",
+            "segmenter": segmenter.id, "discriminator": getattr(discriminator, "id", None),
+            "candidates": rows, "chosen": {c: r["factor"] for c, r in chosen.items()}}
+
+
+def apply_levels(table: ConceptTable, record: dict) -> ConceptTable:
+    """The table with each brush's draw values scaled by its chosen factor; the record goes into its meta."""
+    t = copy.deepcopy(table)
+    for c, f in record["chosen"].items():
+        t = _scaled(t, f, [c])
+    t.meta = {**t.meta, "realism_levels": record}
+    return t

@@ -1,0 +1,149 @@
+"""Footprints: where strokes painted, rasterized at any image's own resolution, with a feathered margin.
+
+    fp = footprint(strokes, (H, W), x0=0, y0=0, side=512, margin=10)   # the model square → base pixels
+    fp.box                    # (y0, y1, x0, x1): the only base pixels with a weight above 0
+    fp.weight                 # (y1-y0, x1-x0) float32: 1 where painted, a linear ramp to 0 over `margin`
+
+A stroke is data in the model square's normalized coordinates (ganpaint.paint.edit.Stroke: points + radius,
+or a mask). Photo composites need it at the photo's resolution, not at the edit layer's 8×8 cells:
+a stroke touching two cells must not claim a quarter of a photo. The square covers base pixels
+[x0, x0+side) × [y0, y0+side); pixels outside the base image are never part of the box.
+
+Guarantee: every pixel whose centre lies farther than `margin` (Euclidean, base pixels) from the
+painted area has weight exactly 0. Large images are computed on a coarser grid (spacing `s`) and the
+signed distance interpolated; the ramp then ends `s` early, so the error never widens the margin.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = ["Footprint", "footprint", "GRID"]
+
+GRID = 512  # working-grid cells across the square at most (full-resolution photos are interpolated)
+_CELLS_PER_CHUNK = 4_000_000  # grid cells × polyline segments evaluated at once (memory ≈ 16 B each)
+
+
+@dataclass(frozen=True)
+class Footprint:
+    box: tuple[int, int, int, int]  # (y0, y1, x0, x1) in base pixels; empty when y1 <= y0 or x1 <= x0
+    weight: np.ndarray  # (y1-y0, x1-x0) float32 in [0, 1]
+
+    @property
+    def empty(self) -> bool:
+        y0, y1, x0, x1 = self.box
+        return y1 <= y0 or x1 <= x0 or not (self.weight > 0).any()
+
+
+def _stroke_bounds(stroke) -> tuple[float, float, float, float] | None:
+    """(u0, v0, u1, v1): the painted area's bounding box in normalized square coordinates."""
+    if stroke.points is not None:
+        p = np.asarray(stroke.points, np.float64).reshape(-1, 2)
+        r = float(stroke.radius)
+        return p[:, 0].min() - r, p[:, 1].min() - r, p[:, 0].max() + r, p[:, 1].max() + r
+    m = np.asarray(stroke.mask, bool)
+    ys, xs = np.nonzero(m)
+    if len(ys) == 0:
+        return None
+    h, w = m.shape
+    return xs.min() / w, ys.min() / h, (xs.max() + 1) / w, (ys.max() + 1) / h
+
+
+def _polyline_distance(points, gu: np.ndarray, gv: np.ndarray) -> np.ndarray:
+    """Distance (normalized units) from each grid point (gv rows × gu columns) to the polyline."""
+    pts = np.asarray(points, np.float64).reshape(-1, 2)
+    a = pts[:-1] if len(pts) > 1 else pts
+    d = (pts[1:] if len(pts) > 1 else pts) - a  # (S, 2)
+    px = np.broadcast_to(gu[None, :], (len(gv), len(gu))).reshape(-1, 1)
+    py = np.broadcast_to(gv[:, None], (len(gv), len(gu))).reshape(-1, 1)
+    len2 = np.maximum((d * d).sum(1), 1e-18)
+    best = np.full(len(px), np.inf)
+    step = max(1, _CELLS_PER_CHUNK // max(1, len(px)))
+    for i in range(0, len(a), step):
+        aa, dd, ll = a[i:i + step], d[i:i + step], len2[i:i + step]
+        t = np.clip(((px - aa[:, 0]) * dd[:, 0] + (py - aa[:, 1]) * dd[:, 1]) / ll, 0.0, 1.0)
+        dx, dy = px - (aa[:, 0] + t * dd[:, 0]), py - (aa[:, 1] + t * dd[:, 1])
+        best = np.minimum(best, (dx * dx + dy * dy).min(axis=1))
+    return np.sqrt(best).reshape(len(gv), len(gu))
+
+
+def _mask_distance(mask: np.ndarray, gu: np.ndarray, gv: np.ndarray, cell: float, reach: float) -> np.ndarray:
+    """Distance (base pixels) from each grid point to the mask's painted pixels, by a 3×3 chamfer.
+
+    The chamfer (steps 1 and √2) never underestimates the Euclidean distance, so weights built from
+    it stay inside the margin. Distances beyond `reach` come out as inf.
+    """
+    m = np.asarray(mask, bool)
+    h, w = m.shape
+    inside_u = (gu >= 0) & (gu < 1)
+    inside_v = (gv >= 0) & (gv < 1)
+    iu = np.clip(np.floor(gu * w).astype(np.int64), 0, w - 1)
+    iv = np.clip(np.floor(gv * h).astype(np.int64), 0, h - 1)
+    painted = m[iv[:, None], iu[None, :]] & inside_v[:, None] & inside_u[None, :]
+    d = torch.where(torch.from_numpy(painted), 0.0, math.inf).to(torch.float32)[None, None]
+    diag = cell * math.sqrt(2.0)
+    for _ in range(int(math.ceil(reach / cell)) + 1):
+        p = F.pad(d, (1, 1, 1, 1), value=math.inf)
+        H, W = d.shape[-2:]
+        straight = torch.minimum(torch.minimum(p[..., 0:H, 1:W + 1], p[..., 2:H + 2, 1:W + 1]),
+                                 torch.minimum(p[..., 1:H + 1, 0:W], p[..., 1:H + 1, 2:W + 2]))
+        corner = torch.minimum(torch.minimum(p[..., 0:H, 0:W], p[..., 0:H, 2:W + 2]),
+                               torch.minimum(p[..., 2:H + 2, 0:W], p[..., 2:H + 2, 2:W + 2]))
+        new = torch.minimum(d, torch.minimum(straight + cell, corner + diag))
+        if torch.equal(new, d):
+            break
+        d = new
+    return d[0, 0].numpy().astype(np.float64)
+
+
+def footprint(strokes: Sequence, shape: tuple[int, int], *, x0: float, y0: float, side: float,
+              margin: float, grid: int = GRID) -> Footprint:
+    """Weights of the strokes' painted area (+ feathered margin) on a base image of `shape` (H, W).
+
+    `strokes`: ganpaint.paint.edit.Stroke objects (strength 0 paints nothing); the square covers base
+    pixels [x0, x0+side)²; `margin` in base pixels (≥ 0; 0 gives a hard edge).
+    """
+    H, W = shape
+    strokes = [s for s in strokes if s.strength > 0]
+    bounds = [b for b in map(_stroke_bounds, strokes) if b is not None]
+    empty = Footprint((0, 0, 0, 0), np.zeros((0, 0), np.float32))
+    if not bounds:
+        return empty
+    u0, v0 = min(b[0] for b in bounds), min(b[1] for b in bounds)
+    u1, v1 = max(b[2] for b in bounds), max(b[3] for b in bounds)
+    bx0 = max(0, int(math.floor(x0 + u0 * side - margin - 1)))
+    bx1 = min(W, int(math.ceil(x0 + u1 * side + margin + 1)))
+    by0 = max(0, int(math.floor(y0 + v0 * side - margin - 1)))
+    by1 = min(H, int(math.ceil(y0 + v1 * side + margin + 1)))
+    if bx1 <= bx0 or by1 <= by0:
+        return empty
+    # grid spacing in base pixels: fine enough for the margin, coarse enough for a 4096² photo
+    s = max(1.0, min(side / grid, margin / 4 if margin > 0 else 1.0))
+    nx, ny = int(math.ceil((bx1 - bx0 - 1) / s)) + 1, int(math.ceil((by1 - by0 - 1) / s)) + 1
+    cx = np.linspace(bx0 + 0.5, bx1 - 0.5, nx)  # pixel centres at both ends: align_corners below
+    cy = np.linspace(by0 + 0.5, by1 - 0.5, ny)
+    gu, gv = (cx - x0) / side, (cy - y0) / side
+    cell = max((cx[1] - cx[0]) if nx > 1 else 1.0, (cy[1] - cy[0]) if ny > 1 else 1.0)
+    # signed distance beyond the painted area, in base pixels (≤ 0 inside)
+    e = np.full((ny, nx), np.inf)
+    for st in strokes:
+        if st.points is not None:
+            e = np.minimum(e, (_polyline_distance(st.points, gu, gv) - st.radius) * side)
+        else:
+            e = np.minimum(e, _mask_distance(st.mask, gu, gv, cell, margin + 2 * cell))
+    exact = nx == bx1 - bx0 and ny == by1 - by0
+    slack = 0.0 if exact else cell  # interpolating a 1-Lipschitz distance errs by less than one cell
+    e_t = torch.from_numpy(np.minimum(e, 1e9).astype(np.float32))
+    if not exact:
+        e_t = F.interpolate(e_t[None, None], size=(by1 - by0, bx1 - bx0), mode="bilinear", align_corners=True)[0, 0]
+    ramp = margin - slack
+    if ramp <= 0:
+        w = (e_t <= ramp).to(torch.float32)  # too little margin to feather: a hard edge, still inside it
+    else:
+        w = ((ramp - e_t) / ramp).clamp(0.0, 1.0)
+    return Footprint((by0, by1, bx0, bx1), w.numpy().astype(np.float32))

@@ -1,0 +1,79 @@
+"""What a session remembers for the render thread: composites of its states and encoded frames.
+
+    cache = SessionCache(frames_kept=settings.frame_cache)
+    alpha, value = cache.composite(state, on, build)    # build(parent_comp | None) -> (alpha, value)
+    cache.frame(state.id, "jpeg") or cache.store_frame(state.id, "jpeg", data)
+    cache.clear_frames()                                 # the options changed: old frames are wrong now
+
+Both are small LRU maps behind one lock: the session lives on the event loop, its frames are rendered
+on the render thread, and either may read while the other writes.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Protocol
+
+import torch
+
+__all__ = ["SessionCache", "Comp"]
+
+Comp = tuple[torch.Tensor, torch.Tensor]  # (alpha, value) of a state's strokes
+
+_COMPOSITES_KEPT = 3  # current state, its parent (previews of the next stroke), one spare for undo
+
+
+class _State(Protocol):
+    id: int
+    parent: int | None
+
+
+class SessionCache:
+    def __init__(self, frames_kept: int) -> None:
+        self.frames_kept = frames_kept
+        self._lock = threading.Lock()
+        self._composites: OrderedDict[tuple[int, bool], Comp] = OrderedDict()
+        self._frames: OrderedDict[tuple[int, str], bytes] = OrderedDict()
+
+    def composite(self, state: _State, on: bool, build: Callable[[Comp | None], Comp]) -> Comp:
+        """The cached composite of `state` (keyed also by whether the options' edit is under it), else
+        build(parent's composite if cached, else None) and keep it."""
+        with self._lock:
+            hit = self._composites.get((state.id, on))
+            parent = self._composites.get((state.parent, on)) if state.parent is not None else None
+            if hit is not None:
+                self._composites.move_to_end((state.id, on))
+                return hit
+        comp = build(parent)  # outside the lock: building is the slow part
+        with self._lock:
+            self._composites[(state.id, on)] = comp
+            while len(self._composites) > _COMPOSITES_KEPT:
+                self._composites.popitem(last=False)
+        return comp
+
+    def frame(self, state_id: int, fmt: str) -> bytes | None:
+        with self._lock:
+            data = self._frames.get((state_id, fmt))
+            if data is not None:
+                self._frames.move_to_end((state_id, fmt))
+            return data
+
+    def store_frame(self, state_id: int, fmt: str, data: bytes) -> None:
+        if self.frames_kept <= 0:
+            return
+        with self._lock:
+            self._frames[(state_id, fmt)] = data
+            while len(self._frames) > self.frames_kept:
+                self._frames.popitem(last=False)
+
+    def clear_frames(self) -> None:
+        with self._lock:
+            self._frames.clear()
+
+    def nbytes(self) -> int:
+        """Bytes held in composites and frames."""
+        with self._lock:
+            tensors = [t for comp in self._composites.values() for t in comp]
+            frames = sum(len(b) for b in self._frames.values())
+        return sum(t.numel() * t.element_size() for t in tensors) + frames
