@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganpaint.regions import BUILDING, WORLD_BANDS, band_rows, cell_fractions, context_cells
+from ganpaint.dissect.regions import BUILDING, WORLD_BANDS, band_rows, cell_fractions, context_cells
 from ganpaint.world import CLASSES, render_scene
 
 SEEDS = range(10_000_000, 10_000_240)
@@ -54,3 +54,17 @@ def test_the_worlds_own_concept_cells_are_in_context(world_fractions, concept, f
     ok = context_cells(frac, concept, CLASSES)
     assert cells.sum() > 50
     assert float(ok[cells].float().mean()) >= least, float(ok[cells].float().mean())
+
+
+def test_other_label_sets_keep_the_generic_rules():
+    """The bands and ground rules are facts of the procedural world: a model read by another segmenter (a
+    real GANPaint checkpoint's scene parser) may paint a tree in any row with no building."""
+    labels = ["sky", "tree", "brick", "grass"]  # not the world's classes
+    lab = torch.zeros(1, 8, 8, dtype=torch.long)
+    lab[0, 6:] = labels.index("grass")
+    frac = cell_fractions(lab, len(labels), 8)
+    generic = context_cells(frac, "tree", labels)[0]
+    assert generic[7].all() and not generic[:3].any()
+    world = context_cells(cell_fractions(torch.where(lab == 3, CLASSES.index("grass"), CLASSES.index("sky")),
+                                         len(CLASSES), 8), "tree", CLASSES)[0]
+    assert not world[6:].any() and world[3:6].all()  # in the band, standing on the grass

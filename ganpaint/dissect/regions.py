@@ -17,6 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..world.world import CLASSES
+
 __all__ = ["cell_fractions", "allowed_cells", "present_cells", "pick_region", "REGION_SHAPES", "BUILDING", "SUCCESS_SHARE",
            "WORLD_BANDS", "GROUND", "band_rows", "context_cells"]
 
@@ -26,7 +28,8 @@ REGION_SHAPES: dict[str, tuple[int, int]] = {
     "door": (2, 1), "window": (1, 1), "dome": (2, 2), "roof": (1, 3), "cloud": (1, 2), "tree": (2, 2),
     "grass": (2, 2), "sky": (2, 2), "brick": (2, 2), "road": (1, 2), "mountain": (1, 2),
 }
-# Where the world puts each concept: rows of the image, as (top, bottom) fractions of its height, in which
+# Where the world puts each concept (models of the procedural world only: a segmenter whose labels are the
+# world's classes; other models keep the generic rules): rows of the image, as (top, bottom) fractions of its height, in which
 # the concept covers ≥ 30 % of a cell at least a quarter as often as in its most common row (world label
 # maps, not a segmenter: tests/test_regions_world.py recounts them). A brush drawn outside its band paints
 # what the generator never learned to draw there (a tree crown in the foreground, a brick wall in the sky).
@@ -67,18 +70,20 @@ def band_rows(concept: str, grid: int) -> torch.Tensor:
 
 
 def context_cells(frac: torch.Tensor, concept: str, labels: Sequence[str]) -> torch.Tensor:
-    """(N, K, g, g) shares → (N, g, g) cells where the scene gives `concept` its context, as the world does:
-    in its band of rows, doors and windows on walls, doors reaching the ground, domes and roofs on buildings,
-    clouds in the sky, trees and walls standing on the ground, nothing new inside a building."""
+    """(N, K, g, g) shares → (N, g, g) cells where the scene gives `concept` its context: doors and windows
+    on walls, domes and roofs on buildings, clouds in the sky, nothing new inside a building; for the
+    world's models also as the world does it: in the concept's band of rows, doors reaching the ground,
+    trees and walls standing on it."""
     n, _, g, _ = frac.shape
     labels = list(labels)
+    world = labels == list(CLASSES)
     building = _share(frac, BUILDING, labels)
     skyish = _share(frac, ("sky", "cloud"), labels)
     ground = _share(frac, GROUND, labels)
     rows = torch.arange(g).view(1, g, 1).expand(n, g, g)
     if concept in ("door", "window"):
         ok = _share(frac, ["brick"], labels) >= 0.5
-        if concept == "door":  # a door reaches the wall's foot: ground at most two cells below
+        if concept == "door" and world:  # a door reaches the wall's foot: ground at most two cells below
             ok = ok & (_below(ground, 2) >= 0.3)
     elif concept in ("dome", "roof"):
         ok = (skyish >= 0.5) & (_below(building, 2) >= 0.3)
@@ -90,13 +95,13 @@ def context_cells(frac: torch.Tensor, concept: str, labels: Sequence[str]) -> to
         ok = (rows >= g // 2) & (building < 0.2)
     elif concept == "sky":
         ok = rows < g // 2
-    elif concept == "tree":  # a crown on a trunk: ground within three cells below, not on a building
+    elif concept in ("tree", "brick") and world:  # a crown on a trunk, a wall: standing on the ground
         ok = (building < 0.2) & (_below(ground, 3) >= 0.3)
-    elif concept == "brick":  # a wall stands on the ground
-        ok = (building < 0.2) & (_below(ground, 3) >= 0.3)
+    elif concept == "tree":  # trees grow from the ground: not on buildings, not high up in the sky
+        ok = (building < 0.2) & (rows >= (3 * g) // 8)
     else:  # anything else: wherever no building stands
         ok = building < 0.2
-    return ok & band_rows(concept, g).view(1, g, 1)
+    return ok & band_rows(concept, g).view(1, g, 1) if world else ok
 
 
 def allowed_cells(frac: torch.Tensor, concept: str, labels: Sequence[str]) -> torch.Tensor:
