@@ -158,6 +158,26 @@ def test_realism_change_is_measured_against_the_unedited_image():
     assert re["draw"]["delta_sd"] < -0.5 and re["draw"]["within_margin"] is False  # a big red block is beyond the margin
     assert re["remove"]["within_margin"] is True
     assert r["concepts"]["tree"]["goals_met"]["realism"] is False
+    # the swap baseline pastes other pictures' own features into the same cells: mostly no red block, so it
+    # costs less than drawing one
+    assert re["draw"]["swap_delta_sd"] > re["draw"]["delta_sd"]
+
+
+def test_swap_baseline_pastes_the_next_pictures_features_in_place():
+    from ganpaint.dissect.trials import _swap_realism
+
+    m = unit_image_model(tree_units=(0,))
+    h = m.features(torch.randn(1, m.generator.config.z_dim)).repeat(3, 1, 1, 1)
+    h[2, 0] = 5.0  # the third picture's tree unit is on everywhere: pasting it in is very red
+    D = RedIsUnreal()
+    d0 = D(m.render(h)).view(-1)
+    region = torch.zeros(8, 8, dtype=torch.bool)
+    region[2:4, 2:4] = True
+    jobs = [("draw", 0, None, region), ("freehand", 0, None, None), ("draw", 1, None, region)]
+    swap = _swap_realism(m, D, h, jobs, d0)
+    assert set(swap) == {0, 2}  # cell-aligned draws only
+    assert swap[0] == pytest.approx(0.0, abs=1e-5)  # picture 1 is picture 0: pasting it changes nothing
+    assert swap[2] < -0.1  # picture 2's red cells pasted into picture 1
 
 
 def test_plausible_classes_come_from_the_surroundings_and_the_context_list():

@@ -48,11 +48,12 @@ def _pick(rows: list[dict], margin_sd: float) -> dict:
     return max((r for r in rows if r["success"] >= best - TIE), key=lambda r: (r["realism_sd"] or -1e9))
 
 
-def choose_levels(model, segmenter, discriminator, *, factors=FACTORS, trials: int = 50, margin_sd: float = 0.5,
+def choose_levels(model, segmenter, discriminator, *, factors=FACTORS, trials: int = 50, margin_sd: float | None = None,
                   concepts=BRUSH_ORDER, progress_fn: Callable[[str, int, int], None] | None = None) -> dict:
     """Per brush: every factor's success (ranking segmenter) and realism change, and the chosen factor."""
-    from .evaluate import EvalConfig, brush_trials
+    from .evaluate import REALISM_MARGIN_SD, EvalConfig, brush_trials
 
+    margin_sd = REALISM_MARGIN_SD if margin_sd is None else margin_sd
     concepts = [c for c in concepts if c in model.table.concepts]
     rows: dict[str, list[dict]] = {c: [] for c in concepts}
     original = model.table

@@ -104,6 +104,23 @@ def _majority(labels: torch.Tensor, mask: torch.Tensor, num: int) -> tuple[int, 
     return k, float(counts[k] / counts.sum().clamp_min(1))
 
 
+def _swap_realism(model, discriminator, h: torch.Tensor, jobs: list, d0: torch.Tensor) -> dict[int, float]:
+    """The realism baseline of the cell-aligned draws: the discriminator's change when the same cells get all
+    edit-layer features of the next picture of the batch, i.e. content the generator made itself, pasted in
+    place. It shows how much any pasted region costs under this discriminator, whatever it contains."""
+    from .realism import realism_scores
+
+    rows = [(t, i, region) for t, (kind, i, _, region) in enumerate(jobs) if kind == "draw"]
+    if not rows or len(h) < 2:
+        return {}
+    a = torch.stack([r.float() for _, _, r in rows])[:, None].expand(-1, h.shape[1], -1, -1)
+    donors = h[torch.tensor([(i + 1) % len(h) for _, i, _ in rows])]
+    with torch.inference_mode():
+        pasted = model.render(h[torch.tensor([i for _, i, _ in rows])], a, donors).cpu()
+    d = realism_scores(discriminator, pasted)
+    return {t: float(d[n] - d0[i]) for n, (t, i, _) in enumerate(rows)}
+
+
 def brush_trials(model, segmenter, *, judge=None, discriminator=None, config,
                  progress_fn: Callable[[str, int, int], None] | None = None, keep_examples: bool = True) -> dict:
     """Run the trials of every brush; returns {"concepts": raw per-trial records, "images", "examples", "graded_by"}."""
@@ -171,6 +188,7 @@ def brush_trials(model, segmenter, *, judge=None, discriminator=None, config,
             with torch.inference_mode():
                 after = model.render(h[idx], alpha, value).cpu()
             d1 = realism_scores(discriminator, after) if discriminator is not None else None
+            swap = _swap_realism(model, discriminator, h, jobs, d0) if d1 is not None else {}
             shares = {}
             for gr, s in graders.items():
                 lab = s.segment(after).cpu()
@@ -182,6 +200,8 @@ def brush_trials(model, segmenter, *, judge=None, discriminator=None, config,
                 r = {gr: (float(b[t]), float(a[t])) for gr, (b, a) in shares.items()}
                 if d1 is not None:
                     r["realism"] = float(d1[t] - d0[i])
+                if t in swap:
+                    r["swap_realism"] = swap[t]
                 if kind == "remove":
                     maj, maj_share = _majority(lab_head[t], masks[t], len(names[head]))
                     ok_classes = plausible_classes(frac[i], region, c, names[head])
