@@ -33,6 +33,10 @@ test: $(BIN)/.installed
 # after new generator weights: concept tables, evaluation and brush pictures that match them
 tables: $(BIN)/.installed
 	$(BIN)/ganpaint dissect --model scenes
+	$(BIN)/ganpaint choose-levels --model scenes --factors 0.15,0.25,0.35,0.5,0.7,1.0 --threads 2
+	# brick=mean was chosen by eye on docs/brushes/choice/brick.png: look again after new weights
+	$(BIN)/ganpaint choose-brushes --model scenes --threads 2 \
+	  --by-eye "brick=mean:8:the learned brush paints an orange glow that the ranking segmenter reads as brick"
 	$(BIN)/ganpaint evaluate --model scenes
 
 # every benchmark prints a table and writes benchmarks/results/<name>.json (run on an idle machine)

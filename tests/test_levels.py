@@ -1,6 +1,6 @@
 from fakes import RedTreeSegmenter, unit_image_model
 
-from ganpaint.dissect.levels import _pick, apply_levels, choose_levels
+from ganpaint.dissect.levels import pick, apply_levels, choose_levels
 
 
 def rows(*triples):
@@ -9,11 +9,11 @@ def rows(*triples):
 
 def test_a_level_that_buys_success_with_realism_is_rejected():
     # ×1 draws best but costs 0.9 sd of realism: beyond the margin, so ×0.5 (inside it) wins
-    assert _pick(rows((0.5, 0.80, -0.4), (1.0, 0.95, -0.9)), margin_sd=0.5)["factor"] == 0.5
+    assert pick(rows((0.5, 0.80, -0.4), (1.0, 0.95, -0.9)), margin_sd=0.5)["factor"] == 0.5
     # inside the margin the most successful wins; near-ties go to the more realistic
-    assert _pick(rows((0.5, 0.80, -0.1), (0.7, 0.90, -0.3), (1.0, 0.91, -0.45)), margin_sd=0.5)["factor"] == 0.7
+    assert pick(rows((0.5, 0.80, -0.1), (0.7, 0.90, -0.3), (1.0, 0.91, -0.45)), margin_sd=0.5)["factor"] == 0.7
     # none inside: the most realistic of those that still draw about as well as the best
-    assert _pick(rows((0.3, 0.40, -0.6), (0.5, 0.88, -0.9), (1.0, 0.90, -1.2)), margin_sd=0.5)["factor"] == 0.5
+    assert pick(rows((0.3, 0.40, -0.6), (0.5, 0.88, -0.9), (1.0, 0.90, -1.2)), margin_sd=0.5)["factor"] == 0.5
 
 
 def test_choose_levels_measures_every_factor_and_apply_scales_the_values():

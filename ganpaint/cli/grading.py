@@ -168,3 +168,80 @@ def cmd_choose_levels(args) -> None:
     path = folder / model.info.get("concepts", "concepts.json")
     apply_levels(model.table, record).save(path)
     print(f"wrote {path}")
+
+
+# ----------------------------------------------------------------------------- choose-brushes
+def _choose_brushes_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="scenes", help="model id (folder under models/) or a model folder")
+    p.add_argument("--trials", type=int, default=50, help="trials per kind and brush (default 50)")
+    p.add_argument("--by-eye", action="append", default=[], metavar="CONCEPT=BRUSH[:SCALE]:WHY",
+                   help="override the measured choice after looking at contact sheets of the held-out latents, "
+                        "e.g. 'brick=mean:8:the learned brush paints an orange glow' (recorded with the measured one)")
+    p.add_argument("--sheets", default="", metavar="FOLDER",
+                   help="also write contact sheets of every candidate brush on the held-out latents there, to look at")
+    p.add_argument("--dry-run", action="store_true", help="print the choice, leave concepts.json as it is")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
+
+
+def _brush_name(row: dict) -> str:
+    return row["brush"] if row["scale"] is None else f"{row['brush']}×{row['scale']:g}"
+
+
+def _by_eye(specs: list[str]) -> dict:
+    out = {}
+    for spec in specs:
+        concept, _, rest = spec.partition("=")
+        brush, _, rest = rest.partition(":")
+        scale, _, why = rest.partition(":")
+        if brush not in ("mean", "learned") or not concept:
+            _fail(f"--by-eye {spec!r}: expected CONCEPT=mean|learned[:SCALE]:WHY")
+        try:
+            out[concept] = {"brush": brush, "scale": float(scale or 1.0), "why": why}
+        except ValueError:
+            _fail(f"--by-eye {spec!r}: the scale must be a number")
+    return out
+
+
+@command("choose-brushes", "keep each concept's learned brush or its mean brush (every unit at its level in the "
+                           "concept), whichever draws better within the realism margin")
+def cmd_choose_brushes(args) -> None:
+    import json
+
+    import torch
+
+    from ..dissect.mean_brushes import apply_brushes, choose_brushes, concept_means
+    from ..dissect.realism import load_discriminator
+    from ..paint.model import ModelError, PaintModel
+
+    torch.set_num_threads(args.threads)
+    folder = _model_folder(args.model)
+    try:
+        model = PaintModel.load(folder)
+    except ModelError as e:
+        _fail(str(e))
+    D = load_discriminator(folder)
+    if D is None or model.segmenter is None:
+        _fail(f"{folder} needs both segmenter.safetensors and discriminator.safetensors")
+    if model.table.meta.get("mean_brushes"):
+        _fail("this concept table's brushes were already chosen (meta.mean_brushes); re-run dissect first")
+    means = concept_means(model, model.segmenter)
+    if args.sheets:
+        from ..dissect.choice_sheets import choice_sheets
+        from ..dissect.dissect import BRUSH_ORDER
+        from ..dissect.mean_brushes import SCALES, with_means
+
+        concepts = [c for c in model.table.brushes if c in means]
+        tables = {"learned": model.table, **{f"mean x{s:g}": with_means(model.table, means, concepts, s) for s in SCALES}}
+        for path in choice_sheets(model, model.segmenter, tables, [c for c in BRUSH_ORDER if c in means], args.sheets):
+            print(f"wrote {path}", file=sys.stderr)
+    record = choose_brushes(model, model.segmenter, D, means, trials=args.trials, by_eye=_by_eye(args.by_eye),
+                            progress_fn=lambda s, d, t: print(f"  {s} {d}/{t} done", file=sys.stderr))
+    for c, rows in record["candidates"].items():
+        print(f"  {c:6s} " + "  ".join(f"{_brush_name(r)}: {r['success']:.2f} Δ{r['realism_sd']}" for r in rows)
+              + f"  → {record['chosen'].get(c)}")
+    if args.dry_run:
+        print(json.dumps(record["chosen"]))
+        return
+    path = folder / model.info.get("concepts", "concepts.json")
+    apply_brushes(model.table, record, means).save(path)
+    print(f"wrote {path}")

@@ -21,7 +21,7 @@ from typing import Callable
 from ..paint.concepts import ConceptTable
 from .dissect import BRUSH_ORDER
 
-__all__ = ["choose_levels", "apply_levels", "FACTORS", "CALIB_FIRST", "CALIB_IMAGES", "TIE"]
+__all__ = ["choose_levels", "apply_levels", "measure_brushes", "pick", "FACTORS", "CALIB_FIRST", "CALIB_IMAGES", "TIE"]
 
 FACTORS = (0.5, 0.7, 1.0)
 CALIB_FIRST, CALIB_IMAGES = 300, 300  # dissection latents (seed 1) after its ranking samples
@@ -39,42 +39,57 @@ def _scaled(table: ConceptTable, factor: float, concepts) -> ConceptTable:
     return t
 
 
-def _pick(rows: list[dict], margin_sd: float) -> dict:
+def pick(rows: list[dict], margin_sd: float) -> dict:
+    """The row to keep: within the margin the most successful (near-ties to the more realistic), else the most
+    realistic of the near-best."""
     inside = [r for r in rows if r["realism_sd"] is not None and r["realism_sd"] >= -margin_sd]
     if inside:
         best = max(r["success"] for r in inside)
-        return max((r for r in inside if r["success"] >= best - TIE), key=lambda r: (r["realism_sd"], r["factor"]))
+        return max((r for r in inside if r["success"] >= best - TIE), key=lambda r: (r["realism_sd"], r.get("factor", 0)))
     best = max(r["success"] for r in rows)
     return max((r for r in rows if r["success"] >= best - TIE), key=lambda r: (r["realism_sd"] or -1e9))
+
+
+def measure_brushes(model, table: ConceptTable, segmenter, discriminator, *, trials: int, concepts) -> dict[str, dict]:
+    """Per brush of `table`: draw (cell-aligned) and freehand trials on the calibration latents, the ranking
+    segmenter's success over both and the mean realism change in sd of unedited scores."""
+    from .evaluate import EvalConfig, brush_trials
+
+    original = model.table
+    try:
+        model.table = table
+        cfg = EvalConfig(trials=trials, other_trials=0, seed=1, first_image=CALIB_FIRST, max_images=CALIB_IMAGES,
+                         fsd_samples=0, concepts=tuple(concepts), kinds=("draw", "freehand"))
+        r = brush_trials(model, segmenter, discriminator=discriminator, config=cfg, keep_examples=False)
+    finally:
+        model.table = original
+    out = {}
+    for c in concepts:
+        b = r["concepts"][c]
+        n_d, n_f = b["draw"]["trials"], b["draw_freehand"]["trials"]
+        wins = (b["draw"]["success_rate"] or 0) * n_d + (b["draw_freehand"]["success_rate"] or 0) * n_f
+        re = [(v["delta_sd"], v["trials"]) for v in b.get("realism", {}).values() if v["trials"]]
+        out[c] = {"trials": n_d + n_f, "success": round(wins / max(n_d + n_f, 1), 4),
+                  "realism_sd": round(sum(d * t for d, t in re) / sum(t for _, t in re), 3) if re else None}
+    return out
 
 
 def choose_levels(model, segmenter, discriminator, *, factors=FACTORS, trials: int = 50, margin_sd: float | None = None,
                   concepts=BRUSH_ORDER, progress_fn: Callable[[str, int, int], None] | None = None) -> dict:
     """Per brush: every factor's success (ranking segmenter) and realism change, and the chosen factor."""
-    from .evaluate import REALISM_MARGIN_SD, EvalConfig, brush_trials
+    from .evaluate import REALISM_MARGIN_SD
 
     margin_sd = REALISM_MARGIN_SD if margin_sd is None else margin_sd
-    concepts = [c for c in concepts if c in model.table.concepts]
+    concepts = [c for c in concepts if c in model.table.concepts and not model.table.is_mean(c)]
     rows: dict[str, list[dict]] = {c: [] for c in concepts}
-    original = model.table
-    try:
-        for n, f in enumerate(factors):
-            model.table = _scaled(original, f, concepts)
-            cfg = EvalConfig(trials=trials, other_trials=0, seed=1, first_image=CALIB_FIRST, max_images=CALIB_IMAGES,
-                             fsd_samples=0, concepts=tuple(concepts), kinds=("draw", "freehand"))
-            r = brush_trials(model, segmenter, discriminator=discriminator, config=cfg, keep_examples=False)
-            for c in concepts:
-                b = r["concepts"][c]
-                n_d, n_f = b["draw"]["trials"], b["draw_freehand"]["trials"]
-                wins = (b["draw"]["success_rate"] or 0) * n_d + (b["draw_freehand"]["success_rate"] or 0) * n_f
-                re = [(v["delta_sd"], v["trials"]) for v in b.get("realism", {}).values() if v["trials"]]
-                rows[c].append({"factor": f, "trials": n_d + n_f, "success": round(wins / max(n_d + n_f, 1), 4),
-                                "realism_sd": round(sum(d * t for d, t in re) / sum(t for _, t in re), 3) if re else None})
-            if progress_fn:
-                progress_fn("levels", n + 1, len(factors))
-    finally:
-        model.table = original
-    chosen = {c: _pick(rows[c], margin_sd) for c in concepts if rows[c] and any(r["trials"] for r in rows[c])}
+    for n, f in enumerate(factors):
+        measured = measure_brushes(model, _scaled(model.table, f, concepts), segmenter, discriminator,
+                                   trials=trials, concepts=concepts)
+        for c in concepts:
+            rows[c].append({"factor": f, **measured[c]})
+        if progress_fn:
+            progress_fn("levels", n + 1, len(factors))
+    chosen = {c: pick(rows[c], margin_sd) for c in concepts if rows[c] and any(r["trials"] for r in rows[c])}
     return {"factors": list(factors), "margin_sd": margin_sd, "trials_per_kind": trials,
             "samples": f"dissection latents (seed 1) {CALIB_FIRST}–{CALIB_FIRST + CALIB_IMAGES - 1}, held out from the ranking",
             "segmenter": segmenter.id, "discriminator": getattr(discriminator, "id", None),

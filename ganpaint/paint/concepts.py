@@ -14,6 +14,9 @@ A table is plain JSON, one per model and layer:
      "meta": {"generator_sha256": ..., "segmenter": ..., "samples": ..., "seed": ..., "method": ...}}
 Strength is continuous and only chooses how many ranked units take part (at least one). A remove
 brush switches off `remove_units` when the table has them (ranked by ablation alone), else `units`.
+A *mean* draw brush (ranking "mean", `ganpaint/dissect/mean_brushes.py`) sets every unit of the layer to its
+mean level inside the concept: the concept's units go up and the others' go down together, so it has
+no useful subset; its strength is the edit's opacity instead (`ConceptTable.opacity`).
 """
 from __future__ import annotations
 
@@ -104,12 +107,23 @@ class ConceptTable:
     def save(self, path: str | os.PathLike) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n")
 
+    def is_mean(self, concept: str, mode: str = "draw") -> bool:
+        """Does this concept draw with every unit at its mean level (strength = opacity, not unit count)?"""
+        return mode == "draw" and self.concepts[concept].ranking == "mean"
+
+    def opacity(self, concept: str, strength: float = 1.0, mode: str = "draw") -> float:
+        """How much of the brush's alpha a stroke of this strength applies: the strength for a mean brush,
+        else 1 (there the strength chooses how many units take part)."""
+        return strength if self.is_mean(concept, mode) else 1.0
+
     def brush(self, concept: str, strength: float = 1.0, mode: str = "draw") -> tuple[list[int], list[float]]:
         """(units, draw levels) of a concept's brush at this strength; remove uses `remove_units` if any.
         Draw levels are the learned `values` when the table has them, else levels × value_scale."""
         if concept not in self.concepts:
             raise KeyError(concept)
         c = self.concepts[concept]
+        if self.is_mean(concept, mode):
+            strength = 1.0  # every unit, always: see opacity()
         if mode == "remove" and c.remove_units:
             n = units_for_strength(len(c.remove_units), strength)
             return c.remove_units[:n], [0.0] * n

@@ -202,13 +202,15 @@ def check_stroke(stroke: Stroke, table: ConceptTable, channels: int) -> None:
 def stroke_edit(stroke: Stroke, table: ConceptTable, channels: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """One stroke → (alpha, value), each (channels, size, size)."""
     check_stroke(stroke, table, channels)
+    opacity = 1.0
     if stroke.concept is not None:
         units, levels = table.brush(stroke.concept, stroke.strength, stroke.mode)
+        opacity = table.opacity(stroke.concept, stroke.strength, stroke.mode)
     else:
         all_units = list(dict.fromkeys(stroke.units or ()))
         units = all_units[: units_for_strength(len(all_units), stroke.strength)]
         levels = [table.unit_level(u) for u in units]
-    a = coverage_alpha(stroke_mask(stroke, size))
+    a = coverage_alpha(stroke_mask(stroke, size)) * opacity
     alpha = torch.zeros(channels, size, size)
     value = torch.zeros(channels, size, size)
     idx = torch.tensor(units, dtype=torch.long)

@@ -69,6 +69,7 @@ def placement_map(model, segmenter, h: torch.Tensor, concept: str, *, alpha: tor
     if alpha is not None:
         h = apply_edit(h, alpha.to(h.device), value.to(h.device))
     a, v = cell_insertions(C, g, units, levels)
+    a = a * model.table.opacity(concept, strength, "draw")
     batch = apply_edit(h.expand(g * g, -1, -1, -1), a.to(h.device), v.to(h.device))  # (g², C, g, g)
     images = model.render(torch.cat([h, batch]), generator=generator)  # (1 + g², 3, R, R); a photo's own G
     k = list(segmenter.labels).index(concept)
