@@ -144,7 +144,10 @@ def test_the_judge_is_the_headline_and_the_ranking_segmenter_stands_beside_it(mo
     # both see the trees go, but the judge sees a dome where they were: not a plausible replacement for a tree
     assert rm["mean_drop"] > 0.9 and rm["ranking"]["mean_drop"] > 0.9
     assert max(rm["becomes"], key=rm["becomes"].get) == "dome" and rm["becomes"]["dome"] >= 20
-    assert rm["plausible_rate"] == pytest.approx(1 - rm["becomes"]["dome"] / 30, abs=1e-3) and rm["success_rate"] <= rm["plausible_rate"]
+    # one-class rule: exactly the regions whose majority is not the dome; the share rule: dome pixels are
+    # implausible wherever they are, so it passes no region that the one-class rule fails
+    assert rm["success_rate_one_class"] == pytest.approx(1 - rm["becomes"]["dome"] / 30, abs=1e-3)
+    assert rm["success_rate"] <= rm["plausible_rate"] <= 1 - rm["becomes"]["dome"] / 30 + 1e-3
     assert r["concepts"]["tree"]["goals_met"]["remove"] is False
     assert r["concepts"]["tree"]["draw"]["ranking"]["success_rate"] == 1.0
 
@@ -178,6 +181,21 @@ def test_swap_baseline_pastes_the_next_pictures_features_in_place():
     assert set(swap) == {0, 2}  # cell-aligned draws only
     assert swap[0] == pytest.approx(0.0, abs=1e-5)  # picture 1 is picture 0: pasting it changes nothing
     assert swap[2] < -0.1  # picture 2's red cells pasted into picture 1
+
+
+def test_a_removal_may_leave_several_plausible_classes_but_not_noise():
+    from ganpaint.dissect.trials import PLAUSIBLE_MAJORITY, PLAUSIBLE_SHARE, plausible_share
+
+    names = ["sky", "tree", "brick", "grass", "dome"]
+    mask = torch.ones(10, 10)
+    wall_and_grass = torch.tensor([2] * 45 + [3] * 40 + [4] * 15).view(10, 10)  # a tree gone from before a wall
+    noise = torch.tensor([2] * 30 + [4] * 40 + [0] * 30).view(10, 10)
+    ok = {"brick", "grass", "sky"}
+    assert plausible_share(wall_and_grass, mask, ok, names) == pytest.approx(0.85) and 0.85 >= PLAUSIBLE_SHARE
+    assert max(0.45, 0.40) < PLAUSIBLE_MAJORITY  # which the one-class rule would have failed
+    assert plausible_share(noise, mask, ok, names) == pytest.approx(0.6)  # the dome pixels do not count
+    assert plausible_share(noise, mask, {"brick"}, names) == pytest.approx(0.3) and 0.3 < PLAUSIBLE_SHARE
+    assert plausible_share(noise, torch.zeros(10, 10), ok, names) == 0.0
 
 
 def test_plausible_classes_come_from_the_surroundings_and_the_context_list():

@@ -152,6 +152,9 @@ def _remove_summary(recs: list[dict], grader: str, short: bool = False) -> dict:
         d["success_rate"] = round(wins / len(recs), 4)  # dropped enough AND became a plausible class
         d["success_ci95"] = [round(v, 4) for v in wilson_interval(wins, len(recs))]
         d["plausible_rate"] = round(float(np.mean([r["plausible"] for r in recs])), 4)
+        if "majority_plausible" in recs[0]:  # the stricter rule: one plausible class covers half the region
+            strict = int(sum(bool(r["majority_plausible"]) and dr >= REMOVE_DROP for r, dr in zip(recs, drop)))
+            d["success_rate_one_class"] = round(strict / len(recs), 4)
         counts: dict[str, int] = {}
         for r in recs:
             counts[r["majority"]] = counts.get(r["majority"], 0) + 1
@@ -309,8 +312,8 @@ def render_card_section(r: dict) -> str:
               f"the concept: *cell* = a rectangle of edit-layer cells where the context allows the concept, *freehand* = "
               f"a round stroke of the page's default size where the context allows it, *random* = a rectangle anywhere. "
               f"A removal succeeds when the concept's pixels there drop by ≥ {r.get('remove_drop', 0.7):.0%} and the "
-              f"region becomes a plausible class (its new majority class covers ≥ half of it, occurs around the region "
-              f"or on the concept's context list). Realism: mean change of the discriminator's score from the unedited to "
+              f"region becomes plausible (≥ 60 % of its pixels read as classes that occur around the region or are on "
+              f"the concept's context list). Realism: mean change of the discriminator's score from the unedited to "
               f"the edited image, in standard deviations of unedited images' scores; margin "
               f"−{(r.get('goals') or {}).get('realism_margin_sd', 0.5)} (✗ = beyond); *swap* = the same cells given all "
               f"edit-layer features of another generated picture, what pasting alone costs under this discriminator. Goals: draw ≥ {GOAL_DRAW:.0%}, "
