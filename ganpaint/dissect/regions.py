@@ -93,8 +93,8 @@ def context_cells(frac: torch.Tensor, concept: str, labels: Sequence[str]) -> to
         ok = (skyish >= 0.5) & (_below(1 - skyish, 1) >= 0.3) & (building < 0.1)
     elif concept in ("grass", "road"):
         ok = (rows >= g // 2) & (building < 0.2)
-    elif concept == "sky":
-        ok = rows < g // 2
+    elif concept == "sky":  # above the horizon, around the buildings, not through them
+        ok = (rows < g // 2) & (building < 0.2)
     elif concept in ("tree", "brick") and world:  # a crown on a trunk, a wall: standing on the ground
         ok = (building < 0.2) & (_below(ground, 3) >= 0.3)
     elif concept == "tree":  # trees grow from the ground: not on buildings, not high up in the sky
