@@ -77,6 +77,9 @@ export class PhotoMode {
     if (!this.photo || this.photo.source.job !== source.job) {
       this.leave();
       this.photo = { source, bitmap: null, watcher: null };
+      // a photo that is already prepared when the page takes it up (undo back to it, another tab, or a late
+      // message of the previous picture that closed the upload's own follow-up) says so too
+      if (source.status === "ready") this.#showReady(this.photo);
     }
     this.photo.source = source;
     const adapting = source.status === "adapting";
@@ -123,6 +126,11 @@ export class PhotoMode {
     this.before.hidden = !on;
     this.toggle.setAttribute("aria-pressed", String(on));
     this.onPaintable(this.paintable);
+  }
+
+  #showReady(photo) {
+    this.progress.show({ state: "done", stage: "done", progress: 1 });
+    this.setTimer(() => { if (this.photo === photo && !photo.watcher) this.progress.hide(); }, 2500);
   }
 
   #watchJob(jobId) {

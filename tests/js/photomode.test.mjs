@@ -129,3 +129,16 @@ test("a stroke refused while the photo is prepared says why, with the time left;
   photos.adoptSource({ kind: "seed", seed: 3 }); // leaving photo mode hides the hint
   assert.equal(fitNote.hidden, true);
 });
+
+test("a photo already prepared when the page takes it up says it is ready, then the bar goes", () => {
+  const { photos, watchers, shown, log, progress } = harness();
+  photos.adoptSource({ kind: "seed", seed: 3 });
+  photos.adoptSource({ kind: "photo", status: "ready", job: "j9", width: 40, height: 30, fit: "crop" });
+  assert.equal(watchers.length, 0); // nothing to follow
+  assert.deepEqual(shown.at(-1), { state: "done", stage: "done", progress: 1 });
+  assert.ok(progress.visible && photos.paintable);
+  log.timers.at(-1)();
+  assert.equal(progress.visible, false);
+  photos.adoptSource({ kind: "photo", status: "ready", job: "j9", width: 40, height: 30, fit: "crop" });
+  assert.equal(shown.length, 1); // the same photo again: said once
+});
