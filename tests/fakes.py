@@ -52,6 +52,20 @@ class RedTreeSegmenter:
         return self.logits(images).argmax(1)
 
 
+class RedIsUnreal(nn.Module):
+    """A 'discriminator' whose realism score falls as the image gets redder (as drawn trees make it)."""
+
+    resolution = 16
+
+    def __init__(self):
+        super().__init__()
+        self.dummy = nn.Parameter(torch.zeros(1))
+        self.id = "red-is-unreal"
+
+    def forward(self, x):
+        return -x[:, 0].mean((1, 2))[:, None] * 10
+
+
 def unit_image_model(tree_units=(0,), level: float = 3.0) -> PaintModel:
     G = UnitImageGenerator()
     table = ConceptTable("layer4", 8, {"tree": Concept("tree", list(tree_units), [level] * len(tree_units))},

@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from fakes import RedTreeSegmenter, unit_image_model
+from fakes import RedIsUnreal, RedTreeSegmenter, unit_image_model
 from PIL import Image
 
 from ganpaint.dissect.evaluate import EvalConfig, brush_trials, evaluate, fsd_report, wilson_interval, write_report
@@ -117,20 +117,6 @@ class DomeWhereRedVanishes(RedTreeSegmenter):
         out = super().segment(images)
         out[(images[:, 0] > -0.6) & (images[:, 0] <= 0)] = 2
         return out
-
-
-class RedIsUnreal(torch.nn.Module):
-    """A 'discriminator' whose realism score falls as the image gets redder (as drawn trees make it)."""
-
-    resolution = 16
-
-    def __init__(self):
-        super().__init__()
-        self.dummy = torch.nn.Parameter(torch.zeros(1))
-        self.id = "red-is-unreal"
-
-    def forward(self, x):
-        return -x[:, 0].mean((1, 2))[:, None] * 10
 
 
 def test_the_judge_is_the_headline_and_the_ranking_segmenter_stands_beside_it(monkeypatch):

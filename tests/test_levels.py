@@ -1,4 +1,4 @@
-from fakes import RedTreeSegmenter, unit_image_model
+from fakes import RedIsUnreal, RedTreeSegmenter, unit_image_model
 
 from ganpaint.dissect.levels import pick, apply_levels, choose_levels
 
@@ -17,18 +17,6 @@ def test_a_level_that_buys_success_with_realism_is_rejected():
 
 
 def test_choose_levels_measures_every_factor_and_apply_scales_the_values():
-    import torch
-
-    class RedIsUnreal(torch.nn.Module):
-        resolution = 16
-
-        def __init__(self):
-            super().__init__()
-            self.p = torch.nn.Parameter(torch.zeros(1))
-
-        def forward(self, x):
-            return -x[:, 0].mean((1, 2))[:, None] * 10
-
     model = unit_image_model(tree_units=(0,), level=3.0)
     rec = choose_levels(model, RedTreeSegmenter(), RedIsUnreal(), factors=(0.3, 1.0), trials=10, concepts=("tree",))
     r = {row["factor"]: row for row in rec["candidates"]["tree"]}

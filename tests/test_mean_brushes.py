@@ -2,22 +2,11 @@
 import numpy as np
 import pytest
 import torch
-from fakes import RedTreeSegmenter, unit_image_model
+from fakes import RedIsUnreal, RedTreeSegmenter, unit_image_model
 
 from ganpaint.dissect.mean_brushes import apply_brushes, choose_brushes, concept_means, mean_concept
 from ganpaint.paint.concepts import Concept, ConceptTable
 from ganpaint.paint.edit import Stroke, compose
-
-
-class RedIsUnreal(torch.nn.Module):
-    resolution = 16
-
-    def __init__(self):
-        super().__init__()
-        self.p = torch.nn.Parameter(torch.zeros(1))
-
-    def forward(self, x):
-        return -x[:, 0].mean((1, 2))[:, None] * 10
 
 
 def test_the_planted_tree_unit_leads_the_mean_and_the_other_units_stay_at_their_usual_level():

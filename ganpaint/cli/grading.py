@@ -126,6 +126,44 @@ def cmd_train_judge(args) -> None:
           f"images {agree}")
 
 
+# ----------------------------------------------------------------------------- choices graded by realism
+def _model_for_choice(args, done_key: str, what: str):
+    """(folder, model, discriminator) for choose-levels / choose-brushes, or a clear failure: both need the
+    ranking segmenter and the discriminator, and a table that has not been through the same choice."""
+    import torch
+
+    from ..dissect.realism import load_discriminator
+    from ..paint.model import ModelError, PaintModel
+
+    torch.set_num_threads(args.threads)
+    folder = _model_folder(args.model)
+    try:
+        model = PaintModel.load(folder)
+    except ModelError as e:
+        _fail(str(e))
+    D = load_discriminator(folder)
+    if D is None or model.segmenter is None:
+        _fail(f"{folder} needs both segmenter.safetensors and discriminator.safetensors")
+    if model.table.meta.get(done_key):
+        _fail(f"this concept table's {what} were already chosen (meta.{done_key}); re-run dissect first")
+    return folder, model, D
+
+
+def _report_choice(args, folder, model, record: dict, row_name, make_table, choice_name=str) -> None:
+    """Print every candidate and the choice; unless --dry-run, write the table `make_table()` builds."""
+    import json
+
+    for c, rows in record["candidates"].items():
+        print(f"  {c:6s} " + "  ".join(f"{row_name(r)}: {r['success']:.2f} Δ{r['realism_sd']}" for r in rows)
+              + f"  → {choice_name(record['chosen'].get(c))}")
+    if args.dry_run:
+        print(json.dumps(record["chosen"]))
+        return
+    path = folder / model.info.get("concepts", "concepts.json")
+    make_table().save(path)
+    print(f"wrote {path}")
+
+
 # ----------------------------------------------------------------------------- choose-levels
 def _choose_levels_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="scenes", help="model id (folder under models/) or a model folder")
@@ -137,37 +175,17 @@ def _choose_levels_args(p: argparse.ArgumentParser) -> None:
 
 @command("choose-levels", "scale each brush's draw values so that it draws without costing realism (discriminator)")
 def cmd_choose_levels(args) -> None:
-    import json
-
-    import torch
-
     from ..dissect.levels import apply_levels, choose_levels
-    from ..paint.model import ModelError, PaintModel
-    from ..dissect.realism import load_discriminator
 
-    torch.set_num_threads(args.threads)
-    folder = _model_folder(args.model)
     try:
-        model = PaintModel.load(folder)
         factors = tuple(float(f) for f in args.factors.split(","))
-    except (ModelError, ValueError) as e:
+    except ValueError as e:
         _fail(str(e))
-    D = load_discriminator(folder)
-    if D is None or model.segmenter is None:
-        _fail(f"{folder} needs both segmenter.safetensors and discriminator.safetensors")
-    if model.table.meta.get("realism_levels"):
-        _fail("this concept table's levels were already chosen (meta.realism_levels); re-run dissect first")
+    folder, model, D = _model_for_choice(args, "realism_levels", "levels")
     record = choose_levels(model, model.segmenter, D, factors=factors, trials=args.trials,
                            progress_fn=lambda s, d, t: print(f"  factor {d}/{t} done", file=sys.stderr))
-    for c, rows in record["candidates"].items():
-        print(f"  {c:6s} " + "  ".join(f"×{r['factor']}: {r['success']:.2f} Δ{r['realism_sd']}" for r in rows)
-              + f"  → ×{record['chosen'].get(c)}")
-    if args.dry_run:
-        print(json.dumps(record["chosen"]))
-        return
-    path = folder / model.info.get("concepts", "concepts.json")
-    apply_levels(model.table, record).save(path)
-    print(f"wrote {path}")
+    _report_choice(args, folder, model, record, lambda r: f"×{r['factor']}", lambda: apply_levels(model.table, record),
+                   choice_name=lambda f: f"×{f}")
 
 
 # ----------------------------------------------------------------------------- choose-brushes
@@ -205,25 +223,9 @@ def _by_eye(specs: list[str]) -> dict:
 @command("choose-brushes", "keep each concept's learned brush or its mean brush (every unit at its level in the "
                            "concept), whichever draws better within the realism margin")
 def cmd_choose_brushes(args) -> None:
-    import json
-
-    import torch
-
     from ..dissect.mean_brushes import apply_brushes, choose_brushes, concept_means
-    from ..dissect.realism import load_discriminator
-    from ..paint.model import ModelError, PaintModel
 
-    torch.set_num_threads(args.threads)
-    folder = _model_folder(args.model)
-    try:
-        model = PaintModel.load(folder)
-    except ModelError as e:
-        _fail(str(e))
-    D = load_discriminator(folder)
-    if D is None or model.segmenter is None:
-        _fail(f"{folder} needs both segmenter.safetensors and discriminator.safetensors")
-    if model.table.meta.get("mean_brushes"):
-        _fail("this concept table's brushes were already chosen (meta.mean_brushes); re-run dissect first")
+    folder, model, D = _model_for_choice(args, "mean_brushes", "brushes")
     means = concept_means(model, model.segmenter)
     if args.sheets:
         from ..dissect.choice_sheets import choice_sheets
@@ -236,12 +238,4 @@ def cmd_choose_brushes(args) -> None:
             print(f"wrote {path}", file=sys.stderr)
     record = choose_brushes(model, model.segmenter, D, means, trials=args.trials, by_eye=_by_eye(args.by_eye),
                             progress_fn=lambda s, d, t: print(f"  {s} {d}/{t} done", file=sys.stderr))
-    for c, rows in record["candidates"].items():
-        print(f"  {c:6s} " + "  ".join(f"{_brush_name(r)}: {r['success']:.2f} Δ{r['realism_sd']}" for r in rows)
-              + f"  → {record['chosen'].get(c)}")
-    if args.dry_run:
-        print(json.dumps(record["chosen"]))
-        return
-    path = folder / model.info.get("concepts", "concepts.json")
-    apply_brushes(model.table, record, means).save(path)
-    print(f"wrote {path}")
+    _report_choice(args, folder, model, record, _brush_name, lambda: apply_brushes(model.table, record, means))
