@@ -12,6 +12,8 @@
 import { del, getJSON } from "./api.js";
 import { JobWatcher, drawSquare, etaText, looksLikePhoto, uploadPhoto } from "./photo.js";
 
+const READY_MS = 2500; // how long "ready to paint" stays before the bar goes
+
 export class PhotoMode {
   constructor({ stage, before, image, toggle, progress, fitNote = null, onPaintable = () => {}, onMessage = () => {},
     onRefresh = () => {}, uploadFile = uploadPhoto, getState = getJSON, decode = (file) => createImageBitmap(file),
@@ -130,7 +132,12 @@ export class PhotoMode {
 
   #showReady(photo) {
     this.progress.show({ state: "done", stage: "done", progress: 1 });
-    this.setTimer(() => { if (this.photo === photo && !photo.watcher) this.progress.hide(); }, 2500);
+    this.#hideProgressLater(photo);
+  }
+
+  /** The finished bar stays a moment, then goes, unless another photo (or job) has taken it meanwhile. */
+  #hideProgressLater(photo, watcher = null) {
+    this.setTimer(() => { if (this.photo === photo && photo.watcher === watcher) this.progress.hide(); }, READY_MS);
   }
 
   #watchJob(jobId) {
@@ -139,7 +146,7 @@ export class PhotoMode {
       onEnd: (job) => {
         if (job.state === "done") {
           this.onMessage("the photo is ready: paint on it", "info");
-          this.setTimer(() => { if (this.photo?.watcher === watcher) this.progress.hide(); }, 2500);
+          this.#hideProgressLater(this.photo, watcher);
         } else if (job.state === "cancelled" && job.error === "cancelled") {
           this.onMessage("photo adaptation cancelled; upload it again to edit it", "info");
         } else {

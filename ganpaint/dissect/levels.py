@@ -39,6 +39,13 @@ def _scaled(table: ConceptTable, factor: float, concepts) -> ConceptTable:
     return t
 
 
+def margin_or_default(margin_sd: float | None) -> float:
+    """The realism margin a choice uses: the evaluation's (REALISM_MARGIN_SD) unless given."""
+    from .evaluate import REALISM_MARGIN_SD
+
+    return REALISM_MARGIN_SD if margin_sd is None else margin_sd
+
+
 def pick(rows: list[dict], margin_sd: float) -> dict:
     """The row to keep: within the margin the most successful (near-ties to the more realistic), else the most
     realistic of the near-best."""
@@ -77,9 +84,7 @@ def measure_brushes(model, table: ConceptTable, segmenter, discriminator, *, tri
 def choose_levels(model, segmenter, discriminator, *, factors=FACTORS, trials: int = 50, margin_sd: float | None = None,
                   concepts=BRUSH_ORDER, progress_fn: Callable[[str, int, int], None] | None = None) -> dict:
     """Per brush: every factor's success (ranking segmenter) and realism change, and the chosen factor."""
-    from .evaluate import REALISM_MARGIN_SD
-
-    margin_sd = REALISM_MARGIN_SD if margin_sd is None else margin_sd
+    margin_sd = margin_or_default(margin_sd)
     concepts = [c for c in concepts if c in model.table.concepts and not model.table.is_mean(c)]
     rows: dict[str, list[dict]] = {c: [] for c in concepts}
     for n, f in enumerate(factors):

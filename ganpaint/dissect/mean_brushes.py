@@ -28,7 +28,7 @@ import torch
 
 from ..paint.concepts import Concept, ConceptTable
 from .dissect import BRUSH_ORDER, sample_latents
-from .levels import CALIB_FIRST, measure_brushes, pick
+from .levels import CALIB_FIRST, margin_or_default, measure_brushes, pick
 from .regions import cell_fractions
 
 __all__ = ["MeanLevels", "concept_means", "mean_concept", "with_means", "choose_brushes", "apply_brushes", "MEAN_SHARE",
@@ -112,9 +112,7 @@ def choose_brushes(model, segmenter, discriminator, means: dict[str, MeanLevels]
     `by_eye` ({concept: {"brush": "mean" | "learned", "scale": s, "why": "..."}}) overrides the measured
     choice where a person looking at contact sheets of the held-out latents saw what the ranking segmenter
     does not (it reads a saturated patch of the concept's colour as the concept); the record keeps both."""
-    from .evaluate import REALISM_MARGIN_SD
-
-    margin_sd = REALISM_MARGIN_SD if margin_sd is None else margin_sd
+    margin_sd = margin_or_default(margin_sd)
     concepts = [c for c in concepts if c in model.table.concepts and c in means]
     steps = len(scales) + 1
     own = measure_brushes(model, model.table, segmenter, discriminator, trials=trials, concepts=concepts)

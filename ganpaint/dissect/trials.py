@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from .dissect import BRUSH_ORDER, sample_latents
+from .realism import realism_scores
 from ..paint.edit import Stroke, compose, stroke_mask
 from ..paint.imaging import to_uint8
 from .regions import REGION_SHAPES, SUCCESS_SHARE, allowed_cells, cell_fractions, pick_region, present_cells
@@ -120,8 +121,6 @@ def _swap_realism(model, discriminator, h: torch.Tensor, jobs: list, d0: torch.T
     """The realism baseline of the cell-aligned draws: the discriminator's change when the same cells get all
     edit-layer features of the next picture of the batch, i.e. content the generator made itself, pasted in
     place. It shows how much any pasted region costs under this discriminator, whatever it contains."""
-    from .realism import realism_scores
-
     rows = [(t, i, region) for t, (kind, i, _, region) in enumerate(jobs) if kind == "draw"]
     if not rows or len(h) < 2:
         return {}
@@ -136,8 +135,6 @@ def _swap_realism(model, discriminator, h: torch.Tensor, jobs: list, d0: torch.T
 def brush_trials(model, segmenter, *, judge=None, discriminator=None, config,
                  progress_fn: Callable[[str, int, int], None] | None = None, keep_examples: bool = True) -> dict:
     """Run the trials of every brush; returns {"concepts": raw per-trial records, "images", "examples", "graded_by"}."""
-    from .realism import realism_scores
-
     cfg = config
     graders = {"judge": judge, "ranking": segmenter} if judge is not None else {"ranking": segmenter}
     head = next(iter(graders))
