@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import io
 import os
+from functools import partial
 from pathlib import Path
 
 import pytest
 from PIL import Image
+
+from browser_helpers import drag, new_page, open_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -53,31 +56,16 @@ def context(browser):
     ctx.close()
 
 
-def open_page(ctx, server, errors, path="/"):
-    pg = ctx.new_page()
-    pg.set_default_timeout(TIMEOUT_MS)
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.goto(server["url"] + path)
-    pg.wait_for_function("document.getElementById('stage').dataset.frame >= 1")
-    pg.wait_for_function("document.getElementById('status').dataset.state === 'open'")
-    return pg
+def open_shipped(ctx, server, errors, path="/"):
+    return open_page(new_page(ctx, errors, TIMEOUT_MS), server["url"], path)
 
 
-def drag(pg, y=0.75, x0=0.15, x1=0.6, steps=12, release=True):
-    box = pg.get_by_role("img", name="painting canvas").bounding_box()
-    at = lambda fx, fy: (box["x"] + fx * box["width"], box["y"] + fy * box["height"])  # noqa: E731
-    pg.mouse.move(*at(x0, y))
-    pg.mouse.down()
-    for i in range(1, steps + 1):
-        pg.mouse.move(*at(x0 + (x1 - x0) * i / steps, y))
-        pg.wait_for_timeout(15)
-    if release:
-        pg.mouse.up()
+drag = partial(drag, y=0.75, x0=0.15, x1=0.6, steps=12)
 
 
 def test_inspector_custom_brush_paint_and_reload(context, server):
     errors = []
-    pg = open_page(context, server, errors)
+    pg = open_shipped(context, server, errors)
     pg.get_by_text("units (inspector)").click()
     pg.wait_for_function("document.getElementById('unit-list').dataset.loaded === 'true'")
     pg.get_by_role("searchbox", name="search units").fill("tree")
@@ -116,7 +104,7 @@ def test_inspector_custom_brush_paint_and_reload(context, server):
 
 def test_placement_overlay_toggles(context, server):
     errors = []
-    pg = open_page(context, server, errors)
+    pg = open_shipped(context, server, errors)
     pg.locator("#brushes button[data-brush='door']").click()
     pg.get_by_label("show where the brush works").check()
     pg.wait_for_function("!document.getElementById('placement').hidden")
@@ -162,7 +150,7 @@ def tiny_server(tmp_path_factory):
 
 def test_a_photo_shows_what_the_model_could_not_draw(context, tiny_server):
     errors = []
-    pg = open_page(context, tiny_server, errors)
+    pg = open_shipped(context, tiny_server, errors)
     assert pg.locator("#omissions").is_hidden()
     with pg.expect_file_chooser() as chooser:
         pg.get_by_role("button", name="upload photo").click()
@@ -202,7 +190,7 @@ def artifact_server(tmp_path_factory):
 
 def test_artifact_toggle_changes_the_picture_and_the_session(context, artifact_server):
     errors = []
-    pg = open_page(context, artifact_server, errors, "/?format=png")  # lossless frames: exact colours
+    pg = open_shipped(context, artifact_server, errors, "/?format=png")  # lossless frames: exact colours
     box = pg.get_by_label("remove artifact units (1)")
     pg.wait_for_function("!document.getElementById('remove-artifacts').disabled")
     before = int(pg.eval_on_selector("#stage", "el => el.dataset.frame"))

@@ -11,11 +11,14 @@ except under CI (env CI set), where they fail.
 from __future__ import annotations
 
 import os
+from functools import partial
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from browser_helpers import drag, new_page, open_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -58,24 +61,13 @@ def server():
 @pytest.fixture
 def page(browser, server):
     ctx = browser.new_context(viewport={"width": 1200, "height": 860})
-    pg = ctx.new_page()
-    pg.set_default_timeout(TIMEOUT_MS)
     errors = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    yield open_page(pg, server)
+    yield open_page(new_page(ctx, errors, TIMEOUT_MS), server["url"])
     ctx.close()
     assert not errors, f"uncaught errors in the page: {errors}"
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-def open_page(pg, server, path="/"):
-    if path is not None:  # None: the page is already loading (a reload)
-        pg.goto(server["url"] + path)
-    pg.wait_for_function("document.getElementById('stage').dataset.frame >= 1")
-    pg.wait_for_function("document.getElementById('status').dataset.state === 'open'")
-    return pg
-
-
 def frame_no(pg) -> int:
     return int(pg.eval_on_selector("#stage", "el => el.dataset.frame || 0"))
 
@@ -95,16 +87,7 @@ def pixels(pg, size=64) -> np.ndarray:
     return np.array(data, dtype=np.float64).reshape(size, size, 4)[..., :3]
 
 
-def drag(pg, y=0.75, x0=0.12, x1=0.88, steps=24, release=True) -> None:
-    box = pg.get_by_role("img", name="painting canvas").bounding_box()
-    at = lambda fx, fy: (box["x"] + fx * box["width"], box["y"] + fy * box["height"])  # noqa: E731
-    pg.mouse.move(*at(x0, y))
-    pg.mouse.down()
-    for i in range(1, steps + 1):
-        pg.mouse.move(*at(x0 + (x1 - x0) * i / steps, y))
-        pg.wait_for_timeout(15)  # a human-ish drag, so previews go out while it lasts
-    if release:
-        pg.mouse.up()
+drag = partial(drag, y=0.75, x0=0.12, x1=0.88, steps=24)
 
 
 def strokes_listed(pg) -> int:
@@ -293,7 +276,7 @@ def test_model_switcher_starts_a_session_on_the_other_model(page, server):
     # A reload keeps the session (its id is in the URL hash) with its strokes and model.
     sid = page.eval_on_selector("#stage", "el => el.dataset.session")
     page.reload()
-    open_page(page, server, path=None)
+    open_page(page, None)
     wait_listed(page, 1)
     assert page.eval_on_selector("#stage", "el => el.dataset.session") == sid
     assert page.get_by_role("combobox", name="model").input_value() == other
@@ -310,7 +293,7 @@ def test_socket_drop_recovers_with_the_strokes(browser, server):
         ws.connect_to_server()
 
     pg.route_web_socket("**/api/sessions/*/ws*", through)
-    open_page(pg, server)
+    open_page(pg, server["url"])
     drag(pg, y=0.8)
     wait_committed(pg, 1)
 
@@ -361,7 +344,7 @@ def test_phone_width_and_touch(browser, server):
                               device_scale_factor=2)
     pg = ctx.new_page()
     pg.set_default_timeout(TIMEOUT_MS)
-    open_page(pg, server)
+    open_page(pg, server["url"])
     assert pg.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "the page scrolls sideways"
     box = pg.get_by_role("img", name="painting canvas").bounding_box()
     assert 300 <= box["width"] <= 375 and box["x"] >= 0

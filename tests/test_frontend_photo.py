@@ -7,6 +7,7 @@ the button or by dropping a file, watch the adaptation's progress bar finish, co
 from __future__ import annotations
 
 import io
+from functools import partial
 import os
 import time
 from pathlib import Path
@@ -14,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
+from browser_helpers import drag, new_page, open_page, tiny_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -35,30 +38,15 @@ def _photo_png(seed=3) -> tuple[np.ndarray, bytes]:
 
 @pytest.fixture(scope="module")
 def server():
-    from ganpaint.paint.model import PaintModel
-    from server.app import create_app
-    from server.settings import Settings
-    from server.testing import serve_in_thread
-
-    tiny = PaintModel.random(resolution=32, widths=(32, 32, 16, 16), model_id="tiny")
-    app = create_app(Settings(device="cpu", **ADAPT), models={"tiny": tiny})
-    with serve_in_thread(app, log_level="warning") as url:
-        yield {"url": url, "app": app}
-
-
+    with tiny_server(**ADAPT) as s:
+        yield s
 
 
 @pytest.fixture
 def page(browser, server):
     ctx = browser.new_context(viewport={"width": 1200, "height": 860}, bypass_csp=True)  # tests evaluate scripts
-    pg = ctx.new_page()
-    pg.set_default_timeout(TIMEOUT_MS)
     errors = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.goto(server["url"] + "/")
-    pg.wait_for_function("document.getElementById('stage').dataset.frame >= 1")
-    pg.wait_for_function("document.getElementById('status').dataset.state === 'open'")
-    yield pg
+    yield open_page(new_page(ctx, errors, TIMEOUT_MS), server["url"])
     ctx.close()
     assert not errors, f"uncaught errors in the page: {errors}"
 
@@ -96,15 +84,7 @@ def watch_progress(pg) -> list[tuple[int, str]]:
         time.sleep(0.03)
 
 
-def drag(pg, y=0.5, x0=0.3, x1=0.7, steps=12) -> None:
-    box = pg.get_by_role("img", name="painting canvas").bounding_box()
-    at = lambda fx, fy: (box["x"] + fx * box["width"], box["y"] + fy * box["height"])
-    pg.mouse.move(*at(x0, y))
-    pg.mouse.down()
-    for i in range(1, steps + 1):
-        pg.mouse.move(*at(x0 + (x1 - x0) * i / steps, y))
-        time.sleep(0.01)
-    pg.mouse.up()
+drag = partial(drag, y=0.5, x0=0.3, x1=0.7, steps=12)
 
 
 def test_upload_progress_before_after_paint_download(page, server):

@@ -7,12 +7,15 @@ picture offers a larger, labelled, upscaled download.
 from __future__ import annotations
 
 import io
+from functools import partial
 import time
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
 from PIL import Image
+
+from browser_helpers import drag, new_page, open_page, session_id, tiny_server, wait_session
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -22,53 +25,20 @@ ADAPT = {"adapt_h_steps": 10, "adapt_coarse_steps": 5, "adapt_fine_steps": 10, "
 
 @pytest.fixture(scope="module")
 def server():
-    from ganpaint.paint.model import PaintModel
-    from server.app import create_app
-    from server.settings import Settings
-    from server.testing import serve_in_thread
-
-    tiny = PaintModel.random(resolution=32, widths=(32, 32, 16, 16), model_id="tiny")
-    app = create_app(Settings(device="cpu", **ADAPT), models={"tiny": tiny})
-    with serve_in_thread(app, log_level="warning") as url:
-        yield {"url": url, "app": app}
+    with tiny_server(**ADAPT) as s:
+        yield s
 
 
 @pytest.fixture
 def page(browser, server):
     ctx = browser.new_context(viewport={"width": 1200, "height": 860})
-    pg = ctx.new_page()
-    pg.set_default_timeout(TIMEOUT_MS)
     errors = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.goto(server["url"] + "/?seed=425")
-    pg.wait_for_function("document.getElementById('stage').dataset.frame >= 1")
-    pg.wait_for_function("document.getElementById('status').dataset.state === 'open'")
-    yield pg
+    yield open_page(new_page(ctx, errors, TIMEOUT_MS), server["url"], "/?seed=425")
     ctx.close()
     assert not errors, f"uncaught errors in the page: {errors}"
 
 
-def session_id(pg) -> str:
-    return pg.eval_on_selector("#stage", "el => el.dataset.session")
-
-
-def wait_session(pg, not_id: str | None = None, is_id: str | None = None) -> str:
-    if is_id is not None:
-        pg.wait_for_function(f"document.getElementById('stage').dataset.session === '{is_id}'")
-    else:
-        pg.wait_for_function(f"document.getElementById('stage').dataset.session !== '{not_id}'")
-    return session_id(pg)
-
-
-def drag(pg, y=0.5, x0=0.25, x1=0.75, steps=10) -> None:
-    box = pg.get_by_role("img", name="painting canvas").bounding_box()
-    at = lambda fx, fy: (box["x"] + fx * box["width"], box["y"] + fy * box["height"])  # noqa: E731
-    pg.mouse.move(*at(x0, y))
-    pg.mouse.down()
-    for i in range(1, steps + 1):
-        pg.mouse.move(*at(x0 + (x1 - x0) * i / steps, y))
-        time.sleep(0.01)
-    pg.mouse.up()
+drag = partial(drag, y=0.5, x0=0.25, x1=0.75, steps=10)
 
 
 def thumbnail(pg, seed: int):
