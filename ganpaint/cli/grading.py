@@ -165,12 +165,17 @@ def _report_choice(args, folder, model, record: dict, row_name, make_table, choi
 
 
 # ----------------------------------------------------------------------------- choose-levels
-def _choose_levels_args(p: argparse.ArgumentParser) -> None:
+def _choice_args(p: argparse.ArgumentParser, per: str) -> None:
+    """The arguments choose-levels and choose-brushes share."""
     p.add_argument("--model", default="scenes", help="model id (folder under models/) or a model folder")
-    p.add_argument("--factors", default="0.5,0.7,1.0", help="multipliers of each brush's draw values to try")
-    p.add_argument("--trials", type=int, default=50, help="trials per kind and factor (default 50)")
+    p.add_argument("--trials", type=int, default=50, help=f"trials per kind and {per} (default 50)")
     p.add_argument("--dry-run", action="store_true", help="print the choice, leave concepts.json as it is")
     p.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
+
+
+def _choose_levels_args(p: argparse.ArgumentParser) -> None:
+    _choice_args(p, "factor")
+    p.add_argument("--factors", default="0.5,0.7,1.0", help="multipliers of each brush's draw values to try")
 
 
 @command("choose-levels", "scale each brush's draw values so that it draws without costing realism (discriminator)")
@@ -190,15 +195,12 @@ def cmd_choose_levels(args) -> None:
 
 # ----------------------------------------------------------------------------- choose-brushes
 def _choose_brushes_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="scenes", help="model id (folder under models/) or a model folder")
-    p.add_argument("--trials", type=int, default=50, help="trials per kind and brush (default 50)")
+    _choice_args(p, "brush")
     p.add_argument("--by-eye", action="append", default=[], metavar="CONCEPT=BRUSH[:SCALE]:WHY",
                    help="override the measured choice after looking at contact sheets of the held-out latents, "
                         "e.g. 'brick=mean:8:the learned brush paints an orange glow' (recorded with the measured one)")
     p.add_argument("--sheets", default="", metavar="FOLDER",
                    help="also write contact sheets of every candidate brush on the held-out latents there, to look at")
-    p.add_argument("--dry-run", action="store_true", help="print the choice, leave concepts.json as it is")
-    p.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
 
 
 def _brush_name(row: dict) -> str:
