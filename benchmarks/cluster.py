@@ -9,8 +9,11 @@ throughput of 1 vs 2 replicas, and what the HAProxy hop adds.
   time from the kill to the next frame and committed (acknowledged) strokes lost. Goals: 0 lost, ≤ 5 s.
 - restart: one server with the SQLite store, 50 sessions with 2 strokes each, kill -9, start again:
   how many come back with their strokes. Goal: all.
-- throughput: 16 closed-loop painters against 1 replica pinned to one core vs 2 replicas on two
-  cores (each with one render thread), alternating rounds; frames/s ratio. Goal ≥ 1.7×.
+- steady: 16 closed-loop painters against 1 replica pinned to one core vs 2 replicas on two cores (each
+  with one render thread), alternating rounds; frames are counted in a window while every painter paints
+  (session creation, connection and warm-up before it); frames/s ratio. Goal ≥ 1.7×.
+- throughput: the same painters, each painting a fixed number of moves, timed from their first request
+  to the last frame: session setup and the uneven finish included.
 - hop: p50 of a small request straight to a replica vs through HAProxy, interleaved. Goal ≤ 1 ms added.
 Writes benchmarks/results/cluster.json.
 """
@@ -34,7 +37,7 @@ from websockets.asyncio.client import connect
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from latency import RESULTS, paint, stats  # noqa: E402
+from latency import RESULTS, paint, stats, stroke_message  # noqa: E402
 from server.cluster import Cluster  # noqa: E402
 from server.cluster.launch import free_port, wait_http  # noqa: E402
 
@@ -202,6 +205,83 @@ async def _painters(url: str, br: dict, n: int, moves: int):
     return await asyncio.gather(*(paint(url, "scenes", br, moves, "webp", row=k, warmup=3) for k in range(n)))
 
 
+async def _steady(url: str, br: dict, n: int, seconds: float) -> dict:
+    """Steady-state throughput: n closed-loop painters open their sessions and warm up; once every one
+    of them is painting, frames are counted for `seconds` while all keep painting (session creation,
+    connection and warm-up are outside the window, as are painters that finished early)."""
+    ready, go, stop = asyncio.Barrier(n + 1), asyncio.Event(), asyncio.Event()
+    done: list[float] = []  # completion times of frames inside the window
+    lat: list[float] = []
+
+    async def painter(row: int) -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+            sid = (await http.post("/api/sessions", json={"model": "scenes", "seed": 100 + row})).json()["id"]
+        async with connect(url.replace("http", "ws", 1) + f"/api/sessions/{sid}/ws?format=webp", max_size=None) as ws:
+            while not isinstance(await ws.recv(), bytes):
+                pass
+            i = 0
+            while not stop.is_set():
+                t = time.perf_counter()
+                await ws.send(stroke_message(br, i, row))
+                while True:
+                    m = await ws.recv()
+                    if isinstance(m, bytes):
+                        break
+                    if json.loads(m)["type"] == "error":
+                        raise RuntimeError(m)
+                i += 1
+                if i == 3:
+                    await ready.wait()
+                    await go.wait()
+                elif go.is_set() and not stop.is_set():
+                    done.append(time.perf_counter())
+                    lat.append((time.perf_counter() - t) * 1000)
+
+    tasks = [asyncio.create_task(painter(k)) for k in range(n)]
+    await ready.wait()
+    t0 = time.perf_counter()
+    go.set()
+    await asyncio.sleep(seconds)
+    stop.set()
+    t1 = time.perf_counter()
+    await asyncio.gather(*tasks)
+    frames = sum(1 for x in done if t0 <= x <= t1)
+    return {"frames": frames, "seconds": t1 - t0, "latency_ms": lat}
+
+
+def steady(args) -> dict:
+    """Throughput in steady state, alternating 1 replica on core 0 and 2 replicas on cores 0 and 1."""
+    n, seconds, rounds = args.painters, args.seconds, args.rounds
+    br = {"concept": "tree"}
+    fps = {"1x1core": [], "2x2cores": []}
+    lat = {k: [] for k in fps}
+    cpu = {k: {"client": 0.0, "haproxy": 0.0, "replicas": 0.0, "wall": 0.0, "frames": 0} for k in fps}
+    with Cluster(replicas=1, env=ENV, cpus=["0"]) as one, Cluster(replicas=2, env=ENV, cpus=["0", "1"]) as two:
+        for r in range(rounds):
+            for name, c in (("1x1core", one), ("2x2cores", two)) if r % 2 == 0 else (("2x2cores", two), ("1x1core", one)):
+                t = time.perf_counter()
+                before = _cpu_snapshot(c)
+                got = asyncio.run(_steady(c.url, br, n, seconds))
+                after = _cpu_snapshot(c)
+                wall = time.perf_counter() - t
+                fps[name].append(got["frames"] / got["seconds"])
+                lat[name] += got["latency_ms"]
+                for k in before:
+                    cpu[name][k] += after[k] - before[k]
+                cpu[name]["wall"] += wall
+    med = {k: statistics.median(v) for k, v in fps.items()}
+    use = {k: {"cores_used": {p: round(v[p] / v["wall"], 3) for p in ("client", "haproxy", "replicas")}}
+           for k, v in cpu.items()}
+    out = {"painters": n, "window_s": seconds, "rounds": rounds,
+           "frames_per_s": {k: round(v, 2) for k, v in med.items()},
+           "frames_per_s_rounds": {k: [round(x, 1) for x in v] for k, v in fps.items()},
+           "ratio": round(med["2x2cores"] / med["1x1core"], 3), "latency_ms": {k: stats(v) for k, v in lat.items()},
+           "cpu_whole_run": use, "cpus": os.cpu_count()}
+    print(f"steady throughput: {n} painters, 2 replicas on 2 cores / 1 replica on 1 core = {out['ratio']}× "
+          f"({out['frames_per_s']}, rounds {out['frames_per_s_rounds']})")
+    return out
+
+
 # ------------------------------------------------------------------------------------------ hop
 def hop(args, n: int = 400) -> dict:
     with Cluster(replicas=1, env=ENV) as c:
@@ -223,18 +303,22 @@ def hop(args, n: int = 400) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--parts", default="hop,restart,failover,throughput")
+    p.add_argument("--parts", default="hop,restart,failover,throughput,steady")
     p.add_argument("--painters", type=int, default=16)
     p.add_argument("--moves", type=int, default=30)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--seconds", type=float, default=8.0, help="steady: the counting window of each round")
     args = p.parse_args()
-    parts = {"hop": hop, "restart": restart, "failover": failover, "throughput": throughput}
+    parts = {"hop": hop, "restart": restart, "failover": failover, "throughput": throughput, "steady": steady}
     out = {"loadavg_1m_start": round(os.getloadavg()[0], 2), "cpus": os.cpu_count()}
     for name in args.parts.split(","):
-        out[name] = parts[name](args)
+        load = round(os.getloadavg()[0], 2)
+        out[name] = {**parts[name](args), "loadavg_1m_start": load}
     out["loadavg_1m_end"] = round(os.getloadavg()[0], 2)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "cluster.json").write_text(json.dumps(out, indent=2) + "\n")
+    path = RESULTS / "cluster.json"  # parts not run this time keep their last numbers
+    old = json.loads(path.read_text()) if path.exists() else {}
+    path.write_text(json.dumps(old | out, indent=2) + "\n")
     print(f"wrote {RESULTS / 'cluster.json'}")
 
 
