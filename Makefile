@@ -37,6 +37,7 @@ tables: $(BIN)/.installed
 	# brick=mean was chosen by eye on docs/brushes/choice/brick.png: look again after new weights
 	$(BIN)/ganpaint choose-brushes --model scenes --threads 2 \
 	  --by-eye "brick=mean:8:the learned brush paints an orange glow that the ranking segmenter reads as brick"
+	$(BIN)/ganpaint choose-fills --model scenes --threads 2
 	$(BIN)/ganpaint evaluate --model scenes
 
 # every benchmark prints a table and writes benchmarks/results/<name>.json (run on an idle machine)

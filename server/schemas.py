@@ -146,11 +146,17 @@ class ConceptOut(BaseModel):
     value_scale: float = Field(description="draw values are levels × value_scale")
     remove_units: list[int] = Field(default_factory=list,
                                     description="units the remove brush switches off, ranked by ablation alone, best "
-                                                "first; empty: remove uses `units`")
+                                                "first; empty: remove uses `units`. With `remove_values`: every unit")
     remove_scores: list[float] = Field(default_factory=list)
     values: list[float] = Field(default_factory=list,
                                 description="learned draw value per unit (optional); when present the draw brush "
                                             "uses these instead of levels × value_scale")
+    remove_values: list[float] = Field(default_factory=list,
+                                       description="a fill removal (optional): the level each of `remove_units` is set to "
+                                                   "instead of 0, the mean of the class `remove_fill` (strength is then "
+                                                   "the removal's opacity)")
+    remove_fill: str = Field("", description="the class a fill removal paints in the concept's place; empty: the "
+                                             "remove brush switches its units off")
 
 
 class ModelSummary(BaseModel):

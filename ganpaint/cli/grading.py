@@ -241,3 +241,28 @@ def cmd_choose_brushes(args) -> None:
     record = choose_brushes(model, model.segmenter, D, means, trials=args.trials, by_eye=_by_eye(args.by_eye),
                             progress_fn=lambda s, d, t: print(f"  {s} {d}/{t} done", file=sys.stderr))
     _report_choice(args, folder, model, record, _brush_name, lambda: apply_brushes(model.table, record, means))
+
+
+# ----------------------------------------------------------------------------- choose-fills
+def _choose_fills_args(p: argparse.ArgumentParser) -> None:
+    _choice_args(p, "candidate")
+
+
+def _fill_name(row: dict) -> str:
+    return "off" if row["fill"] is None else f"{row['fill']}×{row['scale']:g}"
+
+
+@command("choose-fills", "keep each concept's removal (units switched off) or fill the removed region with the mean "
+                         "of a class that may stand there, whichever removes better within the realism margin")
+def cmd_choose_fills(args) -> None:
+    from ..dissect.fills import apply_fills, choose_fills
+    from ..dissect.mean_brushes import concept_means
+    from ..dissect.trials import CONTEXT
+
+    folder, model, D = _model_for_choice(args, "fills", "fills")
+    classes = sorted({k for ks in CONTEXT.values() for k in ks} & set(model.segmenter.labels))
+    means = concept_means(model, model.segmenter, concepts=classes)
+    record = choose_fills(model, model.segmenter, D, means, trials=args.trials,
+                          progress_fn=lambda s, d, t: print(f"  {s} {d}/{t} done", file=sys.stderr))
+    _report_choice(args, folder, model, record, _fill_name, lambda: apply_fills(model.table, record, means),
+                   choice_name=lambda ch: "off" if not ch or ch["fill"] is None else f"{ch['fill']}×{ch['scale']:g}")

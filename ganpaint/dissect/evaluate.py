@@ -168,7 +168,9 @@ def _realism_summary(recs: list[dict], sd: float) -> dict:
     if not len(deltas):
         return {"trials": 0, "mean_delta": None, "delta_sd": None, "within_margin": True}
     mean = float(deltas.mean())
+    se = float(deltas.std(ddof=1)) / np.sqrt(len(deltas)) if len(deltas) > 1 else 0.0
     out = {"trials": len(deltas), "mean_delta": round(mean, 4), "delta_sd": round(mean / sd, 3),
+           "delta_se_sd": round(se / sd, 3),  # standard error of that mean, in the same units
            "lower_share": round(float((deltas < 0).mean()), 4), "within_margin": bool(mean / sd >= -REALISM_MARGIN_SD)}
     swap = np.array([r["swap_realism"] for r in recs if "swap_realism" in r])
     if len(swap):  # the same cells given another picture's features: what pasting alone costs

@@ -8,9 +8,10 @@ Dissection raised each draw brush's values until the ranking segmenter read the 
 paint a saturated colour patch that a colour-reading segmenter accepts. Here each brush's values are
 scaled by every factor, draw trials (cell-aligned and freehand) run on the dissection's calibration
 latents (held out from the ranking; never the evaluation's), the ranking segmenter scores success and
-the discriminator the realism change, and the choice is: among factors whose mean realism change is
-within the margin, the most successful one (ties within TIE go to the more realistic); when none is
-within the margin, the most realistic of those that keep at least (best success − TIE). The judge is
+the discriminator the realism change, and the choice is: among factors whose realism change is within
+the margin for each kind (cell-aligned and freehand, as the evaluation's goal asks of every kind; within
+one standard error of it), the most successful one (ties within TIE go to the more realistic); when none
+is within the margin, the most realistic of those that keep at least (best success − TIE). The judge is
 never consulted: it only grades.
 """
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = ["choose_levels", "apply_levels", "measure_brushes", "pick", "FACTORS"
 FACTORS = (0.5, 0.7, 1.0)
 CALIB_FIRST, CALIB_IMAGES = 300, 300  # dissection latents (seed 1) after its ranking samples
 TIE = 0.03
+MIN_REALISM_TRIALS = 10  # a kind with fewer trials is too noisy to decide a choice alone
 
 
 def _scaled(table: ConceptTable, factor: float, concepts) -> ConceptTable:
@@ -48,8 +50,10 @@ def margin_or_default(margin_sd: float | None) -> float:
 
 def pick(rows: list[dict], margin_sd: float) -> dict:
     """The row to keep: within the margin the most successful (near-ties to the more realistic), else the most
-    realistic of the near-best."""
-    inside = [r for r in rows if r["realism_sd"] is not None and r["realism_sd"] >= -margin_sd]
+    realistic of the near-best. A row is within the margin unless its realism is beyond it by more than one
+    standard error of its mean (`realism_se`): a difference the trials cannot tell from noise does not
+    decide a choice."""
+    inside = [r for r in rows if r["realism_sd"] is not None and r["realism_sd"] + r.get("realism_se", 0.0) >= -margin_sd]
     if inside:
         best = max(r["success"] for r in inside)
         return max((r for r in inside if r["success"] >= best - TIE), key=lambda r: (r["realism_sd"], r.get("factor", 0)))
@@ -57,9 +61,26 @@ def pick(rows: list[dict], margin_sd: float) -> dict:
     return max((r for r in rows if r["success"] >= best - TIE), key=lambda r: (r["realism_sd"] or -1e9))
 
 
+def _worst_kind(realism: dict) -> tuple[float | None, float]:
+    """The realism a choice is held to, and its standard error: the worst kind (cell-aligned or freehand)
+    with at least MIN_REALISM_TRIALS trials, as the evaluation's goal holds every kind to the margin; when
+    no kind has that many, their trial-weighted mean."""
+    kinds = [(v["delta_sd"], v.get("delta_se_sd", 0.0), v["trials"]) for v in realism.values()
+             if v["trials"] and v["delta_sd"] is not None]
+    if not kinds:
+        return None, 0.0
+    enough = [(d, se) for d, se, t in kinds if t >= MIN_REALISM_TRIALS]
+    if enough:
+        d, se = min(enough)
+        return round(d, 3), round(se, 3)
+    n = sum(t for _, _, t in kinds)
+    return round(sum(d * t for d, _, t in kinds) / n, 3), round(max(se for _, se, _ in kinds), 3)
+
+
 def measure_brushes(model, table: ConceptTable, segmenter, discriminator, *, trials: int, concepts) -> dict[str, dict]:
     """Per brush of `table`: draw (cell-aligned) and freehand trials on the calibration latents, the ranking
-    segmenter's success over both and the mean realism change in sd of unedited scores."""
+    segmenter's success over both, each kind's mean realism change in sd of unedited scores, and the
+    realism the choice is held to (`_worst_kind`)."""
     from .evaluate import EvalConfig, brush_trials
 
     original = model.table
@@ -75,9 +96,11 @@ def measure_brushes(model, table: ConceptTable, segmenter, discriminator, *, tri
         b = r["concepts"][c]
         n_d, n_f = b["draw"]["trials"], b["draw_freehand"]["trials"]
         wins = (b["draw"]["success_rate"] or 0) * n_d + (b["draw_freehand"]["success_rate"] or 0) * n_f
-        re = [(v["delta_sd"], v["trials"]) for v in b.get("realism", {}).values() if v["trials"]]
+        realism = b.get("realism", {})
+        worst, se = _worst_kind(realism)
         out[c] = {"trials": n_d + n_f, "success": round(wins / max(n_d + n_f, 1), 4),
-                  "realism_sd": round(sum(d * t for d, t in re) / sum(t for _, t in re), 3) if re else None}
+                  "realism_sd": worst, "realism_se": se,
+                  "realism_sd_by_kind": {k: v["delta_sd"] for k, v in realism.items() if v["trials"]}}
     return out
 
 

@@ -90,7 +90,8 @@ def mean_concept(base: Concept, means: MeanLevels, scale: float = 1.0) -> Concep
     a cell fully; where it covers part of one, a larger scale lets the concept win the cell sooner."""
     remove = base.remove_units or base.units  # a mean brush's units are not the ones that remove the concept
     return Concept(base.name, list(means.order), [means.levels[u] for u in means.order], list(means.scores), "mean",
-                   scale, list(remove), list(base.remove_scores) if base.remove_units else list(base.scores), [])
+                   scale, list(remove), list(base.remove_scores) if base.remove_units else list(base.scores), [],
+                   list(base.remove_values), base.remove_fill)
 
 
 def with_means(table: ConceptTable, means: dict[str, MeanLevels], concepts, scale: float = 1.0) -> ConceptTable:

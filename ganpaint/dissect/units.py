@@ -56,6 +56,8 @@ def unit_brushes(table, unit: int) -> list[dict]:
         c = table.concepts[name]
         for mode, units, scores in (("draw", c.units, c.scores), ("remove", c.remove_units or c.units,
                                                                   c.remove_scores if c.remove_units else c.scores)):
+            if mode == "remove" and c.remove_values:
+                continue  # a fill removal sets every unit to a class mean: no unit of it is ranked
             if unit in units:
                 i = units.index(unit)
                 out.append({"concept": name, "mode": mode, "rank": i, "of": len(units), "ranking": c.ranking,

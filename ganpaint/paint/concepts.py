@@ -9,6 +9,7 @@ A table is plain JSON, one per model and layer:
      "concepts": {"tree": {"units": [ranked best first], "levels": [draw value per unit],
                            "scores": [...], "ranking": "ace" | "iou", "value_scale": 1.0,
                            "remove_units": [ranked best first] (optional: units that remove it),
+                           "remove_values": [per remove unit] (optional: a *fill* removal, below),
                            "values": [learned draw value per unit] (optional: replaces levels × value_scale)},
               ...},
      "meta": {"generator_sha256": ..., "segmenter": ..., "samples": ..., "seed": ..., "method": ...}}
@@ -17,6 +18,9 @@ brush switches off `remove_units` when the table has them (ranked by ablation al
 A *mean* draw brush (ranking "mean", `ganpaint/dissect/mean_brushes.py`) sets every unit of the layer to its
 mean level inside the concept: the concept's units go up and the others' go down together, so it has
 no useful subset; its strength is the edit's opacity instead (`ConceptTable.opacity`).
+A *fill* remove brush (`remove_values`, `ganpaint/dissect/fills.py`) removes a concept by setting every unit
+to the mean level of a class that may stand in its place (sky → mountain): switching units off leaves
+what the generator makes of nothing, which for some concepts is a smear. Its strength is opacity too.
 """
 from __future__ import annotations
 
@@ -46,6 +50,9 @@ class Concept:
     remove_scores: list[float] = field(default_factory=list)
     # learned draw value per unit (dissect's level stage); when present, draw uses these, not levels × value_scale
     values: list[float] = field(default_factory=list)
+    # fill removal: the level of each remove unit (every unit of the layer), and the class whose mean it is
+    remove_values: list[float] = field(default_factory=list)
+    remove_fill: str = ""
 
     def to_dict(self) -> dict:
         d = {
@@ -56,6 +63,8 @@ class Concept:
             d["remove_units"], d["remove_scores"] = self.remove_units, self.remove_scores
         if self.values:
             d["values"] = self.values
+        if self.remove_values:
+            d["remove_values"], d["remove_fill"] = self.remove_values, self.remove_fill
         return d
 
 
@@ -81,10 +90,15 @@ class ConceptTable:
             values = [float(v) for v in c.get("values", [])]
             if values and len(values) != len(units):
                 raise ValueError(f"concept {name!r}: {len(units)} units but {len(values)} values")
+            remove_units = [int(u) for u in c.get("remove_units", [])]
+            remove_values = [float(v) for v in c.get("remove_values", [])]
+            if remove_values and len(remove_values) != len(remove_units):
+                raise ValueError(f"concept {name!r}: {len(remove_units)} remove units but {len(remove_values)} remove values")
             concepts[name] = Concept(
                 name, units, levels, [float(s) for s in c.get("scores", [])],
                 c.get("ranking", "iou"), float(c.get("value_scale", 1.0)),
-                [int(u) for u in c.get("remove_units", [])], [float(s) for s in c.get("remove_scores", [])], values,
+                remove_units, [float(s) for s in c.get("remove_scores", [])], values,
+                remove_values, str(c.get("remove_fill", "")),
             )
         brushes = [b for b in d.get("brushes", []) if b in concepts]
         brushes += [n for n in concepts if n not in brushes]
@@ -108,8 +122,10 @@ class ConceptTable:
         Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n")
 
     def is_mean(self, concept: str, mode: str = "draw") -> bool:
-        """Does this concept draw with every unit at its mean level (strength = opacity, not unit count)?"""
-        return mode == "draw" and self.concepts[concept].ranking == "mean"
+        """Does this brush set every unit to a mean level (strength = opacity, not unit count)? A mean draw
+        brush, or a fill removal."""
+        c = self.concepts[concept]
+        return c.ranking == "mean" if mode == "draw" else bool(c.remove_values)
 
     def opacity(self, concept: str, strength: float = 1.0, mode: str = "draw") -> float:
         """How much of the brush's alpha a stroke of this strength applies: the strength for a mean brush,
@@ -117,16 +133,20 @@ class ConceptTable:
         return strength if self.is_mean(concept, mode) else 1.0
 
     def brush(self, concept: str, strength: float = 1.0, mode: str = "draw") -> tuple[list[int], list[float]]:
-        """(units, draw levels) of a concept's brush at this strength; remove uses `remove_units` if any.
+        """(units, levels) of a concept's brush at this strength; remove uses `remove_units` if any, at 0
+        (or at the fill's levels).
         Draw levels are the learned `values` when the table has them, else levels × value_scale."""
         if concept not in self.concepts:
             raise KeyError(concept)
         c = self.concepts[concept]
         if self.is_mean(concept, mode):
             strength = 1.0  # every unit, always: see opacity()
-        if mode == "remove" and c.remove_units:
-            n = units_for_strength(len(c.remove_units), strength)
-            return c.remove_units[:n], [0.0] * n
+        if mode == "remove" and c.remove_values:
+            return c.remove_units, c.remove_values
+        if mode == "remove":  # switched off: the remove units, else the draw units
+            off = c.remove_units or c.units
+            n = units_for_strength(len(off), strength)
+            return off[:n], [0.0] * n
         n = units_for_strength(len(c.units), strength)
         if c.values:
             return c.units[:n], c.values[:n]

@@ -209,15 +209,15 @@ def stroke_edit(stroke: Stroke, table: ConceptTable, channels: int, size: int) -
     else:
         all_units = list(dict.fromkeys(stroke.units or ()))
         units = all_units[: units_for_strength(len(all_units), stroke.strength)]
-        levels = [table.unit_level(u) for u in units]
+        levels = [table.unit_level(u) if stroke.mode == "draw" else 0.0 for u in units]
     a = coverage_alpha(stroke_mask(stroke, size)) * opacity
     alpha = torch.zeros(channels, size, size)
     value = torch.zeros(channels, size, size)
     idx = torch.tensor(units, dtype=torch.long)
     alpha[idx] = a
-    if stroke.mode == "draw":
-        # the value is the level itself wherever the stroke reaches (alpha carries the coverage):
-        # `over` and apply_edit read v un-premultiplied
+    # the value is the level itself wherever the stroke reaches (alpha carries the coverage): `over` and
+    # apply_edit read v un-premultiplied. A removal's levels are 0 (units switched off) or a fill's levels.
+    if any(levels):
         value[idx] = torch.tensor(levels, dtype=torch.float32)[:, None, None] * (a > 0)
     return alpha, value
 
