@@ -26,12 +26,15 @@ def test_the_right_unit_draws_and_removes_trees():
     fh = tree["draw_freehand"]
     assert fh["trials"] == 30 and fh["share_before"] == 0 and 0.5 <= fh["mean_share"] < 1 and fh["success_rate"] >= 0.5
     assert tree["goals_met"] == {"draw": True, "remove": True, "freehand": fh["success_rate"] >= 0.8}
+    # what each draw was painted over: here always sky (trials start where there is no tree)
+    assert tree["draw"]["by_before"] == {"sky": {"trials": 30, "success_rate": 1.0}}
 
 
 def test_a_wrong_unit_fails_the_same_trials():
     r = brush_trials(unit_image_model(tree_units=(5,)), RedTreeSegmenter(), config=CFG)
     tree = r["concepts"]["tree"]
     assert tree["draw"]["success_rate"] == 0.0 and tree["draw"]["mean_share"] < 0.1
+    assert tree["draw"]["by_before"] == {"sky": {"trials": 30, "success_rate": 0.0}}
     assert abs(tree["remove"]["mean_drop"]) < 0.05
     assert tree["goals_met"] == {"draw": False, "remove": False, "freehand": False}
 
@@ -58,6 +61,7 @@ def test_evaluate_writes_json_card_section_and_pictures(tmp_path):
     text = card.read_text()
     assert text.startswith("# Card\n\nintro\n\n<!-- evaluation:start -->") and text.endswith("<!-- evaluation:end -->\n\ntail\n")
     assert "\nold\n" not in text and "| tree | 100 % (89–100) | 70 % (52–83) | 100 % | 99.2 % | 100 % (89–100) | sky 30 |" in text
+    assert "| tree | sky 100 % of 30 | sky 70 % of 30 |" in text  # what the draws were painted over
     for name in ("tree.png", "tree-freehand.png", "tree-remove.png"):
         with Image.open(tmp_path / "pics" / name) as pic:  # 16 trials: 4 rows of 4 [before | after] pairs
             assert pic.size == (8 * (4 * (2 * 16 + 2) + 3 * 10), 8 * (4 * 16 + 3 * 10)), name

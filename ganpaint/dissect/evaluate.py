@@ -130,6 +130,15 @@ def _draw_summary(recs: list[dict], grader: str, short: bool = False) -> dict:
          "success_ci95": [round(v, 4) for v in wilson_interval(wins, len(after))]}
     if not short:
         d["share_before"] = round(float(before.mean()), 4)
+        over: dict[str, list[int]] = {}  # what the region showed before → [trials, successes]
+        for r, a in zip(recs, after):
+            if "over" in r:
+                n = over.setdefault(r["over"], [0, 0])
+                n[0] += 1
+                n[1] += int(a > SUCCESS_SHARE)
+        if over:
+            d["by_before"] = {k: {"trials": n, "success_rate": round(w / n, 4)}
+                              for k, (n, w) in sorted(over.items(), key=lambda kv: -kv[1][0])}
     return d
 
 
@@ -300,6 +309,22 @@ def _realism_cell(b: dict, key: str) -> str:
     return f"{v['delta_sd']:+.2f}" + ("" if v["within_margin"] else " ✗")
 
 
+def _over_lines(brushes: dict, grader: str) -> list[str]:
+    """A table of what each brush's draws were painted over (the region's majority class before) and how often
+    they succeeded there: the three commonest per kind."""
+    def cell(x):
+        by = (x or {}).get("by_before") or {}
+        return ", ".join(f"{k} {_pct(v['success_rate'])} of {v['trials']}" for k, v in list(by.items())[:3]) or "–"
+
+    rows = [f"| {c} | {cell(b['draw'])} | {cell(b.get('draw_freehand'))} |" for c, b in brushes.items()
+            if c in BRUSH_ORDER and b["draw"].get("by_before")]
+    if not rows:
+        return []
+    return ["", f"What the draws were painted over (the region's majority class before the edit, as {grader} read "
+                "it) and how often they succeeded there, the three commonest:", "",
+            "| brush | draw, cell | draw, freehand |", "|---|---|---|", *rows]
+
+
 def render_card_section(r: dict) -> str:
     judged = r.get("judge") is not None
     lines = ["<!-- evaluation:start -->", "### Measured by `ganpaint evaluate`", ""]
@@ -342,6 +367,7 @@ def render_card_section(r: dict) -> str:
         lines.append(f"| {c} | {cell(d)} | {cell(fh)} | {_by(rnd)} | {drop} | "
                      f"{_success(rm) if rm.get('success_rate') is not None else '–'} | {becomes} | {rs} | "
                      f"{'–' if sw is None else f'{sw:+.2f}'} | {g} |")
+    lines += _over_lines(r["brushes"], grader)
     re_ = r.get("realism")
     if re_:
         lines += ["", f"Discriminator `{re_['discriminator']}`: unedited generated images' scores have standard deviation "

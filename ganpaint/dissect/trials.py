@@ -15,7 +15,8 @@ Kinds of trial, each with the real edit engine at strength 1:
   region in the unedited image or on the concept's CONTEXT list. (The earlier, stricter rule, one such class
   covering PLAUSIBLE_MAJORITY of the region, is reported beside it: a tree removed from in front of a wall
   and from the grass at its foot rightly leaves both.)
-A draw succeeds when more than SUCCESS_SHARE of its region reads as the concept. Placement and the
+A draw succeeds when more than SUCCESS_SHARE of its region reads as the concept; each draw records what
+its region showed before (`over`: the majority class), so a summary can say what a brush draws over. Placement and the
 headline use the judge when there is one. Realism: the discriminator's score of each edited image minus
 that of its unedited image.
 """
@@ -211,6 +212,8 @@ def brush_trials(model, segmenter, *, judge=None, discriminator=None, config,
                     r["realism"] = float(d1[t] - d0[i])
                 if t in swap:
                     r["swap_realism"] = swap[t]
+                if kind != "remove":  # what the painted region showed before (head grader's majority)
+                    r["over"] = names[head][_majority(labels[head][i], masks[t], len(names[head]))[0]]
                 if kind == "remove":
                     maj, maj_share = _majority(lab_head[t], masks[t], len(names[head]))
                     ok_classes = plausible_classes(frac[i], region, c, names[head])
