@@ -37,7 +37,7 @@ from websockets.asyncio.client import connect
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from latency import RESULTS, paint, stats, stroke_message  # noqa: E402
+from latency import RESULTS, move, paint, stats, stroke_message  # noqa: E402
 from server.cluster import Cluster  # noqa: E402
 from server.cluster.launch import free_port, wait_http  # noqa: E402
 
@@ -164,34 +164,51 @@ def _cpu_snapshot(c: Cluster) -> dict:
             "replicas": sum(_cpu_s(p.pid) for name, p in c.procs.items() if name.startswith("replica"))}
 
 
-def throughput(args) -> dict:
-    n, moves, rounds = args.painters, args.moves, args.rounds
-    br = {"concept": "tree"}
+def _alternate(args, run_round) -> tuple[dict, dict, dict]:
+    """Rounds alternating 1 replica on core 0 and 2 replicas on cores 0 and 1 (the order swapped every
+    round); `run_round(url)` → (frames, seconds counted, latencies). Returns (frames/s per round, latencies,
+    CPU seconds per process kind with the rounds' wall time and frames) per setup."""
     fps = {"1x1core": [], "2x2cores": []}
     lat = {k: [] for k in fps}
     cpu = {k: {"client": 0.0, "haproxy": 0.0, "replicas": 0.0, "wall": 0.0, "frames": 0} for k in fps}
     with Cluster(replicas=1, env=ENV, cpus=["0"]) as one, Cluster(replicas=2, env=ENV, cpus=["0", "1"]) as two:
-        for r in range(rounds):
+        for r in range(args.rounds):
             for name, c in (("1x1core", one), ("2x2cores", two)) if r % 2 == 0 else (("2x2cores", two), ("1x1core", one)):
                 before = _cpu_snapshot(c)
                 t = time.perf_counter()
-                runs = asyncio.run(_painters(c.url, br, n, moves))
+                frames, seconds, got = run_round(c.url)
                 wall = time.perf_counter() - t
                 after = _cpu_snapshot(c)
-                got = [x for run in runs for x in run]
-                fps[name].append(len(got) / wall)
+                fps[name].append(frames / seconds)
                 lat[name] += got
                 for k in before:
                     cpu[name][k] += after[k] - before[k]
                 cpu[name]["wall"] += wall
-                cpu[name]["frames"] += len(got)
+                cpu[name]["frames"] += frames
+    return fps, lat, cpu
+
+
+def _cores_used(v: dict) -> dict:
+    return {p: round(v[p] / v["wall"], 3) for p in ("client", "haproxy", "replicas")}
+
+
+def throughput(args) -> dict:
+    n, moves = args.painters, args.moves
+    br = {"concept": "tree"}
+
+    def run_round(url):
+        t = time.perf_counter()
+        got = [x for run in asyncio.run(_painters(url, br, n, moves)) for x in run]
+        return len(got), time.perf_counter() - t, got
+
+    fps, lat, cpu = _alternate(args, run_round)
     med = {k: statistics.median(v) for k, v in fps.items()}
     # where the two cores went: the painters' client and HAProxy run on the same 2 cores as the replicas,
     # so the replicas of the 2-core run cannot have both; the replicas' CPU per frame shows whether a
     # replica itself got slower when two ran
-    use = {k: {"cores_used": {p: round(v[p] / v["wall"], 3) for p in ("client", "haproxy", "replicas")},
+    use = {k: {"cores_used": _cores_used(v),
                "replica_cpu_ms_per_frame": round(v["replicas"] * 1000 / max(v["frames"], 1), 2)} for k, v in cpu.items()}
-    out = {"painters": n, "moves": moves, "rounds": rounds, "frames_per_s": {k: round(v, 2) for k, v in med.items()},
+    out = {"painters": n, "moves": moves, "rounds": args.rounds, "frames_per_s": {k: round(v, 2) for k, v in med.items()},
            "ratio": round(med["2x2cores"] / med["1x1core"], 3), "latency_ms": {k: stats(v) for k, v in lat.items()},
            "cpu": use, "cpus": os.cpu_count()}
     print(f"throughput: {n} painters, 2 replicas on 2 cores / 1 replica on 1 core = {out['ratio']}× "
@@ -222,13 +239,7 @@ async def _steady(url: str, br: dict, n: int, seconds: float) -> dict:
             i = 0
             while not stop.is_set():
                 t = time.perf_counter()
-                await ws.send(stroke_message(br, i, row))
-                while True:
-                    m = await ws.recv()
-                    if isinstance(m, bytes):
-                        break
-                    if json.loads(m)["type"] == "error":
-                        raise RuntimeError(m)
+                await move(ws, stroke_message(br, i, row))
                 i += 1
                 if i == 3:
                     await ready.wait()
@@ -251,32 +262,20 @@ async def _steady(url: str, br: dict, n: int, seconds: float) -> dict:
 
 def steady(args) -> dict:
     """Throughput in steady state, alternating 1 replica on core 0 and 2 replicas on cores 0 and 1."""
-    n, seconds, rounds = args.painters, args.seconds, args.rounds
+    n, seconds = args.painters, args.seconds
     br = {"concept": "tree"}
-    fps = {"1x1core": [], "2x2cores": []}
-    lat = {k: [] for k in fps}
-    cpu = {k: {"client": 0.0, "haproxy": 0.0, "replicas": 0.0, "wall": 0.0, "frames": 0} for k in fps}
-    with Cluster(replicas=1, env=ENV, cpus=["0"]) as one, Cluster(replicas=2, env=ENV, cpus=["0", "1"]) as two:
-        for r in range(rounds):
-            for name, c in (("1x1core", one), ("2x2cores", two)) if r % 2 == 0 else (("2x2cores", two), ("1x1core", one)):
-                t = time.perf_counter()
-                before = _cpu_snapshot(c)
-                got = asyncio.run(_steady(c.url, br, n, seconds))
-                after = _cpu_snapshot(c)
-                wall = time.perf_counter() - t
-                fps[name].append(got["frames"] / got["seconds"])
-                lat[name] += got["latency_ms"]
-                for k in before:
-                    cpu[name][k] += after[k] - before[k]
-                cpu[name]["wall"] += wall
+
+    def run_round(url):
+        got = asyncio.run(_steady(url, br, n, seconds))
+        return got["frames"], got["seconds"], got["latency_ms"]
+
+    fps, lat, cpu = _alternate(args, run_round)
     med = {k: statistics.median(v) for k, v in fps.items()}
-    use = {k: {"cores_used": {p: round(v[p] / v["wall"], 3) for p in ("client", "haproxy", "replicas")}}
-           for k, v in cpu.items()}
-    out = {"painters": n, "window_s": seconds, "rounds": rounds,
+    out = {"painters": n, "window_s": seconds, "rounds": args.rounds,
            "frames_per_s": {k: round(v, 2) for k, v in med.items()},
            "frames_per_s_rounds": {k: [round(x, 1) for x in v] for k, v in fps.items()},
            "ratio": round(med["2x2cores"] / med["1x1core"], 3), "latency_ms": {k: stats(v) for k, v in lat.items()},
-           "cpu_whole_run": use, "cpus": os.cpu_count()}
+           "cpu_whole_run": {k: {"cores_used": _cores_used(v)} for k, v in cpu.items()}, "cpus": os.cpu_count()}
     print(f"steady throughput: {n} painters, 2 replicas on 2 cores / 1 replica on 1 core = {out['ratio']}× "
           f"({out['frames_per_s']}, rounds {out['frames_per_s_rounds']})")
     return out

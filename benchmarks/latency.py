@@ -75,6 +75,17 @@ def pure_render_ms(model, br: dict, n: int = 60, cpu: list | None = None) -> lis
     return out
 
 
+async def move(ws, message: str) -> None:
+    """Send one message and wait for its frame (a server error message raises)."""
+    await ws.send(message)
+    while True:
+        m = await ws.recv()
+        if isinstance(m, bytes):
+            return
+        if json.loads(m)["type"] == "error":
+            raise RuntimeError(m)
+
+
 async def paint(url: str, model_id: str, br: dict, moves: int, fmt: str = "webp", row: int = 0,
                 warmup: int = 5) -> list[float]:
     """One closed-loop painter: send a move, wait for its frame, repeat. Returns latencies in ms."""
@@ -86,13 +97,7 @@ async def paint(url: str, model_id: str, br: dict, moves: int, fmt: str = "webp"
             pass
         for i in range(warmup + moves):
             t = time.perf_counter()
-            await ws.send(stroke_message(br, i, row))
-            while True:
-                m = await ws.recv()
-                if isinstance(m, bytes):
-                    break
-                if json.loads(m)["type"] == "error":
-                    raise RuntimeError(m)
+            await move(ws, stroke_message(br, i, row))
             if i >= warmup:
                 lat.append((time.perf_counter() - t) * 1000)
     return lat

@@ -28,7 +28,7 @@ from PIL import Image
 from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from latency import RESULTS, brush, environment, stats, stroke_message  # noqa: E402
+from latency import RESULTS, brush, environment, move, stats, stroke_message  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ganpaint.world.world import render_scene  # noqa: E402
@@ -53,13 +53,7 @@ async def painter(url: str, model_id: str, br: dict, row: int, stop: asyncio.Eve
             if i and i % 1500 == 0:  # stay under max_strokes: start the picture over
                 await ws.send(json.dumps({"type": "reset"}))
             t = time.perf_counter()
-            await ws.send(stroke_message(br, i, row))
-            while True:
-                m = await ws.recv()
-                if isinstance(m, bytes):
-                    break
-                if json.loads(m)["type"] == "error":
-                    raise RuntimeError(m)
+            await move(ws, stroke_message(br, i, row))
             out.append((t, (time.perf_counter() - t) * 1000))
             i += 1
 

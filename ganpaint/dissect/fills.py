@@ -24,7 +24,7 @@ from typing import Callable
 
 from ..paint.concepts import ConceptTable
 from .dissect import BRUSH_ORDER
-from .levels import CALIB_FIRST, CALIB_IMAGES, TIE
+from .levels import CALIB_FIRST, CALIB_IMAGES, TIE, calibration_trials
 from .mean_brushes import MeanLevels
 from .trials import CONTEXT
 
@@ -52,16 +52,7 @@ def with_fill(table: ConceptTable, concept: str, means: MeanLevels, fill: str, s
 def measure_removals(model, table: ConceptTable, segmenter, discriminator, *, trials: int, concepts) -> dict[str, dict]:
     """Per concept of `table`: remove trials on the calibration latents, the ranking segmenter's success
     under the evaluation's removal rule and the mean realism change in sd."""
-    from .evaluate import EvalConfig, brush_trials
-
-    original = model.table
-    try:
-        model.table = table
-        cfg = EvalConfig(trials=trials, other_trials=0, seed=1, first_image=CALIB_FIRST, max_images=CALIB_IMAGES,
-                         fsd_samples=0, concepts=tuple(concepts), kinds=("remove",))
-        r = brush_trials(model, segmenter, discriminator=discriminator, config=cfg, keep_examples=False)
-    finally:
-        model.table = original
+    r = calibration_trials(model, table, segmenter, discriminator, trials=trials, concepts=concepts, kinds=("remove",))
     out = {}
     for c in concepts:
         b = r["concepts"][c]

@@ -22,7 +22,7 @@ from typing import Callable
 from ..paint.concepts import ConceptTable
 from .dissect import BRUSH_ORDER
 
-__all__ = ["choose_levels", "apply_levels", "measure_brushes", "pick", "FACTORS", "CALIB_FIRST", "CALIB_IMAGES", "TIE"]
+__all__ = ["choose_levels", "apply_levels", "measure_brushes", "calibration_trials", "pick", "FACTORS", "CALIB_FIRST", "CALIB_IMAGES", "TIE"]
 
 FACTORS = (0.5, 0.7, 1.0)
 CALIB_FIRST, CALIB_IMAGES = 300, 300  # dissection latents (seed 1) after its ranking samples
@@ -77,20 +77,28 @@ def _worst_kind(realism: dict) -> tuple[float | None, float]:
     return round(sum(d * t for d, _, t in kinds) / n, 3), round(max(se for _, se, _ in kinds), 3)
 
 
-def measure_brushes(model, table: ConceptTable, segmenter, discriminator, *, trials: int, concepts) -> dict[str, dict]:
-    """Per brush of `table`: draw (cell-aligned) and freehand trials on the calibration latents, the ranking
-    segmenter's success over both, each kind's mean realism change in sd of unedited scores, and the
-    realism the choice is held to (`_worst_kind`)."""
+def calibration_trials(model, table: ConceptTable, segmenter, discriminator, *, trials: int, concepts, kinds) -> dict:
+    """Trials of `kinds` with `table` on the calibration latents (dissection latents held out from the
+    ranking), graded by `segmenter` and `discriminator`: the summaries of evaluate.brush_trials. The model's
+    own table is put back afterwards."""
     from .evaluate import EvalConfig, brush_trials
 
     original = model.table
     try:
         model.table = table
         cfg = EvalConfig(trials=trials, other_trials=0, seed=1, first_image=CALIB_FIRST, max_images=CALIB_IMAGES,
-                         fsd_samples=0, concepts=tuple(concepts), kinds=("draw", "freehand"))
-        r = brush_trials(model, segmenter, discriminator=discriminator, config=cfg, keep_examples=False)
+                         fsd_samples=0, concepts=tuple(concepts), kinds=tuple(kinds))
+        return brush_trials(model, segmenter, discriminator=discriminator, config=cfg, keep_examples=False)
     finally:
         model.table = original
+
+
+def measure_brushes(model, table: ConceptTable, segmenter, discriminator, *, trials: int, concepts) -> dict[str, dict]:
+    """Per brush of `table`: draw (cell-aligned) and freehand trials on the calibration latents, the ranking
+    segmenter's success over both, each kind's mean realism change in sd of unedited scores, and the
+    realism the choice is held to (`_worst_kind`)."""
+    r = calibration_trials(model, table, segmenter, discriminator, trials=trials, concepts=concepts,
+                           kinds=("draw", "freehand"))
     out = {}
     for c in concepts:
         b = r["concepts"][c]
