@@ -46,6 +46,17 @@ def _stroke_until_ok(client: httpx.Client, sid: str, timeout_s: float = 15.0) ->
         time.sleep(0.1)
 
 
+def test_new_sessions_are_spread_evenly_and_stay_with_the_replica_that_made_them(cluster):
+    with httpx.Client(base_url=cluster.url, timeout=30) as client:
+        made = [client.post("/api/sessions", json={"seed": k}) for k in range(16)]
+        makers = [m.headers["x-ganpaint-replica"] for m in made]
+        # no session id yet: the replica with the fewest connections, in turn when they are equally idle
+        # (hashing the absent key had put them 10/6)
+        assert makers.count("r1") == makers.count("r2") == 8
+        for m, maker in zip(made, makers):  # the stick entry learned from the answer names the maker
+            assert client.get(f"/api/sessions/{m.json()['id']}").headers["x-ganpaint-replica"] == maker
+
+
 def test_a_session_continues_on_another_replica_after_a_kill(cluster):
     with httpx.Client(base_url=cluster.url, timeout=30) as client:
         made = client.post("/api/sessions", json={"seed": 104})
