@@ -15,7 +15,9 @@ for the levels), the ranking segmenter scores the removal rule of the evaluation
 the region becomes plausible classes) and the discriminator the realism change. Switching off stays
 unless a fill removes clearly better (success above switching off's by more than TIE) and looks no worse
 (realism not below switching off's by more than the standard error of the difference). Among such fills
-the most successful is kept (near-ties to the more realistic). The judge is never consulted.
+the most successful is kept (near-ties to the more realistic). The judge is never consulted. On the
+embedded model only dome gained (→ cloud); every sky fill removed the sky but cost more realism than the
+smear (docs/history.md).
 """
 from __future__ import annotations
 
