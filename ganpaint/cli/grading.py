@@ -128,8 +128,8 @@ def cmd_train_judge(args) -> None:
 
 # ----------------------------------------------------------------------------- choices graded by realism
 def _model_for_choice(args, done_key: str, what: str):
-    """(folder, model, discriminator) for choose-levels / choose-brushes, or a clear failure: both need the
-    ranking segmenter and the discriminator, and a table that has not been through the same choice."""
+    """(folder, model, discriminator) for the choice verbs (levels, brushes, fills), or a clear failure: each
+    needs the ranking segmenter and the discriminator, and a table that has not been through the same choice."""
     import torch
 
     from ..dissect.realism import load_discriminator
@@ -166,7 +166,7 @@ def _report_choice(args, folder, model, record: dict, row_name, make_table, choi
 
 # ----------------------------------------------------------------------------- choose-levels
 def _choice_args(p: argparse.ArgumentParser, per: str) -> None:
-    """The arguments choose-levels and choose-brushes share."""
+    """The arguments the choice verbs share."""
     p.add_argument("--model", default="scenes", help="model id (folder under models/) or a model folder")
     p.add_argument("--trials", type=int, default=50, help=f"trials per kind and {per} (default 50)")
     p.add_argument("--dry-run", action="store_true", help="print the choice, leave concepts.json as it is")
@@ -252,8 +252,8 @@ def _fill_name(row: dict) -> str:
     return "off" if row["fill"] is None else f"{row['fill']}×{row['scale']:g}"
 
 
-@command("choose-fills", "keep each concept's removal (units switched off) or fill the removed region with the mean "
-                         "of a class that may stand there, whichever removes better within the realism margin")
+@command("choose-fills", "keep each concept's removal (units switched off), or fill the removed region with the mean "
+                         "of a class that may stand there where that removes clearly better and looks no worse")
 def cmd_choose_fills(args) -> None:
     from ..dissect.fills import apply_fills, choose_fills
     from ..dissect.mean_brushes import concept_means
@@ -265,4 +265,4 @@ def cmd_choose_fills(args) -> None:
     record = choose_fills(model, model.segmenter, D, means, trials=args.trials,
                           progress_fn=lambda s, d, t: print(f"  {s} {d}/{t} done", file=sys.stderr))
     _report_choice(args, folder, model, record, _fill_name, lambda: apply_fills(model.table, record, means),
-                   choice_name=lambda ch: "off" if not ch or ch["fill"] is None else f"{ch['fill']}×{ch['scale']:g}")
+                   choice_name=lambda ch: _fill_name(ch) if ch else "off")

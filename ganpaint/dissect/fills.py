@@ -22,6 +22,7 @@ smear (docs/history.md).
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Callable
 
 from ..paint.concepts import ConceptTable
@@ -43,12 +44,15 @@ def fill_classes(concept: str, means: dict[str, MeanLevels]) -> list[str]:
 def with_fill(table: ConceptTable, concept: str, means: MeanLevels, fill: str, scale: float) -> ConceptTable:
     """A copy of `table` whose `concept` is removed by filling with `means` (class `fill`) × `scale`."""
     t = copy.deepcopy(table)
-    c = t.concepts[concept]
-    c.remove_units = list(range(t.num_units))
-    c.remove_values = [round(v * scale, 4) for v in means.levels]
-    c.remove_scores = []
-    c.remove_fill = fill
+    _fill(t, concept, means, fill, scale)
     return t
+
+
+def _fill(table: ConceptTable, concept: str, means: MeanLevels, fill: str, scale: float) -> None:
+    """Make `concept`'s removal in `table` (changed in place) a fill with `means` × `scale`."""
+    table.concepts[concept] = dataclasses.replace(
+        table.concepts[concept], remove_units=list(range(table.num_units)), remove_scores=[],
+        remove_values=[round(v * scale, 4) for v in means.levels], remove_fill=fill)
 
 
 def measure_removals(model, table: ConceptTable, segmenter, discriminator, *, trials: int, concepts) -> dict[str, dict]:
@@ -108,10 +112,9 @@ def choose_fills(model, segmenter, discriminator, means: dict[str, MeanLevels], 
 
 def apply_fills(table: ConceptTable, record: dict, means: dict[str, MeanLevels]) -> ConceptTable:
     """The table with the chosen fill removals; the record in its meta."""
-    t = table
+    t = copy.deepcopy(table)
     for c, choice in record["chosen"].items():
         if choice["fill"] is not None:
-            t = with_fill(t, c, means[choice["fill"]], choice["fill"], choice["scale"])
-    t = copy.deepcopy(t)
+            _fill(t, c, means[choice["fill"]], choice["fill"], choice["scale"])
     t.meta = {**t.meta, "fills": record}
     return t

@@ -21,6 +21,7 @@ realism change, within the realism margin; the judge is never consulted.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
@@ -89,9 +90,10 @@ def mean_concept(base: Concept, means: MeanLevels, scale: float = 1.0) -> Concep
     removal kept. The next layer normalises each cell, so the scale changes nothing where the stroke covers
     a cell fully; where it covers part of one, a larger scale lets the concept win the cell sooner."""
     remove = base.remove_units or base.units  # a mean brush's units are not the ones that remove the concept
-    return Concept(base.name, list(means.order), [means.levels[u] for u in means.order], list(means.scores), "mean",
-                   scale, list(remove), list(base.remove_scores) if base.remove_units else list(base.scores), [],
-                   list(base.remove_values), base.remove_fill)
+    return dataclasses.replace(
+        base, units=list(means.order), levels=[means.levels[u] for u in means.order], scores=list(means.scores),
+        ranking="mean", value_scale=scale, remove_units=list(remove),
+        remove_scores=list(base.remove_scores) if base.remove_units else list(base.scores), values=[])
 
 
 def with_means(table: ConceptTable, means: dict[str, MeanLevels], concepts, scale: float = 1.0) -> ConceptTable:

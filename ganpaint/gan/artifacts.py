@@ -30,7 +30,8 @@ import torch
 FORMAT = "ganpaint-artifact"
 
 
-__all__ = ["Artifact", "ArtifactError", "ArtifactKindError", "save_artifact", "load_artifact", "read_metadata", "artifact_id", "FORMAT"]
+__all__ = ["Artifact", "ArtifactError", "ArtifactKindError", "save_artifact", "load_artifact", "load_artifact_as",
+           "read_metadata", "artifact_id", "FORMAT"]
 
 
 class ArtifactError(ValueError):
@@ -130,3 +131,14 @@ def load_artifact(path: str | os.PathLike, *, kind: str | None = None,
         raise ArtifactError(f"{path.name} is not a valid safetensors file: {e}") from None
     tensors = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     return Artifact(tensors, found, config, provenance, artifact_id(path, found))
+
+
+def load_artifact_as(path: str | os.PathLike, kind: str, error: type[Exception], wrong_kind: str) -> Artifact:
+    """load_artifact(path, kind=kind), its failures raised as the caller's `error`: a file of another kind
+    with `wrong_kind` (formatted with `name`, the file's name, and `reason`), anything else with its own text."""
+    try:
+        return load_artifact(path, kind=kind)
+    except ArtifactKindError as e:
+        raise error(wrong_kind.format(name=Path(path).name, reason=e)) from None
+    except ArtifactError as e:
+        raise error(str(e)) from None

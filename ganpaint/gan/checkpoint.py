@@ -20,7 +20,7 @@ from typing import Mapping
 
 import torch
 
-from .artifacts import ArtifactError, ArtifactKindError, load_artifact, save_artifact
+from .artifacts import load_artifact_as, save_artifact
 from .networks import Generator, GeneratorConfig
 
 __all__ = ["CheckpointError", "load_generator", "save_generator", "normalize_state_dict", "read_state_dict",
@@ -47,12 +47,7 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 
 def _read_artifact(path: Path) -> tuple[dict, dict]:
-    try:
-        art = load_artifact(path, kind=KIND)
-    except ArtifactKindError as e:
-        raise CheckpointError(f"{path.name} is not a generator: {e}") from None
-    except ArtifactError as e:
-        raise CheckpointError(str(e)) from None
+    art = load_artifact_as(path, KIND, CheckpointError, "{name} is not a generator: {reason}")
     return art.tensors, art.config
 
 

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..gan.artifacts import ArtifactError, ArtifactKindError, load_artifact, save_artifact
+from ..gan.artifacts import load_artifact_as, save_artifact
 
 __all__ = ["Segmenter", "UNetConfig", "UNet", "NetSegmenter", "load_segmenter", "save_segmenter", "SegmenterError"]
 
@@ -153,12 +153,7 @@ def load_segmenter(path: str | os.PathLike, device: str | torch.device = "cpu") 
     path = Path(path)
     if not path.is_file():
         raise SegmenterError(f"no segmenter file at {path}")
-    try:
-        art = load_artifact(path, kind=KIND)
-    except ArtifactKindError as e:
-        raise SegmenterError(f"{path.name} is not a ganpaint segmenter ({e})") from None
-    except ArtifactError as e:
-        raise SegmenterError(str(e)) from None
+    art = load_artifact_as(path, KIND, SegmenterError, "{name} is not a ganpaint segmenter ({reason})")
     net = UNet(UNetConfig(**art.config))
     try:
         net.load_state_dict(art.tensors)
