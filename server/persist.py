@@ -123,9 +123,14 @@ class Persistence:
             self._photo_written[sid] = s.adaptation  # its photo record is the one just read
         return s
 
-    def forget(self, sid: str) -> None:
+    def release(self, sid: str) -> None:
+        """The session left memory (evicted, expired or deleted): drop what this object keeps of it (its
+        records stay until forget or their TTL; restore reads them again)."""
         self._touched.pop(sid, None)
         self._photo_written.pop(sid, None)
+
+    def forget(self, sid: str) -> None:
+        self.release(sid)
         try:
             self.records.delete(sid)
             self.records.delete(sid + PHOTO_SUFFIX)

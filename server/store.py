@@ -102,6 +102,8 @@ class SessionStore:
         s = self._sessions.pop(sid, None)
         if s is not None:
             s.close()
+        if self.persistence is not None:
+            self.persistence.release(sid)  # what it kept of the session (its adapted layers) goes too
         return s
 
     def create(self, model_id: str, model: PaintModel, *, seed: int | None, z: torch.Tensor,

@@ -52,6 +52,21 @@ def test_a_session_set_aside_for_others_comes_back(make_app, store_url):
         assert len(_state(c, first)["strokes"]) == 1  # ... but not lost
 
 
+def test_an_evicted_photo_session_leaves_nothing_of_itself_in_memory(make_app, store_url):
+    with TestClient(make_app(store=store_url, max_sessions=2, **FAST)) as c:
+        up = _upload(c, _png(_scene())).json()
+        assert wait_job(c, up["job"])["state"] == "done"
+        sid = up["session"]
+        persistence = c.app.state.sessions.persistence
+        assert sid in persistence._photo_written  # its photo record holds this adaptation
+        for seed in (2, 3):
+            c.post("/api/sessions", json={"seed": seed})
+        assert sid not in [s.id for s in c.app.state.sessions]  # evicted ...
+        assert sid not in persistence._photo_written and sid not in persistence._touched  # ... its adapted layers too
+        assert _state(c, sid)["source"]["status"] == "ready"  # and it comes back from the store
+        assert sid in persistence._photo_written
+
+
 def test_a_photo_session_comes_back_adapted_with_its_edits(make_app, store_url):
     with TestClient(make_app(store=store_url, **FAST)) as c:
         up = _upload(c, _png(_scene())).json()
