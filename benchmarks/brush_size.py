@@ -13,7 +13,8 @@ Alpha rules: `hard` is the old engine (any touched cell edited fully, from a max
 `soft` is ganpaint.paint.edit as shipped (alpha = coverage**ALPHA_GAMMA); a number g is the alternative
 alpha = coverage**g; `half-cell` places the soft edit on the 16 × 16 grid that layer5's conv reads
 after its nearest upsample (same units, half-cell precision; not shipped: a second render path). `--context` adds, with the ranking segmenter (the instrument the units were chosen with, not an
-independent judge), dabs centred in cells where the scene allows the concept: the share of the disc
+independent judge; `--context-judge`, on by default, repeats it placed and read by the judge for the hard
+and soft rules), dabs centred in cells where the scene allows the concept: the share of the disc
 the concept then covers (`inside`) and the concept pixels gained anywhere per disc pixel (`spread`).
 Writes benchmarks/results/brush_size.json and prints the tables.
 """
@@ -34,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ganpaint.dissect.dissect import BRUSH_ORDER, sample_latents  # noqa: E402
+from ganpaint.dissect.judge import load_judge  # noqa: E402
 from ganpaint.paint.edit import ALPHA_GAMMA, OVERSAMPLE, Stroke, _points_mask, apply_edit, stroke_edit  # noqa: E402
 from ganpaint.paint.imaging import to_uint8  # noqa: E402
 from ganpaint.paint.model import PaintModel  # noqa: E402
@@ -133,9 +135,10 @@ def size_trials(model: PaintModel, h: torch.Tensor, base: torch.Tensor, rules: l
 
 
 def context_trials(model: PaintModel, h: torch.Tensor, base: torch.Tensor, rules: list, *, spots: int,
-                   rng: np.random.Generator) -> dict:
-    """Dabs centred at a random point of a random context-allowed cell, read by the ranking segmenter."""
-    seg = model.segmenter
+                   rng: np.random.Generator, seg=None) -> dict:
+    """Dabs centred at a random point of a random context-allowed cell, placed and read by `seg` (default the
+    ranking segmenter)."""
+    seg = seg or model.segmenter
     names = list(seg.labels)
     g, R = model.layer_size, model.resolution
     labels = seg.segment(base).cpu()
@@ -232,6 +235,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--half-cell", action=argparse.BooleanOptionalAction, default=True,
                    help="also try the edit on layer5's 2× finer input grid (a second render path)")
     p.add_argument("--context", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--context-judge", action=argparse.BooleanOptionalAction, default=True,
+                   help="also place and read the context dabs with the model's judge segmenter (hard and soft)")
     p.add_argument("--sheet", default=None, help="also write a contact sheet PNG here")
     p.add_argument("--sheet-rule", default="soft", help="alpha rule of the sheet: soft (as shipped) or a gamma")
     p.add_argument("--sheet-only", action="store_true", help="only write the contact sheet")
@@ -263,6 +268,10 @@ def main(argv: list[str] | None = None) -> dict:
         }
         if args.context and model.segmenter is not None:
             result["context"] = context_trials(model, h, base, rules, spots=args.spots, rng=np.random.default_rng(1))
+            judge = load_judge(model.folder) if args.context_judge else None
+            if judge is not None:  # the same dabs' kind, placed and read by the segmenter nothing was chosen with
+                result["context_judge"] = context_trials(model, h, base, ["hard", "soft"], spots=args.spots,
+                                                         rng=np.random.default_rng(1), seg=judge)
         if args.sheet:
             sheet()
     result["wall_s"] = round(time.perf_counter() - t0, 1)
@@ -270,9 +279,10 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"\n[{rule}] single dab, {result['size']['trials_per_radius']} dabs per radius "
               f"(changed = a channel moved > {args.threshold}/255)")
         print(_table(rows, ["disc", "changed_px", "cells", "alpha_area", "mean_abs_change"]))
-    for rule, rows in result.get("context", {}).get("rules", {}).items():
-        print(f"\n[{rule}] context dabs read by the ranking segmenter, {result['context']['trials_per_radius']} per radius")
-        print(_table(rows, ["inside", "inside_success", "spread", "gained_px"]))
+    for key, who in (("context", "the ranking segmenter"), ("context_judge", "the judge")):
+        for rule, rows in result.get(key, {}).get("rules", {}).items():
+            print(f"\n[{rule}] context dabs read by {who}, {result[key]['trials_per_radius']} per radius")
+            print(_table(rows, ["inside", "inside_success", "spread", "gained_px"]))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     print(f"\nwrote {args.out} ({result['wall_s']} s)")
