@@ -9,12 +9,13 @@ brush: nothing is picked. Per radius and alpha rule it reports
   cells        share of layer4 cells the dab touches (alpha > 0)
   alpha_area   the dab's alpha summed over cells, in cells / 64 (what a brush actually switches)
   disc         the dab's own area, π·r², for scale
-Alpha rules: `hard` is the old engine (any touched cell edited fully, from a max-pooled footprint);
-`soft` is ganpaint.paint.edit as shipped (alpha = coverage**ALPHA_GAMMA); a number g is the alternative
-alpha = coverage**g; `half-cell` places the soft edit on the 16 × 16 grid that layer5's conv reads
+Alpha rules: `hard` is the first engine (any touched cell edited fully, from a max-pooled footprint);
+`linear` the second (alpha = the cell's coverage, the generator's whole response shown); `soft` is
+ganpaint.paint.edit as shipped (alpha = coverage**ALPHA_GAMMA, shown within the stroke's reach,
+ganpaint.paint.footprint.reach_map); a number g is the alternative alpha = coverage**g, unclipped; `half-cell` places the soft edit on the 16 × 16 grid that layer5's conv reads
 after its nearest upsample (same units, half-cell precision; not shipped: a second render path). `--context` adds, with the ranking segmenter (the instrument the units were chosen with, not an
-independent judge; `--context-judge`, on by default, repeats it placed and read by the judge for the hard
-and soft rules), dabs centred in cells where the scene allows the concept: the share of the disc
+independent judge; `--context-judge`, on by default, repeats it placed and read by the judge for the hard,
+linear and soft rules), dabs centred in cells where the scene allows the concept: the share of the disc
 the concept then covers (`inside`) and the concept pixels gained anywhere per disc pixel (`spread`).
 Writes benchmarks/results/brush_size.json and prints the tables.
 """
@@ -37,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from ganpaint.dissect.dissect import BRUSH_ORDER, sample_latents  # noqa: E402
 from ganpaint.dissect.judge import load_judge  # noqa: E402
 from ganpaint.paint.edit import ALPHA_GAMMA, OVERSAMPLE, Stroke, _points_mask, apply_edit, stroke_edit  # noqa: E402
+from ganpaint.paint.footprint import reach_map  # noqa: E402
 from ganpaint.paint.imaging import to_uint8  # noqa: E402
 from ganpaint.paint.model import PaintModel  # noqa: E402
 from ganpaint.dissect.regions import allowed_cells, cell_fractions  # noqa: E402
@@ -46,12 +48,21 @@ RADII = (0.01, 0.02, 0.03, 0.04, 0.06, 0.08, 0.10, 0.15)
 
 
 def dab_edit(model: PaintModel, concept: str, xy: tuple[float, float], radius: float,
-             rule: str | float) -> tuple[torch.Tensor, torch.Tensor]:
-    """(alpha, value) of one dab under an alpha rule: "hard", "soft" (as shipped) or a gamma."""
+             rule: str | float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """(alpha, value, reach) of one dab under an alpha rule: "hard", "linear", "soft" (as shipped: the only
+    one shown within its reach) or a gamma; reach None: the generator's whole response is shown."""
     stroke = Stroke.from_dict({"concept": concept, "points": [list(xy)], "radius": radius})
     alpha, value = stroke_edit(stroke, model.table, model.channels, model.layer_size)
     if rule == "soft":
-        return alpha, value
+        return alpha, value, reach_map([stroke], model.resolution)
+    return (*_unclipped_edit(model, stroke, alpha, value, radius, rule), None)
+
+
+def _unclipped_edit(model: PaintModel, stroke: Stroke, alpha: torch.Tensor, value: torch.Tensor, radius: float,
+                    rule: str | float) -> tuple[torch.Tensor, torch.Tensor]:
+    concept = stroke.concept
+    if rule == "linear":  # the engine before the reach: alpha = coverage
+        return alpha.pow(1.0 / ALPHA_GAMMA), value
     if rule == "hard":
         # the old footprint: fine cells whose centre lies within the radius (the anti-aliased ramp's
         # 0.5 level), max-pooled; its alpha is 1 wherever it reaches
@@ -94,13 +105,15 @@ def disc_masks(xy: torch.Tensor, radius: float, size: int) -> torch.Tensor:
     return dx * dx + dy * dy <= max(radius, 0.5 / size) ** 2
 
 
-def _render(model: PaintModel, h: torch.Tensor, edits: list[tuple[torch.Tensor, torch.Tensor]], batch: int = 64):
+def _render(model: PaintModel, h: torch.Tensor, edits: list[tuple], unedited: torch.Tensor, batch: int = 64):
     out = []
     for i in range(0, len(h), batch):
-        alpha = torch.stack([e[0] for e in edits[i : i + batch]])
-        value = torch.stack([e[1] for e in edits[i : i + batch]])
+        part = edits[i : i + batch]
+        alpha = torch.stack([e[0] for e in part])
+        value = torch.stack([e[1] for e in part])
         if alpha.shape[-1] == h.shape[-1]:
-            out.append(model.render(h[i : i + batch], alpha, value))
+            reach = torch.stack([e[2] for e in part]) if part[0][2] is not None else None
+            out.append(model.render(h[i : i + batch], alpha, value, reach=reach, unedited=unedited[i : i + batch]))
         else:
             out.append(render_half_cell(model, h[i : i + batch], alpha, value))
     return torch.cat(out)
@@ -119,7 +132,7 @@ def size_trials(model: PaintModel, h: torch.Tensor, base: torch.Tensor, rules: l
         rows = {}
         for r in RADII:
             edits = [dab_edit(model, c, xy, r, rule) for _, c, xy in trials]
-            after = _render(model, h[idx], edits)
+            after = _render(model, h[idx], edits, base[idx])
             diff = (after - base[idx]).abs().amax(1) * 127.5  # in 8-bit levels
             alpha = torch.stack([e[0].amax(0) for e in edits])  # (T, g, g): every brush unit gets the same
             alpha = F.avg_pool2d(alpha[:, None], alpha.shape[-1] // model.layer_size)[:, 0]  # half-cell: per cell
@@ -161,7 +174,7 @@ def context_trials(model: PaintModel, h: torch.Tensor, base: torch.Tensor, rules
         rows = {}
         for r in RADII:
             edits = [dab_edit(model, c, p, r, rule) for _, c, p in trials]
-            lab = seg.segment(_render(model, h[idx], edits)).cpu()
+            lab = seg.segment(_render(model, h[idx], edits, base[idx])).cpu()
             now = lab == k[:, None, None]
             disc = disc_masks(xy, r, R)
             inside = (now & disc).sum((1, 2)).float() / disc.sum((1, 2)).float()
@@ -204,7 +217,7 @@ def contact_sheet(model: PaintModel, path: Path, *, seeds=(104, 425, 816), conce
             cy, cx = (int(v) for v in where[rng.integers(len(where))])
             xy = ((cx + rng.uniform(0.2, 0.8)) / g, (cy + rng.uniform(0.2, 0.8)) / g)
             for j, (_, r, rule) in enumerate(cols):
-                img = base[i : i + 1] if rule is None else _render(model, h[i : i + 1], [dab_edit(model, c, xy, r, rule)])
+                img = base[i : i + 1] if rule is None else _render(model, h[i : i + 1], [dab_edit(model, c, xy, r, rule)], base[i : i + 1])
                 im = Image.fromarray(to_uint8(img)[0]).resize((tile, tile), Image.Resampling.NEAREST)
                 if r is not None:
                     px, py, pr = xy[0] * tile, xy[1] * tile, max(r * tile, 1.5)
@@ -231,8 +244,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--images", type=int, default=8)
     p.add_argument("--spots", type=int, default=2, help="dabs per image and brush (default 2)")
     p.add_argument("--threshold", type=int, default=16, help="a pixel changed: any channel moved > this/255")
-    p.add_argument("--gammas", default="0.5,2", help="alternative alpha curves to compare (coverage**gamma)")
-    p.add_argument("--half-cell", action=argparse.BooleanOptionalAction, default=True,
+    p.add_argument("--gammas", default="", help="alternative alpha curves to compare (coverage**gamma, unclipped)")
+    p.add_argument("--half-cell", action=argparse.BooleanOptionalAction, default=False,
                    help="also try the edit on layer5's 2× finer input grid (a second render path)")
     p.add_argument("--context", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--context-judge", action=argparse.BooleanOptionalAction, default=True,
@@ -245,10 +258,10 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     model = PaintModel.load(args.model)
-    rules: list = ["hard", "soft"] + [float(g) for g in args.gammas.split(",") if g] + ["half-cell"] * args.half_cell
+    rules: list = ["hard", "linear", "soft"] + [float(g) for g in args.gammas.split(",") if g] + ["half-cell"] * args.half_cell
     t0 = time.perf_counter()
     h = model.features(sample_latents(args.images, model.generator.config.z_dim, 3))
-    sheet_rule = args.sheet_rule if args.sheet_rule in ("soft", "hard", "half-cell") else float(args.sheet_rule)
+    sheet_rule = args.sheet_rule if args.sheet_rule in ("soft", "linear", "hard", "half-cell") else float(args.sheet_rule)
 
     def sheet() -> None:
         contact_sheet(model, Path(args.sheet or "brush_size.png"), rule=sheet_rule, scale=args.sheet_scale,
@@ -270,7 +283,7 @@ def main(argv: list[str] | None = None) -> dict:
             result["context"] = context_trials(model, h, base, rules, spots=args.spots, rng=np.random.default_rng(1))
             judge = load_judge(model.folder) if args.context_judge else None
             if judge is not None:  # the same dabs' kind, placed and read by the segmenter nothing was chosen with
-                result["context_judge"] = context_trials(model, h, base, ["hard", "soft"], spots=args.spots,
+                result["context_judge"] = context_trials(model, h, base, ["hard", "linear", "soft"], spots=args.spots,
                                                          rng=np.random.default_rng(1), seg=judge)
         if args.sheet:
             sheet()

@@ -5,9 +5,9 @@
 
 Original (stateless): every change re-sends all strokes; the server composes all of them, runs the
 full generator from z with the edit applied by a forward hook at layer4 (ganpaint.gan.nethook.Trace),
-and returns base64 JPEG (quality 99). Ours: cached layer4 activations and the cached composite of
-the committed strokes; one new stroke is composited on top, only layer5→output runs, the frame is
-binary WebP (quality 90). Both in this process, same model, same threads; no network.
+and returns base64 JPEG (quality 99). Ours: cached layer4 activations, the cached composite and reach of
+the committed strokes and the cached unedited picture; one new stroke is composited on top, only
+layer5→output runs, the edit is shown within its reach, the frame is binary WebP (quality 90). Both in this process, same model, same threads; no network.
 Writes benchmarks/results/reference.json.
 """
 from __future__ import annotations
@@ -26,6 +26,7 @@ from latency import RESULTS, brush, environment, model_info, stats  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ganpaint.paint.edit import Stroke, apply_edit, compose, over, stroke_edit  # noqa: E402
+from ganpaint.paint.footprint import reach_map  # noqa: E402
 from ganpaint.paint.imaging import encode_image  # noqa: E402
 from ganpaint.gan.nethook import Trace  # noqa: E402
 from server.testing import add_model_args, bench_model  # noqa: E402
@@ -46,9 +47,13 @@ def reference_change(model, z: torch.Tensor, strokes: list[Stroke]) -> str:
     return base64.b64encode(encode_image(img[0], "jpeg", quality=99)).decode("ascii")
 
 
-def our_change(model, h: torch.Tensor, committed: tuple[torch.Tensor, torch.Tensor], stroke: Stroke) -> bytes:
-    alpha, value = over(committed, stroke_edit(stroke, model.table, model.channels, model.layer_size))
-    return encode_image(model.render(h, alpha, value)[0], "webp", quality=90)
+def our_change(model, h: torch.Tensor, committed: tuple[torch.Tensor, torch.Tensor, torch.Tensor], stroke: Stroke,
+               unedited: torch.Tensor) -> bytes:
+    """As the server does it: the committed composite and reach are cached, the new stroke goes on top, and
+    the frame shows the edit within the reach over the cached unedited picture."""
+    alpha, value = over(committed[:2], stroke_edit(stroke, model.table, model.channels, model.layer_size))
+    reach = torch.maximum(committed[2], reach_map([stroke], model.resolution))
+    return encode_image(model.render(h, alpha, value, reach=reach, unedited=unedited)[0], "webp", quality=90)
 
 
 def timed(fn, n: int) -> tuple[list[float], float]:
@@ -76,12 +81,15 @@ def main() -> None:
     br = brush(model)
     z = model.z_for_seed(1)
     h = model.features(z)
+    with torch.inference_mode():
+        unedited = model.render(h)  # a session renders it once
     rows = []
     for k in (int(x) for x in args.history.split(",")):
         strokes = strokes_for(br, k)
-        committed = compose(strokes[:-1], model.table, model.channels, model.layer_size)
+        committed = (*compose(strokes[:-1], model.table, model.channels, model.layer_size),
+                     reach_map(strokes[:-1], model.resolution))
         ref_wall, ref_cpu = timed(lambda s=strokes: reference_change(model, z, s), args.repeats)
-        our_wall, our_cpu = timed(lambda s=strokes, c=committed: our_change(model, h, c, s[-1]), args.repeats)
+        our_wall, our_cpu = timed(lambda s=strokes, c=committed: our_change(model, h, c, s[-1], unedited), args.repeats)
         ref, ours = stats(ref_wall), stats(our_wall)
         rows.append({"strokes": k, "reference_ms": ref, "ours_ms": ours,
                      "speedup_p50": round(ref["p50"] / ours["p50"], 2),

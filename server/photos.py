@@ -30,7 +30,6 @@ import anyio
 import torch
 
 from ganpaint.photo.adapt import AdaptSettings, adapt
-from ganpaint.paint.edit import over, stroke_edit
 from ganpaint.paint.imaging import encode_array
 from ganpaint.photo.invert import EncoderError, find_encoder
 from ganpaint.paint.model import PaintModel
@@ -39,7 +38,7 @@ from ganpaint.photo.photo_fit import fit_summary, photo_omissions
 
 from .jobs import Job, JobAborted, JobRunner
 from .memory import release_memory
-from .render import Renderer, session_frame
+from .render import Renderer, session_edit, session_frame
 from .sessions import Closed, Event, Session, new_session_id
 from .settings import Settings
 from .sources import PhotoSource
@@ -237,13 +236,10 @@ async def photo_frame(renderer: Renderer, session: Session, state, fmt: str, *, 
     size = frame_size(session)
     arr = None
     if strokes:
-        h, model = session.h, session.model
+        model = session.model
 
         def prepare():
-            comp = session.composite(state)
-            if preview is not None:
-                comp = over(comp, stroke_edit(preview, model.table, model.channels, model.layer_size))
-            return h, comp[0], comp[1]
+            return session_edit(session, state, preview)
 
         arr = await renderer.render(key, model, prepare, generator=session.generator, canonical=preview is None,
                                     region=region, refuse_when_busy=refuse_when_busy)
@@ -287,11 +283,10 @@ async def session_image(renderer: Renderer, session: Session, fmt: str, *, view:
     strokes = [e.stroke for e in state.strokes]
     if not strokes:  # nothing edited: the composite is the photo itself
         return await anyio.to_thread.run_sync(encode_array, photo.original, fmt, quality)
-    h, model = session.h, session.model
+    model = session.model
 
     def prepare():
-        alpha, value = session.composite(state)
-        return h, alpha, value
+        return session_edit(session, state)
 
     arr = await renderer.render(key, model, prepare, generator=session.generator, canonical=True,
                                 refuse_when_busy=refuse_when_busy)

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from ganpaint.paint.edit import Stroke, over, stroke_edit
+from ganpaint.paint.footprint import reach_map
 from ganpaint.paint.imaging import encode_array, to_uint8
 from ganpaint.paint.model import PaintModel
 from ganpaint.gan.networks import Generator
@@ -39,11 +40,13 @@ from ganpaint.gan.renderer import RegionRenderer
 from .sessions import Session, State
 from .threads import single_threaded
 
-__all__ = ["Renderer", "Busy", "session_frame", "split_render"]
+__all__ = ["Renderer", "Busy", "session_frame", "session_edit", "split_render"]
 
 log = logging.getLogger("ganpaint.server")
 
-Prepared = tuple[torch.Tensor, "torch.Tensor | None", "torch.Tensor | None"]  # h (1,C,s,s), alpha, value (C,s,s)
+# h (1,C,s,s), alpha, value (C,s,s), and optionally reach (R,R) with the unedited image (1,3,R,R): the
+# picture shows the edit only within the reach (PaintModel.render)
+Prepared = tuple
 
 
 class Busy(RuntimeError):
@@ -261,13 +264,22 @@ class Renderer:
         t, cpu = time.perf_counter(), time.thread_time()
         try:
             if len(members) == 1:
-                h, alpha, value = members[0][1]
-                img = job0.model.render(h, alpha, value, generator=job0.generator, region=job0.region)
+                h, alpha, value, reach, unedited = _full(members[0][1])
+                img = job0.model.render(h, alpha, value, generator=job0.generator, region=job0.region,
+                                        reach=reach, unedited=unedited)
             else:
-                h = torch.cat([p[0] for _, p in members])
-                alphas = [p[1] if p[1] is not None else torch.zeros_like(p[0][0]) for _, p in members]
-                values = [p[2] if p[2] is not None else torch.zeros_like(p[0][0]) for _, p in members]
-                img = job0.model.render(h, torch.stack(alphas), torch.stack(values), generator=job0.generator)
+                parts = [_full(p) for _, p in members]
+                h = torch.cat([p[0] for p in parts])
+                alphas = [p[1] if p[1] is not None else torch.zeros_like(p[0][0]) for p in parts]
+                values = [p[2] if p[2] is not None else torch.zeros_like(p[0][0]) for p in parts]
+                reach = unedited = None
+                if any(p[3] is not None for p in parts):  # batch members without a reach show all of it
+                    r = job0.model.resolution
+                    reach = torch.stack([p[3] if p[3] is not None else torch.ones(r, r) for p in parts])
+                    unedited = torch.cat([p[4] if p[3] is not None else torch.zeros(1, 3, r, r, device=h.device)
+                                          for p in parts])
+                img = job0.model.render(h, torch.stack(alphas), torch.stack(values), generator=job0.generator,
+                                        reach=reach, unedited=unedited)
             arrs = [np.ascontiguousarray(a) for a in to_uint8(img)]  # PIL copies strided arrays slowly
         except Exception as e:
             log.exception("render failed")
@@ -290,6 +302,24 @@ class Renderer:
         stats["encode_s"] += time.perf_counter() - now
 
 
+def _full(p: Prepared) -> tuple:
+    """A prepared job as (h, alpha, value, reach, unedited); reach and unedited None when it has none."""
+    return tuple(p) + (None,) * (5 - len(p))
+
+
+def session_edit(session: Session, state: State, preview: Stroke | None = None) -> Prepared:
+    """What a session's state (and a preview stroke on top of it) renders from: (h, alpha, value, reach,
+    unedited). Runs on the render thread: composites, reaches and the unedited picture are cached."""
+    model = session.model
+    alpha, value = session.composite(state)
+    reach = session.reach(state)
+    if preview is not None:
+        alpha, value = over((alpha, value), stroke_edit(preview, model.table, model.channels, model.layer_size))
+        own = reach_map([preview], model.resolution)
+        reach = own if reach is None else torch.maximum(reach, own)
+    return session.h, alpha, value, reach, session.unedited() if reach is not None else None
+
+
 async def session_frame(renderer: Renderer, session: Session, state: State, fmt: str, *, key: Hashable,
                         preview: Stroke | None = None, quality: int = 90, region: RegionRenderer | None = None,
                         refuse_when_busy: bool = False) -> bytes | None:
@@ -298,13 +328,12 @@ async def session_frame(renderer: Renderer, session: Session, state: State, fmt:
         cached = session.cached_frame(state.id, fmt)
         if cached is not None:
             return cached
-    h, model = session.h, session.model  # snapshot: a seed change must not swap h under a queued job
+    model, h = session.model, session.h  # snapshot: a seed change must not swap h under a queued job
 
     def prepare() -> Prepared:
-        comp = session.composite(state)
-        if preview is not None:
-            comp = over(comp, stroke_edit(preview, model.table, model.channels, model.layer_size))
-        return h, comp[0], comp[1]
+        if session.h is not h:  # the source changed while this job waited: the old picture, unclipped
+            return h, *session_edit(session, state, preview)[1:3]
+        return session_edit(session, state, preview)
 
     data = await renderer.render(key, model, prepare, generator=session.generator, canonical=preview is None,
                                  encode=(fmt, quality), region=region, refuse_when_busy=refuse_when_busy)

@@ -1,11 +1,14 @@
-"""What a session remembers for the render thread: composites of its states and encoded frames.
+"""What a session remembers for the render thread: composites and reaches of its states, its unedited
+picture, and encoded frames.
 
     cache = SessionCache(frames_kept=settings.frame_cache)
     alpha, value = cache.composite(state, on, build)    # build(parent_comp | None) -> (alpha, value)
+    reach = cache.reach(state, build)                    # build(parent_reach | None) -> (R, R)
+    img = cache.unedited(on, build)                      # build() -> (1, 3, R, R), kept per options
     cache.frame(state.id, "jpeg") or cache.store_frame(state.id, "jpeg", data)
     cache.clear_frames()                                 # the options changed: old frames are wrong now
 
-Both are small LRU maps behind one lock: the session lives on the event loop, its frames are rendered
+They are small LRU maps behind one lock: the session lives on the event loop, its frames are rendered
 on the render thread, and either may read while the other writes.
 """
 from __future__ import annotations
@@ -35,6 +38,8 @@ class SessionCache:
         self._lock = threading.Lock()
         self._composites: OrderedDict[tuple[int, bool], Comp] = OrderedDict()
         self._frames: OrderedDict[tuple[int, str], bytes] = OrderedDict()
+        self._reaches: OrderedDict[int, torch.Tensor] = OrderedDict()
+        self._unedited: dict[bool, torch.Tensor] = {}
 
     def composite(self, state: _State, on: bool, build: Callable[[Comp | None], Comp]) -> Comp:
         """The cached composite of `state` (keyed also by whether the options' edit is under it), else
@@ -51,6 +56,31 @@ class SessionCache:
             while len(self._composites) > _COMPOSITES_KEPT:
                 self._composites.popitem(last=False)
         return comp
+
+    def reach(self, state: _State, build: Callable[[torch.Tensor | None], torch.Tensor]) -> torch.Tensor:
+        """The cached reach of `state`, else build(parent's reach if cached, else None) and keep it."""
+        with self._lock:
+            hit = self._reaches.get(state.id)
+            parent = self._reaches.get(state.parent) if state.parent is not None else None
+            if hit is not None:
+                self._reaches.move_to_end(state.id)
+                return hit
+        reach = build(parent)
+        with self._lock:
+            self._reaches[state.id] = reach
+            while len(self._reaches) > _COMPOSITES_KEPT:
+                self._reaches.popitem(last=False)
+        return reach
+
+    def unedited(self, on: bool, build: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """The picture without strokes (with the options' edit when `on`), built once."""
+        with self._lock:
+            hit = self._unedited.get(on)
+        if hit is None:
+            hit = build()  # two render threads may both build it: the same image, the last one kept
+            with self._lock:
+                self._unedited[on] = hit
+        return hit
 
     def frame(self, state_id: int, fmt: str) -> bytes | None:
         with self._lock:
@@ -75,5 +105,6 @@ class SessionCache:
         """Bytes held in composites and frames."""
         with self._lock:
             tensors = [t for comp in self._composites.values() for t in comp]
+            tensors += list(self._reaches.values()) + list(self._unedited.values())
             frames = sum(len(b) for b in self._frames.values())
         return sum(t.numel() * t.element_size() for t in tensors) + frames

@@ -6,6 +6,7 @@ the picture subscribes to hear of changes.
     state = await s.apply(AddStroke(entry))      # also Undo(), Redo(), Reset(), DeleteStroke(i), SetSeed(n),
                                                  # SetOptions(remove_artifacts=True); SessionError if it cannot be done
     alpha, value = s.composite(s.state)          # cached per state, safe from the render thread
+    reach, img0 = s.reach(s.state), s.unedited() # where the picture shows the strokes, and what it shows elsewhere
     s.adopt_photo(h, generator)                  # a photo's adaptation is done (server.photos)
 
 History is a list of immutable states (tuples of strokes) with a cursor: commit, delete and reset
@@ -31,6 +32,7 @@ import torch
 from ganpaint.photo.adapt import Adaptation
 from ganpaint.dissect.artifact_units import removal_edit
 from ganpaint.paint.edit import compose, over, stroke_edit
+from ganpaint.paint.footprint import reach_map
 from ganpaint.dissect.explorer import artifact_units_of
 from ganpaint.paint.model import PaintModel
 from ganpaint.gan.networks import Generator
@@ -353,6 +355,31 @@ class Session:
             return compose([e.stroke for e in state.strokes], m.table, m.channels, m.layer_size, base=base)
 
         return self.cache.composite(state, base is not None, build)
+
+    def reach(self, state: State) -> torch.Tensor | None:
+        """Where the picture shows the state's strokes (footprint.reach_map), (R, R); None without strokes.
+        Built from its parent's when cached, like composite()."""
+        if not state.strokes:
+            return None
+        r = self.model.resolution
+
+        def build(parent: torch.Tensor | None) -> torch.Tensor:
+            if parent is not None:
+                return torch.maximum(parent, reach_map([state.strokes[-1].stroke], r))
+            return reach_map([e.stroke for e in state.strokes], r)
+
+        return self.cache.reach(state, build)
+
+    def unedited(self) -> torch.Tensor:
+        """The picture without strokes, with the options' edit (1, 3, R, R): what every edit is shown over
+        beyond its reach. Rendered on first use (on the render thread) and kept."""
+        base = self._options_base(True)
+
+        def build() -> torch.Tensor:
+            alpha, value = base if base is not None else (None, None)
+            return self.model.render(self.h, alpha, value, generator=self.generator)
+
+        return self.cache.unedited(base is not None, build)
 
     def cached_frame(self, state_id: int, fmt: str) -> bytes | None:
         return self.cache.frame(state_id, fmt)

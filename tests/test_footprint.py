@@ -5,6 +5,7 @@ import io
 import numpy as np
 import pytest
 import torch
+from geometry import distance_beyond
 from PIL import Image
 
 from ganpaint.paint.edit import Stroke
@@ -25,21 +26,6 @@ def _png(rgb: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _distance_beyond(strokes, shape, x0, y0, side) -> np.ndarray:
-    """Exact distance (pixels) of every pixel centre beyond the painted area of point strokes (≤ 0 inside)."""
-    H, W = shape
-    yy, xx = np.mgrid[0:H, 0:W].astype(np.float64)
-    u, v = (xx + 0.5 - x0) / side, (yy + 0.5 - y0) / side
-    out = np.full(shape, np.inf)
-    for s in strokes:
-        p = np.asarray(s.points, np.float64)
-        for a, b in zip(p[:-1] if len(p) > 1 else p, p[1:] if len(p) > 1 else p):
-            d = b - a
-            t = np.clip(((u - a[0]) * d[0] + (v - a[1]) * d[1]) / max((d * d).sum(), 1e-18), 0, 1)
-            out = np.minimum(out, (np.hypot(u - a[0] - t * d[0], v - a[1] - t * d[1]) - s.radius) * side)
-    return out
-
-
 STROKES = [
     Stroke.from_dict({"concept": "tree", "points": [[0.15, 0.3], [0.3, 0.32], [0.42, 0.4]], "radius": 0.05}),
     Stroke.from_dict({"concept": "sky", "mode": "remove", "points": [[0.8, 0.75]], "radius": 0.03}),
@@ -58,7 +44,7 @@ def test_full_resolution_download_changes_only_footprint_and_margin(name, scale,
     model[..., 1] = 255  # a pure green "edit": no photo pixel is pure green
     out = composite(photo, model, STROKES)
     g = photo.geometry
-    beyond = _distance_beyond(STROKES, rgb.shape[:2], g.x0, g.y0, g.side)
+    beyond = distance_beyond(STROKES, rgb.shape[:2], g.x0, g.y0, g.side)
     changed = (out.image != rgb).any(axis=2)
     margin = margin_pixels(g)
     assert margin == pytest.approx(0.02 * min(rgb.shape[:2]))
@@ -81,9 +67,9 @@ def test_display_frame_is_the_same_composite_downscaled():
     down = np.asarray(Image.fromarray(full).resize((256, 256), Image.Resampling.BOX)).astype(int)
     diff = np.abs(frame.astype(int) - down)
     assert np.median(diff) <= 1 and np.percentile(diff, 99) < 40  # only the seam's resampling differs
-    painted = _distance_beyond(STROKES, (256, 256), 0, 0, 256) <= -1
+    painted = distance_beyond(STROKES, (256, 256), 0, 0, 256) <= -1
     assert (frame[painted] == (255, 0, 0)).all()
-    untouched = _distance_beyond(STROKES, (256, 256), 0, 0, 256) > margin_pixels(photo.geometry) * 256 / 512
+    untouched = distance_beyond(STROKES, (256, 256), 0, 0, 256) > margin_pixels(photo.geometry) * 256 / 512
     assert (frame[untouched] == photo.display(256)[untouched]).all()
 
 

@@ -132,7 +132,7 @@ def cmd_placement(args) -> None:
         import io
 
         size = max(256, model.resolution)
-        base = Image.fromarray(to_uint8(model.render(h, alpha, value))[0]).resize((size, size), Image.NEAREST).convert("RGBA")
+        base = Image.fromarray(to_uint8(model.paint(h, strokes))[0]).resize((size, size), Image.NEAREST).convert("RGBA")
         over = Image.open(io.BytesIO(heatmap_png(p.grid, size)))
         Image.alpha_composite(base, over).convert("RGB").save(args.out)
         print(f"wrote {args.out}")

@@ -21,7 +21,7 @@ def _render_args(p: argparse.ArgumentParser) -> None:
 
 @command("render", "render a seed with strokes to an image file, exactly as the server does")
 def cmd_render(args) -> None:
-    from ..paint.edit import Stroke, StrokeError, compose
+    from ..paint.edit import Stroke, StrokeError
     from ..paint.imaging import encode_image
     from ..paint.model import ModelError, PaintModel
 
@@ -44,8 +44,7 @@ def cmd_render(args) -> None:
             if not isinstance(items, list):
                 _fail("--strokes must hold a list of strokes or {\"strokes\": [...]}")
             strokes = [Stroke.from_dict(s) for s in items]
-        alpha, value = compose(strokes, model.table, model.channels, model.layer_size)
-        img = model.render(model.features(model.z_for_seed(args.seed)), alpha, value)
+        img = model.paint(model.features(model.z_for_seed(args.seed)), strokes)
     except (ModelError, StrokeError, OSError, ValueError) as e:
         _fail(str(e))
     Path(args.out).write_bytes(encode_image(img[0], fmt))

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..paint.edit import Stroke, compose
+from ..paint.footprint import reach_map
 from ..paint.imaging import to_uint8
 from .dissect import sample_latents
 from .levels import CALIB_FIRST
@@ -61,8 +62,10 @@ def choice_sheets(model, segmenter, tables: dict, concepts, folder: str | os.Pat
         for col, (i, where) in enumerate(jobs):
             sheet.paste(Image.fromarray(to_uint8(base[i])), (col * R, 0))
             for row, table in enumerate(tables.values(), 1):
-                a, v = compose([Stroke(concept=c, **where)], table, C, g)
-                img = model.render(h[i : i + 1], a[None], v[None])[0].cpu()
+                stroke = Stroke(concept=c, **where)
+                a, v = compose([stroke], table, C, g)
+                img = model.render(h[i : i + 1], a[None], v[None], reach=reach_map([stroke], R),
+                                   unedited=base[i : i + 1])[0].cpu()
                 sheet.paste(Image.fromarray(to_uint8(img)), (col * R, row * R))
         if R >= 64:  # room for the row's name in its top-left corner
             draw = ImageDraw.Draw(sheet)

@@ -18,7 +18,8 @@ Kinds of trial, each with the real edit engine at strength 1:
 A draw succeeds when more than SUCCESS_SHARE of its region reads as the concept; each draw records what
 its region showed before (`over`: the majority class), so a summary can say what a brush draws over. Placement and the
 headline use the judge when there is one. Realism: the discriminator's score of each edited image minus
-that of its unedited image.
+that of its unedited image. Every edit is rendered as the app shows it: within its stroke's reach
+(ganpaint.paint.footprint.reach_map).
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ import torch.nn.functional as F
 from .dissect import BRUSH_ORDER, sample_latents
 from .realism import realism_scores
 from ..paint.edit import Stroke, compose, stroke_mask
+from ..paint.footprint import reach_map
 from ..paint.imaging import to_uint8
 from .regions import REGION_SHAPES, SUCCESS_SHARE, allowed_cells, cell_fractions, pick_region, present_cells
 
@@ -118,17 +120,21 @@ def _majority(labels: torch.Tensor, mask: torch.Tensor, num: int) -> tuple[int, 
     return k, float(counts[k] / counts.sum().clamp_min(1))
 
 
-def _swap_realism(model, discriminator, h: torch.Tensor, jobs: list, d0: torch.Tensor) -> dict[int, float]:
+def _swap_realism(model, discriminator, h: torch.Tensor, jobs: list, d0: torch.Tensor, base: torch.Tensor,
+                  reach: torch.Tensor) -> dict[int, float]:
     """The realism baseline of the cell-aligned draws: the discriminator's change when the same cells get all
     edit-layer features of the next picture of the batch, i.e. content the generator made itself, pasted in
-    place. It shows how much any pasted region costs under this discriminator, whatever it contains."""
+    place and shown where the draw is shown. It shows how much any pasted region costs under this
+    discriminator, whatever it contains."""
     rows = [(t, i, region) for t, (kind, i, _, region) in enumerate(jobs) if kind == "draw"]
     if not rows or len(h) < 2:
         return {}
     a = torch.stack([r.float() for _, _, r in rows])[:, None].expand(-1, h.shape[1], -1, -1)
     donors = h[torch.tensor([(i + 1) % len(h) for _, i, _ in rows])]
+    own = torch.tensor([i for _, i, _ in rows])
     with torch.inference_mode():
-        pasted = model.render(h[torch.tensor([i for _, i, _ in rows])], a, donors).cpu()
+        pasted = model.render(h[own], a, donors, reach=reach[torch.tensor([t for t, _, _ in rows])],
+                              unedited=base[own]).cpu()
     d = realism_scores(discriminator, pasted)
     return {t: float(d[n] - d0[i]) for n, (t, i, _) in enumerate(rows)}
 
@@ -191,14 +197,15 @@ def brush_trials(model, segmenter, *, judge=None, discriminator=None, config,
                 continue
             edits = [compose([s], table, C, g) for _, _, s, _ in jobs]
             alpha, value = torch.stack([e[0] for e in edits]), torch.stack([e[1] for e in edits])
+            reach = torch.stack([reach_map([s], R) for _, _, s, _ in jobs])
             idx = torch.tensor([i for _, i, _, _ in jobs])
             masks = torch.stack([_footprint(r, R) if kind == "freehand" else
                                  F.interpolate(r[None, None].float(), size=(R, R), mode="nearest")[0, 0]
                                  for kind, _, _, r in jobs])
             with torch.inference_mode():
-                after = model.render(h[idx], alpha, value).cpu()
+                after = model.render(h[idx], alpha, value, reach=reach, unedited=base[idx]).cpu()
             d1 = realism_scores(discriminator, after) if discriminator is not None else None
-            swap = _swap_realism(model, discriminator, h, jobs, d0) if d1 is not None else {}
+            swap = _swap_realism(model, discriminator, h, jobs, d0, base, reach) if d1 is not None else {}
             shares = {}
             for gr, s in graders.items():
                 lab = s.segment(after).cpu()

@@ -23,10 +23,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["Footprint", "footprint", "GRID"]
+__all__ = ["Footprint", "footprint", "GRID", "reach_map", "REACH_GROW", "REACH_FEATHER"]
 
 GRID = 512  # working-grid cells across the square at most (full-resolution photos are interpolated)
-_CELLS_PER_CHUNK = 4_000_000  # grid cells × polyline segments evaluated at once (memory ≈ 16 B each)
 
 
 @dataclass(frozen=True)
@@ -54,22 +53,28 @@ def _stroke_bounds(stroke) -> tuple[float, float, float, float] | None:
     return xs.min() / w, ys.min() / h, (xs.max() + 1) / w, (ys.max() + 1) / h
 
 
-def _polyline_distance(points, gu: np.ndarray, gv: np.ndarray) -> np.ndarray:
-    """Distance (normalized units) from each grid point (gv rows × gu columns) to the polyline."""
+def _polyline_distance(points, gu: np.ndarray, gv: np.ndarray, limit: float) -> np.ndarray:
+    """Distance (normalized units) from each grid point (gv rows × gu columns, both ascending) to the
+    polyline; inf where it is farther than `limit`. Each segment is measured only over the grid points
+    within `limit` of its bounding box, so the cost follows the stroke's length, not its bounding box."""
     pts = np.asarray(points, np.float64).reshape(-1, 2)
     a = pts[:-1] if len(pts) > 1 else pts
     d = (pts[1:] if len(pts) > 1 else pts) - a  # (S, 2)
-    px = np.broadcast_to(gu[None, :], (len(gv), len(gu))).reshape(-1, 1)
-    py = np.broadcast_to(gv[:, None], (len(gv), len(gu))).reshape(-1, 1)
     len2 = np.maximum((d * d).sum(1), 1e-18)
-    best = np.full(len(px), np.inf)
-    step = max(1, _CELLS_PER_CHUNK // max(1, len(px)))
-    for i in range(0, len(a), step):
-        aa, dd, ll = a[i:i + step], d[i:i + step], len2[i:i + step]
-        t = np.clip(((px - aa[:, 0]) * dd[:, 0] + (py - aa[:, 1]) * dd[:, 1]) / ll, 0.0, 1.0)
-        dx, dy = px - (aa[:, 0] + t * dd[:, 0]), py - (aa[:, 1] + t * dd[:, 1])
-        best = np.minimum(best, (dx * dx + dy * dy).min(axis=1))
-    return np.sqrt(best).reshape(len(gv), len(gu))
+    best = np.full((len(gv), len(gu)), np.inf)
+    lo = np.minimum(a, a + d) - limit
+    hi = np.maximum(a, a + d) + limit
+    c0, c1 = np.searchsorted(gu, lo[:, 0]), np.searchsorted(gu, hi[:, 0], side="right")
+    r0, r1 = np.searchsorted(gv, lo[:, 1]), np.searchsorted(gv, hi[:, 1], side="right")
+    for k in range(len(a)):
+        if c1[k] <= c0[k] or r1[k] <= r0[k]:
+            continue
+        px, py = gu[None, c0[k]:c1[k]], gv[r0[k]:r1[k], None]
+        t = np.clip(((px - a[k, 0]) * d[k, 0] + (py - a[k, 1]) * d[k, 1]) / len2[k], 0.0, 1.0)
+        dx, dy = px - (a[k, 0] + t * d[k, 0]), py - (a[k, 1] + t * d[k, 1])
+        view = best[r0[k]:r1[k], c0[k]:c1[k]]
+        np.minimum(view, dx * dx + dy * dy, out=view)
+    return np.sqrt(best)
 
 
 def _mask_distance(mask: np.ndarray, gu: np.ndarray, gv: np.ndarray, cell: float, reach: float) -> np.ndarray:
@@ -102,11 +107,12 @@ def _mask_distance(mask: np.ndarray, gu: np.ndarray, gv: np.ndarray, cell: float
 
 
 def footprint(strokes: Sequence, shape: tuple[int, int], *, x0: float, y0: float, side: float,
-              margin: float, grid: int = GRID) -> Footprint:
+              margin: float, grid: int = GRID, grow: float = 0.0) -> Footprint:
     """Weights of the strokes' painted area (+ feathered margin) on a base image of `shape` (H, W).
 
     `strokes`: ganpaint.paint.edit.Stroke objects (strength 0 paints nothing); the square covers base
-    pixels [x0, x0+side)²; `margin` in base pixels (≥ 0; 0 gives a hard edge).
+    pixels [x0, x0+side)²; `margin` in base pixels (≥ 0; 0 gives a hard edge). With `grow` (base pixels)
+    the painted area first grows by that much (weight 1), and the margin's ramp starts there.
     """
     H, W = shape
     strokes = [s for s in strokes if s.strength > 0]
@@ -116,10 +122,11 @@ def footprint(strokes: Sequence, shape: tuple[int, int], *, x0: float, y0: float
         return empty
     u0, v0 = min(b[0] for b in bounds), min(b[1] for b in bounds)
     u1, v1 = max(b[2] for b in bounds), max(b[3] for b in bounds)
-    bx0 = max(0, int(math.floor(x0 + u0 * side - margin - 1)))
-    bx1 = min(W, int(math.ceil(x0 + u1 * side + margin + 1)))
-    by0 = max(0, int(math.floor(y0 + v0 * side - margin - 1)))
-    by1 = min(H, int(math.ceil(y0 + v1 * side + margin + 1)))
+    out = margin + grow  # nothing beyond this (base pixels) has a weight
+    bx0 = max(0, int(math.floor(x0 + u0 * side - out - 1)))
+    bx1 = min(W, int(math.ceil(x0 + u1 * side + out + 1)))
+    by0 = max(0, int(math.floor(y0 + v0 * side - out - 1)))
+    by1 = min(H, int(math.ceil(y0 + v1 * side + out + 1)))
     if bx1 <= bx0 or by1 <= by0:
         return empty
     # grid spacing in base pixels: fine enough for the margin, coarse enough for a 4096² photo
@@ -133,9 +140,10 @@ def footprint(strokes: Sequence, shape: tuple[int, int], *, x0: float, y0: float
     e = np.full((ny, nx), np.inf)
     for st in strokes:
         if st.points is not None:
-            e = np.minimum(e, (_polyline_distance(st.points, gu, gv) - st.radius) * side)
+            far = st.radius + (out + 2 * cell) / side
+            e = np.minimum(e, (_polyline_distance(st.points, gu, gv, far) - st.radius) * side - grow)
         else:
-            e = np.minimum(e, _mask_distance(st.mask, gu, gv, cell, margin + 2 * cell))
+            e = np.minimum(e, _mask_distance(st.mask, gu, gv, cell, out + 2 * cell) - grow)
     exact = nx == bx1 - bx0 and ny == by1 - by0
     slack = 0.0 if exact else cell  # interpolating a 1-Lipschitz distance errs by less than one cell
     e_t = torch.from_numpy(np.minimum(e, 1e9).astype(np.float32))
@@ -147,3 +155,24 @@ def footprint(strokes: Sequence, shape: tuple[int, int], *, x0: float, y0: float
     else:
         w = ((ramp - e_t) / ramp).clamp(0.0, 1.0)
     return Footprint((by0, by1, bx0, bx1), w.numpy().astype(np.float32))
+
+
+# Where a rendered edit is shown (ganpaint.paint.edit.clip_to_reach). A layer4 cell is an eighth of the
+# image wide, so the generator's edit of the cells a stroke touches reaches well past a small or round
+# stroke (a dab of radius 0.02 changed ~7 % of the image, a freehand door stroke ~4× its own area). The
+# rendered edit is shown through the stroke's own shape grown by REACH_GROW (room for a drawn object's
+# edge, frame and shading) with a ramp REACH_FEATHER wide; fractions of the image size (≈3 + 2 px at
+# 128 px). benchmarks/brush_size.py and `ganpaint evaluate` measure what it does.
+REACH_GROW = 0.025
+REACH_FEATHER = 1 / 64
+
+
+def reach_map(strokes: Sequence, resolution: int) -> torch.Tensor:
+    """(resolution, resolution) float32 in [0, 1]: where the picture shows the edit of `strokes`."""
+    n = resolution
+    fp = footprint(strokes, (n, n), x0=0.0, y0=0.0, side=float(n), margin=REACH_FEATHER * n, grow=REACH_GROW * n)
+    out = torch.zeros(n, n)
+    if not fp.empty:
+        y0, y1, x0, x1 = fp.box
+        out[y0:y1, x0:x1] = torch.from_numpy(fp.weight)
+    return out

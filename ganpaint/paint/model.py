@@ -24,7 +24,8 @@ import torch
 
 from ..gan.checkpoint import load_generator, state_dict_sha256
 from .concepts import Concept, ConceptTable
-from .edit import apply_edit
+from .edit import apply_edit, clip_to_reach, compose
+from .footprint import reach_map
 from ..gan.folding import fold
 from ..gan.networks import Generator, GeneratorConfig
 from ..gan.renderer import RegionRenderer
@@ -110,17 +111,30 @@ class PaintModel:
 
     @torch.inference_mode()
     def render(self, h: torch.Tensor, alpha: torch.Tensor | None = None, value: torch.Tensor | None = None,
-               generator: Generator | None = None, region: RegionRenderer | None = None) -> torch.Tensor:
+               generator: Generator | None = None, region: RegionRenderer | None = None, *,
+               reach: torch.Tensor | None = None, unedited: torch.Tensor | None = None) -> torch.Tensor:
         """Edited image (N, 3, R, R) from cached edit-layer activations; only later layers run.
 
         The one place where the edit meets the network: alpha/value (N, C, h, w) edit `h`, then either
         `generator` (a photo's, see prepare_generator), this model's render_generator, or `region` (a
-        RegionRenderer that recomputes only what changed since its previous frame) renders it."""
-        if alpha is not None:
-            h = apply_edit(h, alpha.to(h.device), value.to(h.device))
-        if region is not None:
-            return region.render(h)
-        return (generator or self.render_generator).render_from(h, start=self.next_layer)
+        RegionRenderer that recomputes only what changed since its previous frame) renders it. With
+        `reach` (footprint.reach_map: (R, R) or (N, R, R)) the picture shows the edit only there and the
+        `unedited` images (N, 3, R, R) elsewhere; without them given, `h` is rendered unedited too."""
+        gen = generator or self.render_generator
+        edited = apply_edit(h, alpha.to(h.device), value.to(h.device)) if alpha is not None else h
+        img = region.render(edited) if region is not None else gen.render_from(edited, start=self.next_layer)
+        if reach is None:
+            return img
+        if unedited is None:
+            unedited = gen.render_from(h, start=self.next_layer)
+        return clip_to_reach(img, unedited, reach)
+
+    def paint(self, h: torch.Tensor, strokes, generator: Generator | None = None) -> torch.Tensor:
+        """`h` (N, C, s, s) with `strokes` painted, as the app shows it: composited at the edit layer and
+        shown within their reach."""
+        alpha, value = compose(strokes, self.table, self.channels, self.layer_size)
+        reach = reach_map(strokes, self.resolution) if strokes else None
+        return self.render(h, alpha, value, generator=generator, reach=reach)
 
     def describe(self) -> dict:
         return {

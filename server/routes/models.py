@@ -20,6 +20,7 @@ from fastapi.responses import Response
 from PIL import Image
 
 from ganpaint.paint.edit import compose
+from ganpaint.paint.footprint import reach_map
 from ganpaint.paint.imaging import MEDIA_TYPES
 from ganpaint.paint.model import PaintModel
 from ganpaint.photo.photo import decode_photo
@@ -62,7 +63,8 @@ async def render(body: RenderIn, m: ModelDep, settings: SettingsDep, renderer: R
 
     def prepare():
         alpha, value = compose(strokes, m.table, m.channels, m.layer_size)
-        return m.features(z), alpha, value
+        reach = reach_map(strokes, m.resolution) if strokes else None
+        return m.features(z), alpha, value, reach, None  # the unedited picture: rendered beside it
 
     data = await renderer.render(("rest", uuid.uuid4().hex), m, prepare, canonical=True,
                                  encode=(body.format, settings.quality), refuse_when_busy=True)
