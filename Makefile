@@ -34,9 +34,10 @@ test: $(BIN)/.installed
 tables: $(BIN)/.installed
 	$(BIN)/ganpaint dissect --model scenes
 	$(BIN)/ganpaint choose-levels --model scenes --factors 0.15,0.25,0.35,0.5,0.7,1.0 --threads 2
-	# brick=mean was chosen by eye on docs/brushes/choice/brick.png: look again after new weights
+	# brick=mean and grass=mean were chosen by eye on docs/brushes/choice/: look again after new weights
 	$(BIN)/ganpaint choose-brushes --model scenes --threads 2 \
-	  --by-eye "brick=mean:8:the learned brush paints an orange glow that the ranking segmenter reads as brick"
+	  --by-eye "brick=mean:8:the learned brush paints an orange glow that the ranking segmenter reads as brick" \
+	  --by-eye "grass=mean:8:the learned brush paints pale squares with white specks on roads; the mean brush paints lawn that continues the grass around it"
 	$(BIN)/ganpaint choose-fills --model scenes --threads 2
 	$(BIN)/ganpaint evaluate --model scenes
 

@@ -331,8 +331,9 @@ async def session_frame(renderer: Renderer, session: Session, state: State, fmt:
     model, h = session.model, session.h  # snapshot: a seed change must not swap h under a queued job
 
     def prepare() -> Prepared:
-        if session.h is not h:  # the source changed while this job waited: the old picture, unclipped
-            return h, *session_edit(session, state, preview)[1:3]
+        if session.h is not h:  # the source changed while this job waited: a stale frame, drawn plainly
+            alpha, value = session.composite(state)
+            return h, alpha, value
         return session_edit(session, state, preview)
 
     data = await renderer.render(key, model, prepare, generator=session.generator, canonical=preview is None,

@@ -66,10 +66,13 @@ class StrokeIn(BaseModel):
                                                description="share of ranked units used")
     radius: Annotated[float, NoBool] = Field(0.06, ge=0.0, le=0.5, allow_inf_nan=False,
                                              description="brush radius (image widths); each edit-layer cell is "
-                                                         "edited in proportion to the share of it the brush covers")
+                                                         "edited by the share of it the brush covers, and the "
+                                                         "picture changes only within the stroke grown by 2.5 % "
+                                                         "of the image")
     points: list[tuple[Coord, Coord]] | None = Field(None, description="polyline [[x, y], ...]")
     mask: str | None = Field(None, description="data:image/png;base64,… (alpha > 0 or dark = painted); "
-                                               "edits each cell in proportion to its painted share")
+                                               "edits each cell by its painted share; the picture changes only within "
+                                               "the painted area grown by 2.5 % of the image")
 
     def to_dict(self) -> dict[str, Any]:
         d = self.model_dump(exclude_none=True)
