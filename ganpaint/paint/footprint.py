@@ -26,6 +26,7 @@ import torch.nn.functional as F
 __all__ = ["Footprint", "footprint", "GRID", "reach_map", "REACH_GROW", "REACH_FEATHER"]
 
 GRID = 512  # working-grid cells across the square at most (full-resolution photos are interpolated)
+_ENTRIES_PER_CHUNK = 1 << 20  # segment-window grid points measured at once (memory ≈ 40 B each)
 
 
 @dataclass(frozen=True)
@@ -66,14 +67,25 @@ def _polyline_distance(points, gu: np.ndarray, gv: np.ndarray, limit: float) -> 
     hi = np.maximum(a, a + d) + limit
     c0, c1 = np.searchsorted(gu, lo[:, 0]), np.searchsorted(gu, hi[:, 0], side="right")
     r0, r1 = np.searchsorted(gv, lo[:, 1]), np.searchsorted(gv, hi[:, 1], side="right")
-    for k in range(len(a)):
-        if c1[k] <= c0[k] or r1[k] <= r0[k]:
-            continue
-        px, py = gu[None, c0[k]:c1[k]], gv[r0[k]:r1[k], None]
-        t = np.clip(((px - a[k, 0]) * d[k, 0] + (py - a[k, 1]) * d[k, 1]) / len2[k], 0.0, 1.0)
-        dx, dy = px - (a[k, 0] + t * d[k, 0]), py - (a[k, 1] + t * d[k, 1])
-        view = best[r0[k]:r1[k], c0[k]:c1[k]]
-        np.minimum(view, dx * dx + dy * dy, out=view)
+    h, w = r1 - r0, c1 - c0
+    live = np.nonzero((h > 0) & (w > 0))[0]
+    if not len(live):
+        return np.sqrt(best)
+    ph, pw = int(h[live].max()), int(w[live].max())
+    step = max(1, _ENTRIES_PER_CHUNK // (ph * pw))
+    for i in range(0, len(live), step):  # each segment's own window, all windows of a chunk at once
+        k = live[i : i + step]
+        rows = np.minimum(r0[k, None] + np.arange(ph), len(gv) - 1)  # (S, ph); past a window's end: unused
+        cols = np.minimum(c0[k, None] + np.arange(pw), len(gu) - 1)
+        px, py = gu[cols][:, None, :], gv[rows][:, :, None]  # (S, 1, pw), (S, ph, 1)
+        ax, ay = a[k, 0, None, None], a[k, 1, None, None]
+        dx, dy, ll = d[k, 0, None, None], d[k, 1, None, None], len2[k, None, None]
+        t = np.clip(((px - ax) * dx + (py - ay) * dy) / ll, 0.0, 1.0)
+        ex, ey = px - (ax + t * dx), py - (ay + t * dy)
+        dist2 = ex * ex + ey * ey  # (S, ph, pw)
+        for n, seg in enumerate(k):
+            view = best[r0[seg]:r1[seg], c0[seg]:c1[seg]]
+            np.minimum(view, dist2[n, : h[seg], : w[seg]], out=view)
     return np.sqrt(best)
 
 
