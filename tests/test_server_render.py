@@ -214,3 +214,29 @@ def test_region_jobs_render_alone_and_match_full_renders(tiny):
     for alpha, arr in frames:
         full = to_uint8(tiny.render(h, alpha, alpha * 4))[0]
         assert np.abs(arr.astype(int) - full.astype(int)).max() <= 1
+
+
+def test_a_batch_mixing_jobs_with_and_without_a_reach_renders_each_as_alone(tiny):
+    from ganpaint.paint.footprint import reach_map
+    from ganpaint.paint.edit import Stroke
+
+    prepared = jobs_for(tiny, 3)
+    stroke = Stroke(concept="tree", points=((0.3, 0.3), (0.4, 0.35)), radius=0.05)
+    reach = reach_map([stroke], tiny.resolution)
+    with torch.inference_mode():
+        unedited = tiny.render(prepared[1][0])
+    prepared[1] = (*prepared[1], reach, unedited)  # the middle one is shown within its reach only
+    renderer = Renderer(batching=True, max_batch=8)
+    try:
+        out = asyncio.run(_batch(renderer, tiny, prepared))
+    finally:
+        renderer.stop()
+    assert renderer.stats["max_batch_seen"] == 3
+    for arr, p in zip(out, prepared):
+        extra = {"reach": p[3], "unedited": p[4]} if len(p) > 3 else {}
+        alone = to_uint8(tiny.render(*p[:3], **extra))[0]
+        assert np.abs(arr.astype(int) - alone.astype(int)).max() <= 1
+    beyond = (reach == 0).numpy()
+    everywhere = to_uint8(tiny.render(*prepared[1][:3]))[0]
+    assert (out[1][beyond] == to_uint8(unedited)[0][beyond]).all()  # the clipped one: unedited past its reach
+    assert (everywhere[beyond] != to_uint8(unedited)[0][beyond]).any()  # where the edit alone would show

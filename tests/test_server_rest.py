@@ -66,6 +66,19 @@ def test_stroke_changes_the_painted_region_and_undo_is_byte_identical(client):
         assert r.headers["content-type"] == mime and Image.open(io.BytesIO(r.content)).size == (16, 16)
 
 
+def test_a_stroke_changes_the_picture_only_within_its_reach(client):
+    from ganpaint.paint.edit import Stroke
+    from ganpaint.paint.footprint import reach_map
+
+    sid = new_session(client)
+    blank = np.asarray(Image.open(io.BytesIO(client.get(f"/api/sessions/{sid}/image?format=png").content)))
+    stroke = {"concept": "tree", "points": [[0.3, 0.3], [0.5, 0.4]], "radius": 0.1}
+    painted = np.asarray(Image.open(io.BytesIO(client.post(f"/api/sessions/{sid}/strokes", json=stroke).content)))
+    reach = reach_map([Stroke.from_dict(stroke)], 16).numpy()
+    assert (painted[reach == 0] == blank[reach == 0]).all()
+    assert (painted[reach == 1] != blank[reach == 1]).any()
+
+
 def test_delete_stroke_reset_and_forget(client):
     sid = new_session(client)
     blank = client.get(f"/api/sessions/{sid}/image").content

@@ -66,6 +66,22 @@ def test_composite_is_cached_and_bit_identical_to_compose(tiny):
     assert s.composite(s.state)[0] is alpha  # cached
 
 
+def test_reach_is_cached_built_from_the_parent_and_equal_to_all_strokes(tiny):
+    from ganpaint.paint.footprint import reach_map
+
+    s = new_session(tiny)
+    assert s.reach(s.state) is None  # nothing painted: the picture is the unedited one
+    for i in range(3):
+        s.commit(entry(tiny, 0.15 + 0.3 * i, 0.3 + 0.2 * i, concept="tree"))
+        s.reach(s.state)  # incremental from the parent's reach
+    reach = s.reach(s.state)
+    assert torch.equal(reach, reach_map([e.stroke for e in s.state.strokes], tiny.resolution))
+    assert s.reach(s.state) is reach  # cached
+    with torch.inference_mode():
+        assert torch.equal(s.unedited(), tiny.render(s.h))  # no options: the plain picture, kept
+    assert s.unedited() is s.unedited()
+
+
 def test_limits_strokes_history_and_points(tiny):
     s = new_session(tiny, max_strokes=3, max_history=2)
     for i in range(3):
