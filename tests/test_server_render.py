@@ -39,14 +39,20 @@ async def _batch(renderer, model, prepared, canonical=False):
     return await asyncio.gather(*tasks)
 
 
-def test_jobs_due_together_render_as_one_batch(tiny):
-    prepared = jobs_for(tiny, 5)
+def _one_batch(model, prepared) -> list:
+    """Render `prepared` jobs that are due together; they must have gone through as one batch."""
     renderer = Renderer(batching=True, max_batch=8)
     try:
-        out = asyncio.run(_batch(renderer, tiny, prepared))
+        out = asyncio.run(_batch(renderer, model, prepared))
     finally:
         renderer.stop()
-    assert renderer.stats["max_batch_seen"] == 5
+    assert renderer.stats["max_batch_seen"] == len(prepared)
+    return out
+
+
+def test_jobs_due_together_render_as_one_batch(tiny):
+    prepared = jobs_for(tiny, 5)
+    out = _one_batch(tiny, prepared)
     for arr, (h, a, v) in zip(out, prepared):
         single = to_uint8(tiny.render(h, a, v))[0]
         assert np.abs(arr.astype(int) - single.astype(int)).max() <= 1  # batched math may differ in last bits
@@ -226,12 +232,7 @@ def test_a_batch_mixing_jobs_with_and_without_a_reach_renders_each_as_alone(tiny
     with torch.inference_mode():
         unedited = tiny.render(prepared[1][0])
     prepared[1] = (*prepared[1], reach, unedited)  # the middle one is shown within its reach only
-    renderer = Renderer(batching=True, max_batch=8)
-    try:
-        out = asyncio.run(_batch(renderer, tiny, prepared))
-    finally:
-        renderer.stop()
-    assert renderer.stats["max_batch_seen"] == 3
+    out = _one_batch(tiny, prepared)
     for arr, p in zip(out, prepared):
         extra = {"reach": p[3], "unedited": p[4]} if len(p) > 3 else {}
         alone = to_uint8(tiny.render(*p[:3], **extra))[0]
