@@ -236,10 +236,10 @@ async def photo_frame(renderer: Renderer, session: Session, state, fmt: str, *, 
     size = frame_size(session)
     arr = None
     if strokes:
-        model = session.model
+        h, model = session.h, session.model
 
         def prepare():
-            return session_edit(session, state, preview)
+            return session_edit(session, state, preview, h)
 
         arr = await renderer.render(key, model, prepare, generator=session.generator, canonical=preview is None,
                                     region=region, refuse_when_busy=refuse_when_busy)
@@ -283,10 +283,10 @@ async def session_image(renderer: Renderer, session: Session, fmt: str, *, view:
     strokes = [e.stroke for e in state.strokes]
     if not strokes:  # nothing edited: the composite is the photo itself
         return await anyio.to_thread.run_sync(encode_array, photo.original, fmt, quality)
-    model = session.model
+    h, model = session.h, session.model
 
     def prepare():
-        return session_edit(session, state)
+        return session_edit(session, state, h=h)
 
     arr = await renderer.render(key, model, prepare, generator=session.generator, canonical=True,
                                 refuse_when_busy=refuse_when_busy)

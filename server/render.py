@@ -307,17 +307,24 @@ def _full(p: Prepared) -> tuple:
     return tuple(p) + (None,) * (5 - len(p))
 
 
-def session_edit(session: Session, state: State, preview: Stroke | None = None) -> Prepared:
+def session_edit(session: Session, state: State, preview: Stroke | None = None,
+                 h: torch.Tensor | None = None) -> Prepared:
     """What a session's state (and a preview stroke on top of it) renders from: (h, alpha, value, reach,
-    unedited). Runs on the render thread: composites, reaches and the unedited picture are cached."""
+    unedited). Runs on the render thread: composites, reaches and the unedited picture are cached. `h`: the
+    activations snapshotted when the job was queued; when the session's source changed since, the stale
+    frame is drawn without a reach (the unedited picture is the new source's)."""
     model = session.model
+    h = session.h if h is None else h
     alpha, value = session.composite(state)
-    reach = session.reach(state)
     if preview is not None:
         alpha, value = over((alpha, value), stroke_edit(preview, model.table, model.channels, model.layer_size))
+    if h is not session.h:
+        return h, alpha, value
+    reach = session.reach(state)
+    if preview is not None:
         own = reach_map([preview], model.resolution)
         reach = own if reach is None else torch.maximum(reach, own)
-    return session.h, alpha, value, reach, session.unedited() if reach is not None else None
+    return h, alpha, value, reach, session.unedited() if reach is not None else None
 
 
 async def session_frame(renderer: Renderer, session: Session, state: State, fmt: str, *, key: Hashable,
@@ -331,10 +338,7 @@ async def session_frame(renderer: Renderer, session: Session, state: State, fmt:
     model, h = session.model, session.h  # snapshot: a seed change must not swap h under a queued job
 
     def prepare() -> Prepared:
-        if session.h is not h:  # the source changed while this job waited: a stale frame, drawn plainly
-            alpha, value = session.composite(state)
-            return h, alpha, value
-        return session_edit(session, state, preview)
+        return session_edit(session, state, preview, h)
 
     data = await renderer.render(key, model, prepare, generator=session.generator, canonical=preview is None,
                                  encode=(fmt, quality), region=region, refuse_when_busy=refuse_when_busy)
