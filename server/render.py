@@ -31,7 +31,6 @@ import numpy as np
 import torch
 
 from ganpaint.paint.edit import Stroke, over, stroke_edit
-from ganpaint.paint.footprint import reach_map
 from ganpaint.paint.imaging import encode_array, to_uint8
 from ganpaint.paint.model import PaintModel
 from ganpaint.gan.networks import Generator
@@ -322,7 +321,7 @@ def session_edit(session: Session, state: State, preview: Stroke | None = None,
         return h, alpha, value
     reach = session.reach(state)
     if preview is not None:
-        own = reach_map([preview], model.resolution)
+        own = session.preview_reach(preview)
         reach = own if reach is None else torch.maximum(reach, own)
     return h, alpha, value, reach, session.unedited() if reach is not None else None
 

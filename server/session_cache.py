@@ -5,6 +5,7 @@ picture, and encoded frames.
     alpha, value = cache.composite(state, on, build)    # build(parent_comp | None) -> (alpha, value)
     reach = cache.reach(state, build)                    # build(parent_reach | None) -> (R, R)
     img = cache.unedited(on, build)                      # build() -> (1, 3, R, R), kept per options
+    reach = cache.preview_reach(stroke, build)           # build(stroke) -> (R, R), extended as it grows
     cache.frame(state.id, "jpeg") or cache.store_frame(state.id, "jpeg", data)
     cache.clear_frames()                                 # the options changed: old frames are wrong now
 
@@ -13,6 +14,7 @@ on the render thread, and either may read while the other writes.
 """
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -32,6 +34,13 @@ class _State(Protocol):
     parent: int | None
 
 
+def _extends(stroke, last) -> bool:
+    """Is `stroke` the point stroke `last` with (possibly no) points added at its end, at the same radius?"""
+    p, q = stroke.points, last.points
+    return (p is not None and q is not None and stroke.radius == last.radius and stroke.strength > 0
+            and last.strength > 0 and len(p) >= len(q) and p[: len(q)] == q)
+
+
 class SessionCache:
     def __init__(self, frames_kept: int) -> None:
         self.frames_kept = frames_kept
@@ -40,6 +49,7 @@ class SessionCache:
         self._frames: OrderedDict[tuple[int, str], bytes] = OrderedDict()
         self._reaches: OrderedDict[int, torch.Tensor] = OrderedDict()
         self._unedited: dict[bool, torch.Tensor] = {}
+        self._preview: tuple[object, torch.Tensor] | None = None  # the newest preview stroke and its reach
 
     def composite(self, state: _State, on: bool, build: Callable[[Comp | None], Comp]) -> Comp:
         """The cached composite of `state` (keyed also by whether the options' edit is under it), else
@@ -70,6 +80,23 @@ class SessionCache:
             self._reaches[state.id] = reach
             while len(self._reaches) > _COMPOSITES_KEPT:
                 self._reaches.popitem(last=False)
+        return reach
+
+    def preview_reach(self, stroke, build: Callable[[object], torch.Tensor]) -> torch.Tensor:
+        """The reach of a preview stroke (build(stroke) -> (R, R)). A preview usually extends the previous
+        one by a few points (the page sends the stroke so far): then only the new segments are measured and
+        joined to the kept reach (a polyline's reach is the union of its segments')."""
+        with self._lock:
+            last = self._preview
+        if last is not None and _extends(stroke, last[0]):
+            k = len(last[0].points)
+            if k == len(stroke.points):
+                return last[1]
+            reach = torch.maximum(last[1], build(dataclasses.replace(stroke, points=stroke.points[k - 1 :])))
+        else:
+            reach = build(stroke)
+        with self._lock:
+            self._preview = (stroke, reach)
         return reach
 
     def unedited(self, on: bool, build: Callable[[], torch.Tensor]) -> torch.Tensor:

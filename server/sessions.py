@@ -370,6 +370,11 @@ class Session:
 
         return self.cache.reach(state, build)
 
+    def preview_reach(self, stroke) -> torch.Tensor:
+        """The reach of a stroke being previewed; a growing stroke's is extended, not measured again."""
+        r = self.model.resolution
+        return self.cache.preview_reach(stroke, lambda s: reach_map([s], r))
+
     def unedited(self) -> torch.Tensor:
         """The picture without strokes, with the options' edit (1, 3, R, R): what every edit is shown over
         beyond its reach. Rendered on first use (on the render thread) and kept."""

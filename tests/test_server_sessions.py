@@ -82,6 +82,22 @@ def test_reach_is_cached_built_from_the_parent_and_equal_to_all_strokes(tiny):
     assert s.unedited() is s.unedited()
 
 
+def test_a_growing_preview_extends_its_reach_and_a_new_one_starts_afresh(tiny):
+    from ganpaint.paint.edit import Stroke
+    from ganpaint.paint.footprint import reach_map
+
+    s = new_session(tiny)
+    pts = [(0.1 + 0.05 * i, 0.3 + 0.02 * i * i) for i in range(12)]
+    for n in (1, 2, 5, 5, 9, 12):  # the page sends the stroke so far
+        stroke = Stroke(concept="tree", points=tuple(pts[:n]), radius=0.04)
+        got = s.preview_reach(stroke)
+        assert torch.allclose(got, reach_map([stroke], tiny.resolution), atol=1e-6), n
+    other = Stroke(concept="tree", points=((0.9, 0.9), (0.8, 0.85)), radius=0.04)  # not an extension
+    assert torch.allclose(s.preview_reach(other), reach_map([other], tiny.resolution), atol=1e-6)
+    wider = Stroke(concept="tree", points=tuple(pts), radius=0.08)  # the same points, another radius
+    assert torch.allclose(s.preview_reach(wider), reach_map([wider], tiny.resolution), atol=1e-6)
+
+
 def test_limits_strokes_history_and_points(tiny):
     s = new_session(tiny, max_strokes=3, max_history=2)
     for i in range(3):
