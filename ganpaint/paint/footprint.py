@@ -171,7 +171,7 @@ def footprint(strokes: Sequence, shape: tuple[int, int], *, x0: float, y0: float
 
 # Where a rendered edit is shown (ganpaint.paint.edit.clip_to_reach). A layer4 cell is an eighth of the
 # image wide, so the generator's edit of the cells a stroke touches reaches well past a small or round
-# stroke (a dab of radius 0.02 changed ~7 % of the image, a freehand door stroke ~4× its own area). The
+# stroke (a dab of the default radius, 1.1 % of the image, changed 7 % of it). The
 # rendered edit is shown through the stroke's own shape grown by REACH_GROW (room for a drawn object's
 # edge, frame and shading) with a ramp REACH_FEATHER wide; fractions of the image size (≈3 + 2 px at
 # 128 px). benchmarks/brush_size.py and `ganpaint evaluate` measure what it does.
