@@ -54,33 +54,28 @@ class SessionCache:
     def composite(self, state: _State, on: bool, build: Callable[[Comp | None], Comp]) -> Comp:
         """The cached composite of `state` (keyed also by whether the options' edit is under it), else
         build(parent's composite if cached, else None) and keep it."""
-        with self._lock:
-            hit = self._composites.get((state.id, on))
-            parent = self._composites.get((state.parent, on)) if state.parent is not None else None
-            if hit is not None:
-                self._composites.move_to_end((state.id, on))
-                return hit
-        comp = build(parent)  # outside the lock: building is the slow part
-        with self._lock:
-            self._composites[(state.id, on)] = comp
-            while len(self._composites) > _COMPOSITES_KEPT:
-                self._composites.popitem(last=False)
-        return comp
+        return self._from_parent(self._composites, (state.id, on),
+                                 (state.parent, on) if state.parent is not None else None, build)
 
     def reach(self, state: _State, build: Callable[[torch.Tensor | None], torch.Tensor]) -> torch.Tensor:
         """The cached reach of `state`, else build(parent's reach if cached, else None) and keep it."""
+        return self._from_parent(self._reaches, state.id, state.parent, build)
+
+    def _from_parent(self, store: OrderedDict, key, parent_key, build: Callable):
+        """store[key] if kept, else build(store[parent_key] if kept, else None), kept among the newest
+        _COMPOSITES_KEPT."""
         with self._lock:
-            hit = self._reaches.get(state.id)
-            parent = self._reaches.get(state.parent) if state.parent is not None else None
+            hit = store.get(key)
+            parent = store.get(parent_key) if parent_key is not None else None
             if hit is not None:
-                self._reaches.move_to_end(state.id)
+                store.move_to_end(key)
                 return hit
-        reach = build(parent)
+        value = build(parent)  # outside the lock: building is the slow part
         with self._lock:
-            self._reaches[state.id] = reach
-            while len(self._reaches) > _COMPOSITES_KEPT:
-                self._reaches.popitem(last=False)
-        return reach
+            store[key] = value
+            while len(store) > _COMPOSITES_KEPT:
+                store.popitem(last=False)
+        return value
 
     def preview_reach(self, stroke, build: Callable[[object], torch.Tensor]) -> torch.Tensor:
         """The reach of a preview stroke (build(stroke) -> (R, R)). A preview usually extends the previous

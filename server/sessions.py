@@ -378,13 +378,14 @@ class Session:
     def unedited(self) -> torch.Tensor:
         """The picture without strokes, with the options' edit (1, 3, R, R): what every edit is shown over
         beyond its reach. Rendered on first use (on the render thread) and kept."""
-        base = self._options_base(True)
+        on = bool(self.options.remove_artifacts and artifact_units_of(self.model))  # the key, without building
 
         def build() -> torch.Tensor:
+            base = self._options_base(True)
             alpha, value = base if base is not None else (None, None)
             return self.model.render(self.h, alpha, value, generator=self.generator)
 
-        return self.cache.unedited(base is not None, build)
+        return self.cache.unedited(on, build)
 
     def cached_frame(self, state_id: int, fmt: str) -> bytes | None:
         return self.cache.frame(state_id, fmt)

@@ -70,7 +70,8 @@ def measure_removals(model, table: ConceptTable, segmenter, discriminator, *, tr
 
 def prefer(own: dict, fills: list[dict]) -> dict:
     """The row to keep: `own` (switching off) unless a fill removes clearly better (success above own's by
-    more than TIE) and looks no worse (realism not below own's by more than the two standard errors)."""
+    more than TIE) and looks no worse (realism not below own's by more than the standard error of the
+    difference, the two rows' standard errors combined)."""
     def no_worse(r):
         if r["realism_sd"] is None or own["realism_sd"] is None:
             return False
