@@ -89,7 +89,26 @@ def test_contact_sheets_outline_the_painted_region_before_and_show_the_trials_in
     with Image.open(report["pictures"][0]) as im:
         arr = np.asarray(im.convert("RGB")).astype(int)
     magenta = (arr[..., 0] > 200) & (arr[..., 1] < 60) & (arr[..., 2] > 200)  # the palette may shift it a little
-    assert magenta[:, : 8 * 16].any() and not magenta[:, 8 * 18 : 8 * 34].any()  # outline on 'before' only
+    assert magenta[:, : 8 * 16].any()  # the first trial's region outlined on its 'before' picture
+
+
+def test_a_sheet_outlines_the_region_on_before_only_and_keeps_the_trials_order(tmp_path):
+    from ganpaint.dissect.brush_sheets import save_sheets
+
+    mask = np.zeros((16, 16), bool)
+    mask[4:12, 4:8] = True
+    trials = [{"before": np.full((16, 16, 3), 10 * n, np.uint8), "after": np.full((16, 16, 3), 10 * n + 5, np.uint8),
+               "mask": mask} for n in range(6)]
+    (path,) = save_sheets({("tree", "draw"): trials}, tmp_path, scale=1)
+    with Image.open(path) as im:
+        arr = np.asarray(im.convert("RGB")).astype(int)
+    magenta = (arr[..., 0] > 200) & (arr[..., 1] < 60) & (arr[..., 2] > 200)
+    pair = 2 * 16 + 2 + 10  # before, gap, after, gap to the next pair
+    for n in range(6):
+        y, x = (n // 4) * (16 + 10), (n % 4) * pair
+        before, after = magenta[y : y + 16, x : x + 16], magenta[y : y + 16, x + 18 : x + 34]
+        assert before[4, 4] and before[11, 7] and not before[7, 5] and not after.any()
+        assert abs(arr[y + 1, x + 1, 0] - 10 * n) <= 2 and abs(arr[y + 1, x + 19, 0] - (10 * n + 5)) <= 2
 
 
 
@@ -226,3 +245,17 @@ def test_a_grader_that_did_not_see_the_concept_has_no_drop_to_average():
     assert _remove_summary(recs, "judge", short=True)["mean_drop"] == pytest.approx((0.875 + 1.0) / 2, abs=1e-4)
     r = _remove_summary(recs, "ranking", short=True)
     assert r["mean_drop"] == 1.0 and r["mean_drop_over"] == 1  # not -2e7 from the region it never saw
+
+
+def test_one_brushs_trials_do_not_depend_on_which_other_brushes_run():
+    """Each concept draws its trials from its own random stream: adding a brush, or changing another brush's
+    rule, leaves a brush's trials (and so its measured choices) exactly as they were."""
+    from ganpaint.paint.concepts import Concept
+
+    model = unit_image_model()
+    alone = brush_trials(model, RedTreeSegmenter(), config=CFG, keep_examples=False)["concepts"]["tree"]
+    model.table.concepts["sky"] = Concept("sky", [1], [-3.0])
+    model.table.brushes.insert(0, "sky")  # tried first: under one shared stream it would take tree's draws
+    both = brush_trials(model, RedTreeSegmenter(), config=CFG, keep_examples=False)["concepts"]
+    assert set(both) == {"sky", "tree"} and both["sky"]["draw"]
+    assert both["tree"] == alone

@@ -68,3 +68,40 @@ def test_other_label_sets_keep_the_generic_rules():
     world = context_cells(cell_fractions(torch.where(lab == 3, CLASSES.index("grass"), CLASSES.index("sky")),
                                          len(CLASSES), 8), "tree", CLASSES)[0]
     assert not world[6:].any() and world[3:6].all()  # in the band, standing on the grass
+
+
+def _horizon_px(label: np.ndarray) -> int:
+    """The world's horizon in a label map: its topmost row of ground pixels (the ground lies below one level line)."""
+    ground = np.isin(label, [CLASSES.index("grass"), CLASSES.index("road")]).any(1)
+    return int(ground.argmax()) if ground.any() else label.shape[0]
+
+
+def test_grass_and_road_go_below_the_horizon_not_over_what_rises_above_it():
+    """A tree crown or wall above the horizon is no place for grass: the world never has ground there, and
+    the generator keeps the tree (a grass square at wall height would float). Every cell the rules allow for
+    grass lies mostly below the scene's horizon, and the world's own grass cells stay allowed."""
+    size, g = 64, 8
+    labels = np.stack([render_scene(s, size)[1].astype(np.int64) for s in SEEDS[:120]])
+    frac = cell_fractions(torch.from_numpy(labels), len(CLASSES), g)
+    cell = size // g
+    checked = 0
+    for concept in ("grass", "road"):
+        ok = context_cells(frac, concept, CLASSES)
+        for n in range(len(labels)):
+            horizon = _horizon_px(labels[n])
+            for r in ok[n].any(1).nonzero().flatten().tolist():
+                assert (r + 1) * cell - horizon >= cell / 2, (concept, n, r, horizon)
+                checked += 1
+    assert checked > 100
+    own = frac[:, CLASSES.index("grass")] >= 0.5
+    allowed = context_cells(frac, "grass", CLASSES)
+    assert float(allowed[own & band_rows("grass", g).view(1, g, 1)].float().mean()) >= 0.9
+
+
+def test_a_crown_above_the_horizon_is_not_grass_context():
+    lab = torch.full((1, 64, 64), CLASSES.index("sky"))
+    lab[0, 44:] = CLASSES.index("grass")  # horizon at 44 px: row 5 (40–48) is half ground
+    lab[0, 30:50, 20:44] = CLASSES.index("tree")  # a crown in front of it, rows 3–6
+    ok = context_cells(cell_fractions(lab, len(CLASSES), 8), "grass", CLASSES)[0]
+    assert not ok[:5].any()
+    assert ok[5:].all()

@@ -21,7 +21,7 @@ from ..paint.imaging import to_uint8
 from .dissect import sample_latents
 from .levels import CALIB_FIRST
 from .regions import REGION_SHAPES, allowed_cells, cell_fractions, pick_region
-from .trials import FREEHAND_RADIUS, freehand_points
+from .trials import FREEHAND_RADIUS, concept_rng, freehand_points
 
 __all__ = ["choice_sheets", "PER_KIND"]
 
@@ -49,13 +49,12 @@ def choice_sheets(model, segmenter, tables: dict, concepts, folder: str | os.Pat
     h = model.features(z)
     base = model.render(h).cpu()
     frac = cell_fractions(segmenter.segment(base).cpu(), len(names), model.layer_size)
-    rng = np.random.default_rng(seed)
     R, g, C = model.resolution, model.layer_size, model.channels
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for c in concepts:
-        jobs = _jobs(allowed_cells(frac, c, names), c, rng)
+        jobs = _jobs(allowed_cells(frac, c, names), c, concept_rng(seed, c))
         if not jobs:
             continue
         sheet = Image.new("RGB", (len(jobs) * R, (1 + len(tables)) * R), "white")

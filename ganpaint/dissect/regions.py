@@ -62,6 +62,17 @@ def _below(x: torch.Tensor, rows: int) -> torch.Tensor:
     return out
 
 
+def _below_horizon(ground: torch.Tensor) -> torch.Tensor:
+    """(N, g, g) ground shares → (N, g, g) bool: cells at or below the scene's horizon row, the first row in
+    which some cell is at least half ground. The world's ground is everything below one level horizon line
+    (world.py: `_ground`); trees and buildings stand in front of it and rise above it."""
+    n, g, _ = ground.shape
+    rows = torch.arange(g)
+    has = ground.amax(2) >= 0.5  # (N, g)
+    horizon = torch.where(has, rows.view(1, g), torch.full_like(has, g, dtype=torch.long)).amin(1)  # (N,)
+    return (rows.view(1, g, 1) >= horizon.view(n, 1, 1)).expand(n, g, g)
+
+
 def band_rows(concept: str, grid: int) -> torch.Tensor:
     """(grid,) bool: the rows whose centre lies in the concept's WORLD_BANDS band (all rows if it has none)."""
     top, bottom = WORLD_BANDS.get(concept, (0.0, 1.0))
@@ -73,7 +84,7 @@ def context_cells(frac: torch.Tensor, concept: str, labels: Sequence[str]) -> to
     """(N, K, g, g) shares → (N, g, g) cells where the scene gives `concept` its context: doors and windows
     on walls, domes and roofs on buildings, clouds in the sky, nothing new inside a building; for the
     world's models also as the world does it: in the concept's band of rows, doors reaching the ground,
-    trees and walls standing on it."""
+    trees and walls standing on it, grass and road below the horizon."""
     n, _, g, _ = frac.shape
     labels = list(labels)
     world = labels == list(CLASSES)
@@ -93,6 +104,8 @@ def context_cells(frac: torch.Tensor, concept: str, labels: Sequence[str]) -> to
         ok = (skyish >= 0.5) & (_below(1 - skyish, 1) >= 0.3) & (building < 0.1)
     elif concept in ("grass", "road"):
         ok = (rows >= g // 2) & (building < 0.2)
+        if world:  # on the ground: not over a tree crown or wall that rises above the horizon
+            ok = ok & _below_horizon(ground)
     elif concept == "sky":  # above the horizon, around the buildings, not through them
         ok = (rows < g // 2) & (building < 0.2)
     elif concept in ("tree", "brick") and world:  # a crown on a trunk, a wall: standing on the ground

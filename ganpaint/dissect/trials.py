@@ -36,7 +36,7 @@ from ..paint.footprint import reach_map
 from ..paint.imaging import to_uint8
 from .regions import REGION_SHAPES, SUCCESS_SHARE, allowed_cells, cell_fractions, pick_region, present_cells
 
-__all__ = ["brush_trials", "freehand_points", "plausible_classes", "plausible_share", "CONTEXT", "FREEHAND_RADIUS", "FREEHAND_POINTS",
+__all__ = ["brush_trials", "concept_rng", "freehand_points", "plausible_classes", "plausible_share", "CONTEXT", "FREEHAND_RADIUS", "FREEHAND_POINTS",
            "REMOVE_DROP", "PLAUSIBLE_SHARE", "PLAUSIBLE_MAJORITY", "RING_SHARE", "KINDS", "SHEET_TRIALS"]
 
 FREEHAND_RADIUS = 0.06  # the page's default brush size
@@ -80,6 +80,13 @@ def freehand_points(ok: torch.Tensor, rng: np.random.Generator, *, tries: int = 
         if bool(ok[touched].all()):
             return pts
     return None
+
+
+def concept_rng(seed: int, concept: str) -> np.random.Generator:
+    """The random stream of one concept's trials: it depends on the seed and the concept's name only, so
+    that changing one brush (its rule, its trials, which brushes run) leaves every other brush's trials as
+    they were."""
+    return np.random.default_rng([seed, *concept.encode()])
 
 
 def _footprint(pts: tuple, size: int) -> torch.Tensor:
@@ -153,7 +160,7 @@ def brush_trials(model, segmenter, *, judge=None, discriminator=None, config,
     kinds = [k for k in KINDS if k in cfg.kinds]
     rec = {c: {k: [] for k in kinds} for c in concepts}
     examples: dict[tuple[str, str], list] = {}
-    rng = np.random.default_rng(cfg.seed)
+    rngs = {c: concept_rng(cfg.seed, c) for c in concepts}
     z_all = sample_latents(cfg.first_image + cfg.max_images, model.generator.config.z_dim, cfg.seed)[cfg.first_image :]
     g, C, R = model.layer_size, model.channels, model.resolution
     seen, base_scores = 0, []
@@ -171,7 +178,7 @@ def brush_trials(model, segmenter, *, judge=None, discriminator=None, config,
             base_scores.append(d0)
         seen += len(z)
         for c in concepts:
-            k_head = names[head].index(c)
+            k_head, rng = names[head].index(c), rngs[c]
             ok = allowed_cells(frac, c, names[head])
             own = frac[:, k_head]
             present = present_cells(frac, c, names[head])
