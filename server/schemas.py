@@ -65,14 +65,15 @@ class StrokeIn(BaseModel):
     strength: Annotated[float, NoBool] = Field(1.0, ge=0.0, le=1.0, allow_inf_nan=False,
                                                description="share of ranked units used")
     radius: Annotated[float, NoBool] = Field(0.06, ge=0.0, le=0.5, allow_inf_nan=False,
-                                             description="brush radius (image widths); each edit-layer cell is "
-                                                         "edited by the share of it the brush covers, and the "
-                                                         "picture changes only within the stroke grown by 2.5 % "
-                                                         "of the image")
+                                             description="brush radius (image widths); a draw edits each "
+                                                         "edit-layer cell by the share of it the brush covers, a "
+                                                         "removal every cell it touches, and the picture changes "
+                                                         "only within the stroke grown by 2.5 % of the image")
     points: list[tuple[Coord, Coord]] | None = Field(None, description="polyline [[x, y], ...]")
     mask: str | None = Field(None, description="data:image/png;base64,… (alpha > 0 or dark = painted); "
-                                               "edits each cell by its painted share; the picture changes only within "
-                                               "the painted area grown by 2.5 % of the image")
+                                               "a draw edits each cell by its painted share, a removal every cell it "
+                                               "touches; the picture changes only within the painted area grown by "
+                                               "2.5 % of the image")
 
     def to_dict(self) -> dict[str, Any]:
         d = self.model_dump(exclude_none=True)

@@ -291,3 +291,18 @@ def test_small_dab_changes_fewer_pixels_than_a_large_one_on_the_shipped_model():
     assert (changed[0.02] <= changed[0.06]).all()
     assert changed[0.02].mean() < 0.6 * changed[0.06].mean()
     assert changed[0.06].mean() > 0.01  # the large dab does edit the picture
+
+
+def test_a_removal_switches_its_units_off_in_every_cell_it_touches():
+    """A draw's alpha follows the stroke's coverage; a removal's is whole in each touched cell, or the
+    generator draws the concept back from the part left on (the picture changes only within the reach)."""
+    t = _table()
+    dab = {"concept": "door", "points": [[0.51, 0.52]], "radius": 0.04}  # over a cell corner
+    draw, _ = stroke_edit(Stroke.from_dict(dab), t, channels=8, size=8)
+    remove, value = stroke_edit(Stroke.from_dict({**dab, "mode": "remove"}), t, channels=8, size=8)
+    touched = draw[2] > 0
+    assert 1 < int(touched.sum()) <= 4 and float(draw[2][touched].min()) < 1  # partly covered cells
+    assert torch.equal(remove[2], touched.float()) and torch.equal(remove[5], touched.float())
+    assert not value.any()
+    half, _ = stroke_edit(Stroke.from_dict({**dab, "mode": "remove", "strength": 0.5}), t, channels=8, size=8)
+    assert set(half[half > 0].unique().tolist()) <= {1.0}  # strength picks units, never a partial switch-off

@@ -25,7 +25,12 @@ def test_the_right_unit_draws_and_removes_trees():
     # a round stroke covers its edge cells only partly, and soft alpha draws them partly: red, but not everywhere
     fh = tree["draw_freehand"]
     assert fh["trials"] == 30 and fh["share_before"] == 0 and 0.5 <= fh["mean_share"] < 1 and fh["success_rate"] >= 0.5
-    assert tree["goals_met"] == {"draw": True, "remove": True, "freehand": fh["success_rate"] >= 0.8}
+    # a round stroke erasing part of a tree: the unit switched off in every cell it touches, so the red goes
+    erase = tree["remove_freehand"]
+    assert erase["trials"] >= 5 and erase["mean_drop"] > 0.9 and erase["success_rate"] == 1.0
+    assert erase["becomes"] == {"sky": erase["trials"]}
+    assert tree["goals_met"] == {"draw": True, "remove": True, "freehand": fh["success_rate"] >= 0.8,
+                                 "remove_freehand": True}
     # what each draw was painted over: here always sky (trials start where there is no tree)
     assert tree["draw"]["by_before"] == {"sky": {"trials": 30, "success_rate": 1.0}}
 
@@ -36,7 +41,8 @@ def test_a_wrong_unit_fails_the_same_trials():
     assert tree["draw"]["success_rate"] == 0.0 and tree["draw"]["mean_share"] < 0.1
     assert tree["draw"]["by_before"] == {"sky": {"trials": 30, "success_rate": 0.0}}
     assert abs(tree["remove"]["mean_drop"]) < 0.05
-    assert tree["goals_met"] == {"draw": False, "remove": False, "freehand": False}
+    assert tree["remove_freehand"]["trials"] >= 5 and abs(tree["remove_freehand"]["mean_drop"]) < 0.05
+    assert tree["goals_met"] == {"draw": False, "remove": False, "freehand": False, "remove_freehand": False}
 
 
 def test_fsd_report_compares_against_world_renders():
@@ -65,6 +71,9 @@ def test_evaluate_writes_json_card_section_and_pictures(tmp_path):
     for name in ("tree.png", "tree-freehand.png", "tree-remove.png"):
         with Image.open(tmp_path / "pics" / name) as pic:  # 16 trials: 4 rows of 4 [before | after] pairs
             assert pic.size == (8 * (4 * (2 * 16 + 2) + 3 * 10), 8 * (4 * 16 + 3 * 10)), name
+    rows = -(-min(16, data["brushes"]["tree"]["remove_freehand"]["trials"]) // 4)  # fewer such strokes fit
+    with Image.open(tmp_path / "pics" / "tree-remove-freehand.png") as pic:
+        assert pic.size == (8 * (4 * (2 * 16 + 2) + 3 * 10), 8 * (rows * 16 + (rows - 1) * 10))
     # a card without markers gets the section appended
     (folder / "MODEL_CARD.md").write_text("# Card\n")
     write_report(report, folder)

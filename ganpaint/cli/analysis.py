@@ -160,8 +160,8 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--other-trials", type=int, default=50, help="trials per kind for other concepts (default 50)")
     p.add_argument("--fsd-samples", type=int, default=1000, help="images per set for FSD (default 1000; 0 = skip)")
     p.add_argument("--pictures", default="docs/brushes", help="folder for the brushes' contact sheets ('' = none)")
-    p.add_argument("--kinds", default="draw,freehand,random,remove",
-                   help="trial kinds (default all: draw,freehand,random,remove; see ganpaint/dissect/trials.py)")
+    p.add_argument("--kinds", default="draw,freehand,random,remove,remove_freehand",
+                   help="trial kinds (default all: draw,freehand,random,remove,remove_freehand; see ganpaint/dissect/trials.py)")
     p.add_argument("--no-judge", action="store_true",
                    help="grade with the ranking segmenter only, even when the model ships a judge (judge.safetensors)")
 
@@ -216,6 +216,7 @@ def cmd_evaluate(args) -> None:
         rl = " ".join(f"{k} {v['delta_sd']}" for k, v in (b.get("realism") or {}).items())
         print(f"  {c:9s} draw success {b['draw']['success_rate']} (ranking {(b['draw'].get('ranking') or {}).get('success_rate')})"
               f"  freehand {fh}  random {b['draw_random']['success_rate']}  remove drop {b['remove']['mean_drop']}"
-              f" success {b['remove'].get('success_rate')}  realism Δ/sd {rl or '–'}")
+              f" success {b['remove'].get('success_rate')}"
+              f"  remove freehand {(b.get('remove_freehand') or {}).get('success_rate')}  realism Δ/sd {rl or '–'}")
     if report["fsd"]:
         print(f"  FSD generated-vs-world {report['fsd']['fsd_generated_vs_world']}, world-vs-world {report['fsd']['fsd_world_vs_world']}")

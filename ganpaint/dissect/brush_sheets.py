@@ -3,7 +3,8 @@
     save_sheets(examples, "docs/brushes")   # examples from trials.brush_trials: {(concept, kind): [trial, ...]}
 
 docs/brushes/<concept>.png shows the cell-aligned draw trials, <concept>-freehand.png the freehand round
-strokes, <concept>-remove.png the removals: each trial as a pair [before, region outlined | after],
+strokes, <concept>-remove.png the removals of every cell showing the concept, <concept>-remove-freehand.png
+round strokes erasing part of it: each trial as a pair [before, region outlined | after],
 four pairs a row, in the order the evaluation ran them.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .dissect import BRUSH_ORDER
 __all__ = ["save_sheets", "outline", "SHEET_COLS"]
 
 SHEET_COLS = 4
-SUFFIX = {"draw": "", "freehand": "-freehand", "remove": "-remove"}
+SUFFIX = {"draw": "", "freehand": "-freehand", "remove": "-remove", "remove_freehand": "-remove-freehand"}
 
 
 def outline(img: np.ndarray, mask: np.ndarray, color=(255, 0, 255)) -> np.ndarray:

@@ -59,7 +59,7 @@ class EvalConfig:
     fsd_samples: int = 1000
     strength: float = 1.0
     concepts: tuple[str, ...] | None = None  # None: every brush of the table
-    kinds: tuple[str, ...] = ("draw", "freehand", "random", "remove")  # see ganpaint.trials
+    kinds: tuple[str, ...] = ("draw", "freehand", "random", "remove", "remove_freehand")  # see ganpaint.trials
     first_image: int = 0  # trials use latents first_image … first_image + max_images - 1 of `seed`
 
 
@@ -80,14 +80,19 @@ def brush_trials(model, segmenter: Segmenter, *, judge: Segmenter | None = None,
              "remove": _remove_summary(rec.get("remove", []), head)}
         if "freehand" in rec:
             b["draw_freehand"] = _draw_summary(rec["freehand"], head)
+        if "remove_freehand" in rec:
+            b["remove_freehand"] = _remove_summary(rec["remove_freehand"], head)
         if head != "ranking":
             for key, kind in (("draw", "draw"), ("draw_random", "random"), ("draw_freehand", "freehand")):
                 if key in b:
                     b[key]["ranking"] = _draw_summary(rec.get(kind, []), "ranking", short=True)
-            b["remove"]["ranking"] = _remove_summary(rec.get("remove", []), "ranking", short=True)
+            for key in ("remove", "remove_freehand"):
+                if key in b:
+                    b[key]["ranking"] = _remove_summary(rec.get(key, []), "ranking", short=True)
         if sd:
             b["realism"] = {key: _realism_summary(rec[kind], sd) for key, kind in
-                            (("draw", "draw"), ("draw_freehand", "freehand"), ("remove", "remove")) if kind in rec}
+                            (("draw", "draw"), ("draw_freehand", "freehand"), ("remove", "remove"),
+                             ("remove_freehand", "remove_freehand")) if kind in rec}
         if c in BRUSH_ORDER:
             b["goals_met"] = _goals(b)
         out[c] = b
@@ -99,12 +104,15 @@ def _goals(b: dict) -> dict:
     def rate(d):
         return d.get("success_rate") if d else None
 
-    rm = b["remove"]
-    goals = {"draw": rate(b["draw"]) is not None and rate(b["draw"]) >= GOAL_DRAW,
-             "remove": rm["mean_drop"] is not None and rm["mean_drop"] >= GOAL_REMOVE
-             and (rm.get("success_rate") is None or rm["success_rate"] >= GOAL_REMOVE)}
+    def removes(rm):
+        return rm["mean_drop"] is not None and rm["mean_drop"] >= GOAL_REMOVE and \
+            (rm.get("success_rate") is None or rm["success_rate"] >= GOAL_REMOVE)
+
+    goals = {"draw": rate(b["draw"]) is not None and rate(b["draw"]) >= GOAL_DRAW, "remove": removes(b["remove"])}
     if "draw_freehand" in b:
         goals["freehand"] = rate(b["draw_freehand"]) is not None and rate(b["draw_freehand"]) >= GOAL_DRAW
+    if "remove_freehand" in b:
+        goals["remove_freehand"] = removes(b["remove_freehand"])
     if "realism" in b:
         goals["realism"] = all(v["within_margin"] for v in b["realism"].values() if v["trials"])
     return {k: bool(v) for k, v in goals.items()}
@@ -338,7 +346,8 @@ def render_card_section(r: dict) -> str:
               + f"; 95 % Wilson intervals. A draw succeeds when > {SUCCESS_SHARE:.0%} of the painted region reads as "
               f"the concept: *cell* = a rectangle of edit-layer cells where the context allows the concept, *freehand* = "
               f"a round stroke of the page's default size where the context allows it, *random* = a rectangle anywhere. "
-              f"A removal succeeds when the concept's pixels there drop by ≥ {r.get('remove_drop', 0.7):.0%} and the "
+              f"A removal (*remove*: every cell showing the concept; *freehand*: a round stroke of the same size over "
+              f"it) succeeds when the concept's pixels there drop by ≥ {r.get('remove_drop', 0.7):.0%} and the "
               f"region becomes plausible (≥ 60 % of its pixels read as classes that occur around the region or are on "
               f"the concept's context list). Realism: mean change of the discriminator's score from the unedited to "
               f"the edited image, in standard deviations of unedited images' scores; margin "
@@ -346,8 +355,8 @@ def render_card_section(r: dict) -> str:
               f"edit-layer features of another generated picture, what pasting alone costs under this discriminator. Goals: draw ≥ {GOAL_DRAW:.0%}, "
               f"remove ≥ {GOAL_REMOVE:.0%} (mean drop and success).", "",
               "| brush | draw, cell | draw, freehand | random region | remove: mean drop | remove: success | "
-              "becomes | realism Δ draw / freehand / remove | swap | goals |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "becomes | remove, freehand: success | realism Δ draw / freehand / remove / remove freehand | swap | goals |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for c, b in r["brushes"].items():
         if not b["draw"]["trials"] and not b["remove"]["trials"]:
             continue  # a concept this run did not try (e.g. --other-trials 0)
@@ -362,10 +371,12 @@ def render_card_section(r: dict) -> str:
 
         drop = _pct(rm["mean_drop"]) + (f" [{_pct((rm.get('ranking') or {}).get('mean_drop'))}]" if judged else "")
         becomes = ", ".join(f"{k} {v}" for k, v in list((rm.get("becomes") or {}).items())[:3]) or "–"
-        rs = " / ".join(_realism_cell(b, k) for k in ("draw", "draw_freehand", "remove"))
+        rs = " / ".join(_realism_cell(b, k) for k in ("draw", "draw_freehand", "remove", "remove_freehand"))
+        erase = b.get("remove_freehand")
+        erased = f"{_success(erase)}, drop {_pct(erase['mean_drop'])}" if erase and erase.get("success_rate") is not None else "–"
         sw = ((b.get("realism") or {}).get("draw") or {}).get("swap_delta_sd")
         lines.append(f"| {c} | {cell(d)} | {cell(fh)} | {_by(rnd)} | {drop} | "
-                     f"{_success(rm) if rm.get('success_rate') is not None else '–'} | {becomes} | {rs} | "
+                     f"{_success(rm) if rm.get('success_rate') is not None else '–'} | {becomes} | {erased} | {rs} | "
                      f"{'–' if sw is None else f'{sw:+.2f}'} | {g} |")
     lines += _over_lines(r["brushes"], grader)
     re_ = r.get("realism")

@@ -9,6 +9,8 @@ Kinds of trial, each with the real edit engine at strength 1:
 - freehand: a round stroke as a person paints it (FREEHAND_POINTS points, the UI's default radius), placed so
   that every cell it touches is allowed; scored on the stroke's own pixel footprint;
 - random: a rectangle anywhere the concept is absent;
+- remove_freehand: a round stroke of the same size over the concept (every cell it touches shows ≥ 30 % of it),
+  as a person erases part of something; scored like a removal, on the stroke's own pixels;
 - remove: all cells where the concept covers ≥ 30 %. It succeeds when the concept's pixels there drop by
   REMOVE_DROP and the region becomes *plausible*: at least PLAUSIBLE_SHARE of its pixels read as classes
   that may stand there, i.e. not the concept and either occurring (≥ RING_SHARE) in the cells around the
@@ -36,7 +38,7 @@ from ..paint.footprint import reach_map
 from ..paint.imaging import to_uint8
 from .regions import REGION_SHAPES, SUCCESS_SHARE, allowed_cells, cell_fractions, pick_region, present_cells
 
-__all__ = ["brush_trials", "concept_rng", "freehand_points", "plausible_classes", "plausible_share", "CONTEXT", "FREEHAND_RADIUS", "FREEHAND_POINTS",
+__all__ = ["brush_trials", "concept_rng", "FREEHAND_KINDS", "REMOVALS", "freehand_points", "plausible_classes", "plausible_share", "CONTEXT", "FREEHAND_RADIUS", "FREEHAND_POINTS",
            "REMOVE_DROP", "PLAUSIBLE_SHARE", "PLAUSIBLE_MAJORITY", "RING_SHARE", "KINDS", "SHEET_TRIALS"]
 
 FREEHAND_RADIUS = 0.06  # the page's default brush size
@@ -47,7 +49,9 @@ PLAUSIBLE_SHARE = 0.6  # a removal region must read as plausible classes over at
 PLAUSIBLE_MAJORITY = 0.5  # the stricter earlier rule, still reported: one plausible class covers half of it
 RING_SHARE = 0.1
 SHEET_TRIALS = 16  # consecutive trials of each kind kept for the contact sheets
-KINDS = ("draw", "freehand", "random", "remove")
+KINDS = ("draw", "freehand", "random", "remove", "remove_freehand")
+FREEHAND_KINDS = ("freehand", "remove_freehand")
+REMOVALS = ("remove", "remove_freehand")
 # what may stand where the concept was, beyond what its surroundings show
 CONTEXT: dict[str, tuple[str, ...]] = {
     "sky": ("mountain", "tree", "brick", "roof", "dome"),
@@ -161,6 +165,8 @@ def brush_trials(model, segmenter, *, judge=None, discriminator=None, config,
     rec = {c: {k: [] for k in kinds} for c in concepts}
     examples: dict[tuple[str, str], list] = {}
     rngs = {c: concept_rng(cfg.seed, c) for c in concepts}
+    # the freehand removals draw from a stream of their own, so that adding them left the other kinds' trials
+    erase_rngs = {c: concept_rng(cfg.seed, f"{c} remove_freehand") for c in concepts}
     z_all = sample_latents(cfg.first_image + cfg.max_images, model.generator.config.z_dim, cfg.seed)[cfg.first_image :]
     g, C, R = model.layer_size, model.channels, model.resolution
     seen, base_scores = 0, []
@@ -198,6 +204,9 @@ def brush_trials(model, segmenter, *, judge=None, discriminator=None, config,
                 if room("remove") and present[i].any():
                     jobs.append(("remove", i, Stroke(mode="remove", concept=c, strength=cfg.strength,
                                                      mask=present[i].numpy()), present[i]))
+                if room("remove_freehand") and (pts := freehand_points(present[i], erase_rngs[c])) is not None:
+                    jobs.append(("remove_freehand", i, Stroke(mode="remove", concept=c, strength=cfg.strength,
+                                                              points=pts, radius=FREEHAND_RADIUS), pts))
                 for kind in kinds:
                     count[kind] = len(rec[c][kind]) + sum(j[0] == kind for j in jobs)
             if not jobs:
@@ -206,7 +215,7 @@ def brush_trials(model, segmenter, *, judge=None, discriminator=None, config,
             alpha, value = torch.stack([e[0] for e in edits]), torch.stack([e[1] for e in edits])
             reach = torch.stack([reach_map([s], R) for _, _, s, _ in jobs])
             idx = torch.tensor([i for _, i, _, _ in jobs])
-            masks = torch.stack([_footprint(r, R) if kind == "freehand" else
+            masks = torch.stack([_footprint(r, R) if kind in FREEHAND_KINDS else
                                  F.interpolate(r[None, None].float(), size=(R, R), mode="nearest")[0, 0]
                                  for kind, _, _, r in jobs])
             with torch.inference_mode():
@@ -226,11 +235,12 @@ def brush_trials(model, segmenter, *, judge=None, discriminator=None, config,
                     r["realism"] = float(d1[t] - d0[i])
                 if t in swap:
                     r["swap_realism"] = swap[t]
-                if kind != "remove":  # what the painted region showed before (head grader's majority)
+                if kind not in REMOVALS:  # what the painted region showed before (head grader's majority)
                     r["over"] = names[head][_majority(labels[head][i], masks[t], len(names[head]))[0]]
-                if kind == "remove":
+                else:
                     maj, maj_share = _majority(lab_head[t], masks[t], len(names[head]))
-                    ok_classes = plausible_classes(frac[i], region, c, names[head])
+                    cells = region if kind == "remove" else F.adaptive_max_pool2d(masks[t][None, None], g)[0, 0] > 0
+                    ok_classes = plausible_classes(frac[i], cells, c, names[head])
                     r["majority"], r["majority_share"] = names[head][maj], maj_share
                     r["plausible_share"] = plausible_share(lab_head[t], masks[t], ok_classes, names[head])
                     # a region may become several plausible classes (wall behind a tree, grass at its foot):

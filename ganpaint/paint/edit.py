@@ -221,7 +221,11 @@ def stroke_edit(stroke: Stroke, table: ConceptTable, channels: int, size: int) -
         all_units = list(dict.fromkeys(stroke.units or ()))
         units = all_units[: units_for_strength(len(all_units), stroke.strength)]
         levels = [table.unit_level(u) if stroke.mode == "draw" else 0.0 for u in units]
-    a = coverage_alpha(stroke_mask(stroke, size)) * opacity
+    coverage = stroke_mask(stroke, size)
+    # a draw's cells follow how much of them the stroke covers (finer than a cell); a removal switches its
+    # units off in every cell it touches: switched off only partly, the generator draws the concept back
+    # from its surroundings (docs/history.md). The picture shows either only within the stroke's reach.
+    a = (coverage_alpha(coverage) if stroke.mode == "draw" else (coverage > 0).float()) * opacity
     alpha = torch.zeros(channels, size, size)
     value = torch.zeros(channels, size, size)
     idx = torch.tensor(units, dtype=torch.long)
