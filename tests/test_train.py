@@ -109,3 +109,42 @@ def test_training_with_render_workers_runs_and_closes_them(tmp_path):
     t.train(max_steps=6, sample_every_images=None)
     assert t.step == 6 and t.feed is None and t.pool is None
     assert torch.isfinite(t.G(torch.randn(2, 32), 16)).all()
+
+
+def test_a_new_run_can_start_from_an_exported_model_folder(tmp_path):
+    """Without the training state (it is kept out of git), training goes on from what a model folder ships:
+    the exported generator as G and its EMA, the shipped discriminator, the images seen; fresh optimizers."""
+    import json
+
+    import pytest
+
+    from ganpaint.dissect.realism import Discriminator, save_discriminator
+
+    torch.set_num_threads(1)
+    a = Trainer(TrainConfig(**TINY), tmp_path / "a")
+    a.train(max_steps=10, sample_every_images=None)  # past the 16 px fade: exportable at full size
+    folder = tmp_path / "model"
+    a.export(folder)
+    shipped = Discriminator(a.config.resolution, a.config.widths)
+    shipped.load_state_dict(a.D.state_dict())
+    save_discriminator(shipped, folder / "discriminator.safetensors")
+    b = Trainer(None, tmp_path / "b", init_from=folder)
+    assert (b.step, b.images) == (a.step, a.images) and b.config == a.config
+    assert b.current_phase() == (16, 1.0)
+    exported = load_generator(folder / "generator.safetensors").state_dict()
+    for k, v in exported.items():
+        assert torch.equal(b.G.g.state_dict()[k], v) and torch.equal(b.G_ema.g.state_dict()[k], v)
+    for k, v in a.D.state_dict().items():  # the artifact stores float16
+        assert torch.allclose(b.D.state_dict()[k], v, atol=1e-2, rtol=1e-2), k
+    b.train(max_steps=b.step + 2, sample_every_images=None)
+    assert b.step == a.step + 2 and (tmp_path / "b" / "checkpoint.pt").exists()
+    assert Trainer(None, tmp_path / "b", init_from=folder).step == b.step  # then its own checkpoint wins
+    # a folder without a discriminator, or a generator exported before the recipe's resolution, is refused
+    (folder / "discriminator.safetensors").unlink()
+    with pytest.raises(ValueError, match="no discriminator"):
+        Trainer(None, tmp_path / "c", init_from=folder)
+    info = json.loads((folder / "config.json").read_text())
+    del info["training"]["recipe"]
+    (folder / "config.json").write_text(json.dumps(info))
+    with pytest.raises(ValueError, match="no training recipe"):
+        Trainer(None, tmp_path / "d", init_from=folder)

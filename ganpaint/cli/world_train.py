@@ -54,8 +54,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                         "resume is then not bit-exact; default 0: render in-line)")
     p.add_argument("--export", default=None, help="after training, export the EMA generator to this model folder")
     p.add_argument("--init", default="models/scenes/train_state.pt",
-                   help="compact checkpoint to start from when the run folder has none (default: the local one that "
-                        "--save-compact writes; it is kept out of git, so a fresh clone starts a new run)")
+                   help="what a run folder without a checkpoint starts from: a compact checkpoint (default: the local "
+                        "one that --save-compact writes, kept out of git) or a model folder such as models/scenes "
+                        "(its shipped generator and discriminator, with fresh optimizer state)")
     p.add_argument("--save-compact", default=None, help="after training, write a small resumable checkpoint here")
     p.add_argument("--class-match", type=float, default=0.0, metavar="W",
                    help="fine-tuning: add a loss (weight W) that pulls each class's pixel share, read by the "
@@ -89,13 +90,17 @@ def cmd_train(args) -> None:
     if args.render_workers < 0:
         _fail("--render-workers must be >= 0")
     if args.init and not Path(args.init).exists() and not (Path(args.run) / "checkpoint.pt").exists():
-        print(f"note: no checkpoint in {args.run} and none at {args.init}: starting a new run", file=sys.stderr)
+        print(f"note: no checkpoint in {args.run} and none at {args.init}: starting a new run from scratch "
+              f"(--init models/scenes continues from the shipped weights)", file=sys.stderr)
     from ..world.distributed import Distributed
 
     dist = Distributed.from_env(args.device)  # under torchrun: one rank of data-parallel training
     main_rank = dist is None or dist.is_main
-    trainer = Trainer(config, run_dir=args.run, device=args.device, init_from=args.init,
-                      render_workers=args.render_workers, dist=dist)
+    try:
+        trainer = Trainer(config, run_dir=args.run, device=args.device, init_from=args.init,
+                          render_workers=args.render_workers, dist=dist)
+    except ValueError as e:
+        _fail(str(e))
     trainer.max_resolution = args.max_resolution
     if args.class_match < 0:
         _fail("--class-match must be >= 0")

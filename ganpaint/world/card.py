@@ -117,7 +117,7 @@ images, then {recipe.get("stable_images")} stable images per resolution). World 
 {fine_tuning}
 Reproduce or continue: `ganpaint train --run runs/scenes --minutes 60 --save-compact models/scenes/train_state.pt --export models/scenes`
 (a new run folder starts from the compact checkpoint `train_state.pt` when it is there; at 20 MiB it is kept
-out of git, so a fresh clone starts a new run).
+out of git; on a fresh clone, `--init models/scenes` continues from the shipped generator and discriminator).
 
 ## Samples
 64 samples on fixed latents: ![samples](samples.png)

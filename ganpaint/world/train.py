@@ -2,6 +2,7 @@
 
     cfg = TrainConfig(resolution=64, widths=(128, 128, 64, 32, 16))
     trainer = Trainer(cfg, run_dir="runs/scenes")       # resumes runs/scenes/checkpoint.pt if present
+    trainer = Trainer(None, "runs/scenes", init_from="models/scenes")  # a new run from the shipped weights
     trainer.train(max_images=200_000, time_limit_s=3600, progress_fn=print)
     trainer.export("models/scenes")                      # EMA generator in GANPaint layout
 
@@ -42,6 +43,33 @@ def _expand_compact(state: dict) -> dict:
     return state
 
 
+def _from_model_folder(folder: Path) -> dict:
+    """A starting state from an exported model folder (config.json, generator.safetensors and
+    discriminator.safetensors, as `models/scenes` ships them): the exported (EMA) generator as both the
+    trained generator and its EMA, the shipped discriminator, the images seen so far; fresh optimizers and
+    random stream. So training goes on from the shipped weights on a machine without the training state."""
+    from ..dissect.realism import load_discriminator
+    from ..gan.checkpoint import load_generator
+
+    info = json.loads((folder / "config.json").read_text())
+    training = info.get("training") or {}
+    if "recipe" not in training:
+        raise ValueError(f"{folder}/config.json has no training recipe: not a model this project trained")
+    config = TrainConfig(**training["recipe"])
+    G = load_generator(folder / "generator.safetensors")
+    if G.config.resolution != config.resolution or tuple(G.config.widths) != config.widths:
+        raise ValueError(f"{folder}: the generator ({G.config.resolution} px) was exported before training "
+                         f"reached its recipe's {config.resolution} px; resume its run folder instead")
+    D = load_discriminator(folder)
+    if D is None:
+        raise ValueError(f"{folder} has no discriminator.safetensors to continue training with")
+    g = {f"g.{k}": v for k, v in G.state_dict().items()}
+    wall = float(training.get("train_wall_clock_s", 0.0))
+    return {"config": asdict(config), "G_partial": g, "D": D.state_dict(), "step": int(training.get("steps", 0)),
+            "images": int(training.get("images_seen", 0)), "wall_s": wall,
+            "wall_by_device": training.get("train_wall_clock_by_device_s") or {"cpu": wall}}
+
+
 def _downsample(img: torch.Tensor, r: int) -> torch.Tensor:
     while img.shape[-1] > r:
         img = F.avg_pool2d(img, 2)
@@ -61,7 +89,10 @@ class Trainer:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed shapes within a phase
         source = self.ckpt_path if self.ckpt_path.exists() else (Path(init_from) if init_from else None)
-        if source is not None and source.exists():
+        if source is not None and source.is_dir():
+            state = _from_model_folder(source)
+            config = TrainConfig(**state["config"])
+        elif source is not None and source.exists():
             state = torch.load(source, map_location="cpu", weights_only=True)
             if state.get("compact"):
                 state = _expand_compact(state)
@@ -84,7 +115,14 @@ class Trainer:
         self.wall_s = 0.0
         self.wall_by_device: dict[str, float] = {}  # where the training time was spent, e.g. {"cpu": …, "NVIDIA H200": …}
         self.sample_z = torch.randn(64, cfg.z_dim, generator=torch.Generator().manual_seed(12345))
-        if state is not None:
+        if state is not None and "G_partial" in state:  # from a model folder: the heads below full size stay new
+            missing = self.G.load_state_dict(state["G_partial"], strict=False).missing_keys
+            assert all(k.startswith("to_rgb.") for k in missing), missing
+            self.G_ema.load_state_dict(self.G.state_dict())
+            self.D.load_state_dict(state["D"])
+            self.step, self.images, self.wall_s = state["step"], state["images"], state["wall_s"]
+            self.wall_by_device = dict(state["wall_by_device"])
+        elif state is not None:
             self.G.load_state_dict(state["G"])
             self.D.load_state_dict(state["D"])
             self.G_ema.load_state_dict(state["G_ema"])
