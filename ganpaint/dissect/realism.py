@@ -22,13 +22,13 @@ import torch
 import torch.nn.functional as F
 
 from ..gan.artifacts import ArtifactError, load_artifact, save_artifact
+from ..gan.checkpoint import DISCRIMINATOR_FILE, DISCRIMINATOR_KIND
 from ..gan.networks import Discriminator as _TrainingDiscriminator
 
 __all__ = ["Discriminator", "load_discriminator", "save_discriminator", "realism_scores", "separation",
            "finetune_discriminator", "world_reals", "DISCRIMINATOR_FILE", "KIND"]
 
-DISCRIMINATOR_FILE = "discriminator.safetensors"
-KIND = "discriminator"
+KIND = DISCRIMINATOR_KIND
 
 
 class Discriminator(_TrainingDiscriminator):

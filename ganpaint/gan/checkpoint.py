@@ -23,10 +23,13 @@ import torch
 from .artifacts import load_artifact_as, save_artifact
 from .networks import Generator, GeneratorConfig
 
-__all__ = ["CheckpointError", "load_generator", "save_generator", "normalize_state_dict", "read_state_dict",
+__all__ = ["DISCRIMINATOR_FILE", "DISCRIMINATOR_KIND", "CheckpointError", "load_generator", "save_generator", "normalize_state_dict", "read_state_dict",
            "file_sha256", "state_dict_sha256", "KIND"]
 
 KIND = "generator"  # artifact kind
+# the discriminator a model folder may ship beside its generator (read by dissect.realism and world.train)
+DISCRIMINATOR_FILE = "discriminator.safetensors"
+DISCRIMINATOR_KIND = "discriminator"
 
 
 class CheckpointError(ValueError):

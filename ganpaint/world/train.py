@@ -48,8 +48,8 @@ def _from_model_folder(folder: Path) -> dict:
     discriminator.safetensors, as `models/scenes` ships them): the exported (EMA) generator as both the
     trained generator and its EMA, the shipped discriminator, the images seen so far; fresh optimizers and
     random stream. So training goes on from the shipped weights on a machine without the training state."""
-    from ..dissect.realism import load_discriminator
-    from ..gan.checkpoint import load_generator
+    from ..gan.artifacts import load_artifact
+    from ..gan.checkpoint import DISCRIMINATOR_FILE, DISCRIMINATOR_KIND, load_generator
 
     info = json.loads((folder / "config.json").read_text())
     training = info.get("training") or {}
@@ -60,12 +60,14 @@ def _from_model_folder(folder: Path) -> dict:
     if G.config.resolution != config.resolution or tuple(G.config.widths) != config.widths:
         raise ValueError(f"{folder}: the generator ({G.config.resolution} px) was exported before training "
                          f"reached its recipe's {config.resolution} px; resume its run folder instead")
-    D = load_discriminator(folder)
-    if D is None:
-        raise ValueError(f"{folder} has no discriminator.safetensors to continue training with")
+    if not (folder / DISCRIMINATOR_FILE).is_file():
+        raise ValueError(f"{folder} has no {DISCRIMINATOR_FILE} to continue training with")
+    D = load_artifact(folder / DISCRIMINATOR_FILE, kind=DISCRIMINATOR_KIND)  # stored in float16
+    if D.config.get("resolution") != config.resolution or tuple(D.config.get("widths") or ()) != config.widths:
+        raise ValueError(f"{folder}/{DISCRIMINATOR_FILE} does not match the generator's recipe")
     g = {f"g.{k}": v for k, v in G.state_dict().items()}
     wall = float(training.get("train_wall_clock_s", 0.0))
-    return {"config": asdict(config), "G_partial": g, "D": D.state_dict(), "step": int(training.get("steps", 0)),
+    return {"config": asdict(config), "G_partial": g, "D": {k: v.float() for k, v in D.tensors.items()}, "step": int(training.get("steps", 0)),
             "images": int(training.get("images_seen", 0)), "wall_s": wall,
             "wall_by_device": training.get("train_wall_clock_by_device_s") or {"cpu": wall}}
 
