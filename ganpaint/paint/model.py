@@ -129,11 +129,16 @@ class PaintModel:
             unedited = gen.render_from(h, start=self.next_layer)
         return clip_to_reach(img, unedited, reach)
 
+    def edit(self, strokes) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """`strokes` as render() takes them: (alpha, value) composited at the edit layer, and their reach
+        ((R, R), None without strokes)."""
+        alpha, value = compose(strokes, self.table, self.channels, self.layer_size)
+        return alpha, value, reach_map(strokes, self.resolution) if strokes else None
+
     def paint(self, h: torch.Tensor, strokes, generator: Generator | None = None) -> torch.Tensor:
         """`h` (N, C, s, s) with `strokes` painted, as the app shows it: composited at the edit layer and
         shown within their reach."""
-        alpha, value = compose(strokes, self.table, self.channels, self.layer_size)
-        reach = reach_map(strokes, self.resolution) if strokes else None
+        alpha, value, reach = self.edit(strokes)
         return self.render(h, alpha, value, generator=generator, reach=reach)
 
     def describe(self) -> dict:

@@ -19,8 +19,6 @@ from fastapi import APIRouter, File, HTTPException, UploadFile
 from fastapi.responses import Response
 from PIL import Image
 
-from ganpaint.paint.edit import compose
-from ganpaint.paint.footprint import reach_map
 from ganpaint.paint.imaging import MEDIA_TYPES
 from ganpaint.paint.model import PaintModel
 from ganpaint.photo.photo import decode_photo
@@ -62,9 +60,7 @@ async def render(body: RenderIn, m: ModelDep, settings: SettingsDep, renderer: R
     z = m.z_for_seed(body.seed) if body.seed is not None else z_from_list(m, body.z)
 
     def prepare():
-        alpha, value = compose(strokes, m.table, m.channels, m.layer_size)
-        reach = reach_map(strokes, m.resolution) if strokes else None
-        return m.features(z), alpha, value, reach, None  # the unedited picture: rendered beside it
+        return m.features(z), *m.edit(strokes), None  # the unedited picture: rendered beside it
 
     data = await renderer.render(("rest", uuid.uuid4().hex), m, prepare, canonical=True,
                                  encode=(body.format, settings.quality), refuse_when_busy=True)
